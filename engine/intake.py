@@ -1,0 +1,109 @@
+"""The engine's own intake format: canonical order JSON, decoded safely into an `Order`.
+
+This is what a court sends when it needs no mapping. The format is documented by
+`schemas/canonical-order.schema.json` (generated from `engine.model`, kept in step by a test).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import ValidationError
+
+from engine.errors import DecodeError, FieldError, OrderInvalid
+from engine.model import Order
+
+__all__ = [
+    "MAX_MESSAGE_BYTES",
+    "MAX_NESTING",
+    "decode_order",
+    "encode_order",
+    "order_from_dict",
+    "order_to_dict",
+]
+
+#: An order is a few kilobytes; anything near this is not an order.
+MAX_MESSAGE_BYTES = 1_000_000
+#: The canonical format nests 5 levels deep; cap far above that and far below the stack.
+MAX_NESTING = 32
+
+
+def _nesting_depth(raw: str) -> int:
+    """Deepest bracket nesting outside strings, found without building anything."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
+def field_errors(exc: ValidationError) -> list[FieldError]:
+    """Pydantic's errors as path + reason, with no input values (they may be personal data)."""
+    errors = exc.errors(include_input=False, include_url=False)
+    paths = [".".join(str(p) for p in err["loc"]) for err in errors]
+    out = []
+    for err, path in zip(errors, paths, strict=True):
+        # A list whose item failed is also reported "too short" (the bad item was
+        # dropped); that echo hides the real cause, so keep only the item's error.
+        if err["type"] == "too_short" and any(p.startswith(path + ".") for p in paths):
+            continue
+        out.append(FieldError(path or "(order)", err["msg"]))
+    return out
+
+
+def order_from_dict(data: Any) -> Order:
+    """Build an `Order` from already-decoded JSON data; `OrderInvalid` lists every problem."""
+    if not isinstance(data, dict):
+        raise OrderInvalid([FieldError("(order)", "an order must be a JSON object")])
+    try:
+        order = Order.model_validate(data)
+    except ValidationError as exc:
+        raise OrderInvalid(field_errors(exc)) from None
+    from engine.checks import check_order  # rules across fields; import here avoids a cycle
+
+    check_order(order)
+    return order
+
+
+def decode_order(raw: bytes | str) -> Order:
+    """Decode one intake message. `DecodeError` for bad bytes, `OrderInvalid` for bad orders."""
+    if len(raw) > MAX_MESSAGE_BYTES:
+        raise DecodeError(f"message is {len(raw)} bytes; the limit is {MAX_MESSAGE_BYTES}")
+    if isinstance(raw, bytes):
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise DecodeError(f"message is not valid UTF-8 (byte {exc.start})") from None
+    else:
+        text = raw
+    if _nesting_depth(text) > MAX_NESTING:
+        raise DecodeError(f"JSON nests deeper than {MAX_NESTING} levels")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DecodeError(f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    return order_from_dict(data)
+
+
+def order_to_dict(order: Order) -> dict[str, Any]:
+    """The order as JSON-ready data; empty optional fields are left out."""
+    return order.model_dump(mode="json", exclude_none=True)
+
+
+def encode_order(order: Order, *, indent: int | None = None) -> str:
+    """The order as canonical intake JSON."""
+    return json.dumps(order_to_dict(order), ensure_ascii=False, indent=indent)
