@@ -1,0 +1,41 @@
+"""What a renderer hands the pipeline: the outbound message, validated, and its warnings.
+
+Each outbound format (NIEM XML in `engine.niem`, CLETS in `engine.clets`) provides
+``render(order, context) -> Rendered``, raising `engine.errors.RenderError` when the
+order cannot become a valid message. The pipeline picks the renderer by format name.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from engine.model import Order
+
+__all__ = ["RenderContext", "Rendered", "Renderer"]
+
+
+@dataclass(frozen=True, slots=True)
+class RenderContext:
+    """Facts about one transmission that are not part of the order."""
+
+    #: Message control number of this transmission (kept across retries).
+    mcn: str
+    #: When the message is first prepared (stays the same across retries).
+    sent_at: dt.datetime
+    #: The DOJ's record id from the entry's acknowledgement; required for every action
+    #: after the entry (modify, extend, terminate, cancel, serve).
+    doj_record_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    body: bytes
+    content_type: str
+    #: Things the renderer changed to fit the format (a truncated field, a transliterated
+    #: name), said without the personal data itself; recorded with the order version.
+    warnings: tuple[str, ...] = ()
+
+
+Renderer = Callable[[Order, RenderContext], Rendered]
