@@ -67,7 +67,9 @@ def _register_core(sub: argparse._SubParsersAction) -> None:
 
 def _registrations() -> list[Register]:
     """Every area's command registration, in help order."""
-    return [_register_core]
+    from engine.ops_cli import register_operations  # run, demo, db, orders, dlq
+
+    return [_register_core, register_operations]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -128,11 +129,18 @@ class Decode:
         return self._mappings[name]
 
     def __call__(self, work: Work) -> None:
+        if work.message.court_ori is not None and not _is_ori(work.message.court_ori):
+            work.error = "headers.x-court-ori: not a 9-character court ORI"
+            return
         try:
             work.order = self._decoder(work.message.court_ori)(work.message.body)
         except (InputError, RenderError) as exc:
             work.error = _describe(exc)
             work.partial_key = _partial_key(work.message.body)
+
+
+def _is_ori(value: str) -> bool:
+    return re.fullmatch(r"[A-Z]{2}[A-Z0-9]{7}", value) is not None
 
 
 def _partial_key(body: bytes) -> tuple[str, str, int] | None:
@@ -143,8 +151,8 @@ def _partial_key(body: bytes) -> tuple[str, str, int] | None:
     except (ValueError, TypeError, KeyError):
         return None
     ok = (isinstance(ori, str) and isinstance(order_id, str) and isinstance(version, int)
-          and 0 < len(ori) <= 16 and 0 < len(order_id) <= 64 and 0 < version <= 100_000
-          and ori.isalnum() and "#" not in order_id and "/" not in order_id)
+          and 0 < len(order_id) <= 64 and 0 < version <= 100_000
+          and _is_ori(ori) and "#" not in order_id and "/" not in order_id)
     return (ori, order_id, version) if ok else None
 
 
@@ -282,8 +290,9 @@ def _to_record(work: Work) -> IntakeRecord:
     else:
         # Too broken to know its order: keyed by its content, so it is still an order
         # version a person can find (state INVALID), and the same bytes again are a duplicate.
-        ori, key, version = work.message.court_ori or UNKNOWN_COURT, "", 1
-        key = f"{ori}/UNREADABLE-{raw_hash[:16]}"
+        court = work.message.court_ori
+        ori = court if court is not None and _is_ori(court) else UNKNOWN_COURT
+        key, version = f"{ori}/UNREADABLE-{raw_hash[:16]}", 1
     return IntakeRecord(
         raw_hash=raw_hash, order_key=key, version=version, court_ori=ori,
         case_number="UNKNOWN", order_type="unknown", action="unknown",

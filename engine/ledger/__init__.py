@@ -15,6 +15,7 @@ from engine.ledger.repository import (
     IntakeRecord,
     IntakeResult,
     Ledger,
+    LedgerRefused,
     ResendRefused,
     new_mcn,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "IntakeRecord",
     "IntakeResult",
     "Ledger",
+    "LedgerRefused",
     "ResendRefused",
     "State",
     "create_database_engine",

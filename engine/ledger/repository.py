@@ -43,6 +43,7 @@ __all__ = [
     "IntakeRecord",
     "IntakeResult",
     "Ledger",
+    "LedgerRefused",
     "ResendRefused",
     "new_mcn",
 ]
@@ -124,6 +125,13 @@ class AckResult:
     state: State | None = None
 
 
+class LedgerRefused(LedgerError):
+    """The database refused the data itself (a constraint, a value too long): trying the
+    same thing again cannot help, so the intake dead-letters such a message."""
+
+    transient = False
+
+
 class ResendRefused(LedgerError):
     """A resend that cannot be done as asked; the message says why."""
 
@@ -174,9 +182,12 @@ class Ledger:
                 tx = _Tx(conn, _utc(self._clock()))
                 yield tx
                 tx.flush()
-        except sa.exc.SQLAlchemyError as exc:
+        except (sa.exc.OperationalError, sa.exc.InterfaceError,
+                sa.exc.DisconnectionError, sa.exc.TimeoutError) as exc:
             # The message names the error class only: statements carry personal data.
-            raise LedgerError(f"ledger transaction failed: {type(exc).__name__}") from exc
+            raise LedgerError(f"ledger unavailable: {type(exc).__name__}") from exc
+        except sa.exc.SQLAlchemyError as exc:
+            raise LedgerRefused(f"ledger refused the data: {type(exc).__name__}") from exc
 
     def _set_version_state(self, tx: _Tx, version_id: int, order_key: str, from_state: str,
                            to_state: State, detail: str, **values: Any) -> None:
@@ -269,7 +280,8 @@ class Ledger:
 
         def note(outcome: IntakeOutcome, reason: str | None) -> None:
             tx.conn.execute(intake_messages.insert().values(
-                message_id=rec.message_id, raw_hash=rec.raw_hash, version_key=version_key,
+                message_id=(rec.message_id or "")[:200] or None, raw_hash=rec.raw_hash,
+                version_key=version_key,
                 outcome=outcome, reason=reason, received_at=tx.now))
 
         if existing is None:
