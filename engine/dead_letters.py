@@ -82,10 +82,12 @@ def replay_dead_letters(config: EngineConfig, *, limit: int = 100) -> int:
     """Send up to ``limit`` dead letters back to the intake; returns how many."""
     if config.amqp is None:
         folder = config.spool_dir / "invalid"
+        incoming = config.spool_dir / "incoming"
+        incoming.mkdir(parents=True, exist_ok=True)
         count = 0
         for item in list_dead_letters(config, limit=limit):
             path = folder / item["id"]
-            path.replace(config.spool_dir / "incoming" / path.name)
+            path.replace(incoming / path.name)
             path.with_name(path.name + ".reason").unlink(missing_ok=True)
             count += 1
         return count

@@ -3,7 +3,7 @@ correlator, with the invariants of DESIGN.md as the behaviour under test."""
 
 from __future__ import annotations
 
-from conftest import Core, order_message
+from core_harness import Core, order_message
 
 from engine.ledger import IntakeOutcome, State
 
