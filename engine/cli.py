@@ -67,9 +67,10 @@ def _register_core(sub: argparse._SubParsersAction) -> None:
 
 def _registrations() -> list[Register]:
     """Every area's command registration, in help order."""
+    from engine.convert import register_convert
     from engine.ops_cli import register_operations  # run, demo, db, orders, dlq
 
-    return [_register_core, register_operations]
+    return [_register_core, register_convert, register_operations]
 
 
 def build_parser() -> argparse.ArgumentParser:
