@@ -30,23 +30,29 @@ FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "orders"
 
 
 def demo_orders(fixtures: Path = FIXTURES) -> list[tuple[str, bytes]]:
-    """(file name, canonical JSON) for each demo message, in the order they are dropped."""
-    out: list[tuple[str, bytes]] = []
-    firsts = []
+    """(file name, canonical JSON) for each demo message, in the order they are dropped.
+
+    Every fixture order, with any version missing below its highest filled in (the entry
+    as an ``issue``, later ones as a ``modify``), later versions dropped first: they must
+    wait for the earlier ones' acknowledgements.
+    """
+    by_order: dict[str, dict[int, dict[str, object]]] = {}
     for path in sorted(fixtures.glob("*.json")):
         data = json.loads(path.read_text(encoding="utf-8"))
-        data["version"], data["action"] = 1, "issue"  # every demo order starts at its entry
-        firsts.append((path.stem, data))
-    if not firsts:
+        key = f"{data['court']['ori']}/{data['order_id']}"
+        by_order.setdefault(key, {})[int(data["version"])] = data
+    if not by_order:
         raise FileNotFoundError(f"no demo orders in {fixtures}")
-    stem, entry = firsts[0]
-    # The modify and cancel go in first: they must wait for the entry's acknowledgement.
-    for version, action in ((3, "cancel"), (2, "modify")):
-        later = {**entry, "version": version, "action": action}
-        out.append((f"00-{stem}-v{version}.json", json.dumps(later).encode()))
-    for i, (stem, data) in enumerate(firsts, start=1):
-        out.append((f"{i:02d}-{stem}.json", json.dumps(data).encode()))
-    return out
+    out: list[tuple[int, str, bytes]] = []
+    for n, (key, versions) in enumerate(sorted(by_order.items()), start=1):
+        template = versions[min(versions)]
+        for version in range(1, max(versions) + 1):
+            data = versions.get(version) or {
+                **template, "version": version,
+                "action": "issue" if version == 1 else "modify"}
+            name = f"{n:02d}-{key.replace('/', '_')}-v{version}.json"
+            out.append((-version, name, json.dumps(data).encode()))
+    return [(name, body) for _, name, body in sorted(out)]
 
 
 @dataclass

@@ -217,8 +217,13 @@ class Deadline:
         self._due_at = due_at
 
     def __call__(self, work: Work) -> None:
-        if self._due_at is not None and work.order is not None:
+        if self._due_at is None or work.order is None:
+            return
+        try:
             work.due_at = self._due_at(work.order)
+        except InputError as exc:
+            if work.error is None:
+                work.error = f"cannot set a deadline: {_describe(exc)}"
 
 
 @dataclass
@@ -281,7 +286,8 @@ def _to_record(work: Work) -> IntakeRecord:
             content_hash=_sha256(text), canonical_json=text,
             destination=work.destination.name if work.destination else None,
             format=work.destination.format if work.destination else None,
-            due_at=work.due_at, warnings=work.warnings, error_reason=work.error,
+            due_at=work.due_at, issued_at=order.issued_at, warnings=work.warnings,
+            error_reason=work.error,
             message_id=work.message.message_id)
     assert work.error is not None
     if work.partial_key is not None:

@@ -84,6 +84,7 @@ class IntakeRecord:
     destination: str | None = None
     format: str | None = None
     due_at: dt.datetime | None = None
+    issued_at: dt.datetime | None = None
     warnings: tuple[str, ...] = ()
     #: None for a valid order; field paths and reasons (never values) for an INVALID one.
     error_reason: str | None = None
@@ -275,7 +276,8 @@ class Ledger:
         target = State.WAITING if valid else State.INVALID
         values = dict(action=rec.action, content_hash=rec.content_hash,
                       canonical_json=rec.canonical_json, destination=rec.destination,
-                      due_at=rec.due_at, warnings=json.dumps(list(rec.warnings)),
+                      due_at=rec.due_at, issued_at=rec.issued_at,
+                      warnings=json.dumps(list(rec.warnings)),
                       error_reason=rec.error_reason)
 
         def note(outcome: IntakeOutcome, reason: str | None) -> None:
@@ -664,6 +666,20 @@ class Ledger:
             rows = conn.execute(sa.select(order_versions.c.state, sa.func.count())
                                 .group_by(order_versions.c.state)).all()
         return {r[0]: int(r[1]) for r in rows}
+
+    def open_versions(self) -> list[dict[str, Any]]:
+        """Order versions the engine still owes the registry (not ACKED, REJECTED or
+        INVALID): order type, action, state, issued_at, due_at. For the backlog metrics."""
+        v, o = order_versions.c, orders.c
+        query = (sa.select(o.order_type, v.action, v.state, v.issued_at, v.due_at,
+                           v.received_at)
+                 .join_from(order_versions, orders, v.order_key == o.order_key)
+                 .where(v.state.not_in([State.ACKED, State.REJECTED, State.INVALID])))
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [{"order_type": r.order_type, "action": r.action, "state": r.state,
+                 "issued_at": _aware(r.issued_at), "due_at": _aware(r.due_at),
+                 "received_at": _aware(r.received_at)} for r in rows]
 
     def intake_counts(self) -> dict[str, int]:
         """Intake messages per outcome (duplicates and conflicts are visible here)."""

@@ -51,6 +51,8 @@ order_versions = sa.Table(
     sa.Column("content_hash", sa.String(64), nullable=False),
     sa.Column("canonical_json", sa.Text),
     sa.Column("destination", sa.String(100)),
+    #: When the court issued this version (deadlines count from it).
+    sa.Column("issued_at", _TS),
     sa.Column("due_at", _TS),
     sa.Column("received_at", _TS, nullable=False),
     sa.Column("updated_at", _TS, nullable=False),

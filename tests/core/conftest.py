@@ -6,7 +6,6 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from core_harness import Core, FakeClock, core_config
 
 from engine.breaker import BreakerPolicy
 from engine.correlator import Correlator
@@ -15,6 +14,7 @@ from engine.pipeline import Pipeline
 from engine.retry import RetryPolicy
 from engine.stand_ins import StandInReceiver, parse_stand_in_ack, stand_in_render
 from engine.transmitter import Transmitter
+from tests.core.core_harness import Core, FakeClock, core_config
 
 
 @pytest.fixture

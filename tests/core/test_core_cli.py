@@ -6,12 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
-from core_harness import order_message
 
 from engine.cli import main
 from engine.ledger import Ledger, open_database
 from engine.pipeline import Pipeline
 from engine.stand_ins import stand_in_render
+from tests.core.core_harness import order_message
 
 
 @pytest.fixture

@@ -3,9 +3,8 @@ correlator, with the invariants of DESIGN.md as the behaviour under test."""
 
 from __future__ import annotations
 
-from core_harness import Core, order_message
-
 from engine.ledger import IntakeOutcome, State
+from tests.core.core_harness import Core, order_message
 
 KEY = "CA019015J/LA-DV-1"
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from core_harness import Core, order_message
 
 from engine.errors import LedgerError
 from engine.intake_amqp import Delivery, IntakeBatch
@@ -13,6 +12,7 @@ from engine.intake_spool import SpoolIntake
 from engine.ledger import LedgerRefused
 from engine.pipeline import IntakeMessage
 from engine.retry import RetryPolicy
+from tests.core.core_harness import Core, order_message
 
 NO_WAIT = RetryPolicy(max_retries=2, initial_interval=0, max_interval=0, jitter=0)
 

@@ -6,11 +6,11 @@ import datetime as dt
 import random
 
 import pytest
-from core_harness import FakeClock
 
 from engine.breaker import BreakerPolicy, BreakerState, CircuitBreaker
 from engine.errors import DestinationRejected, TransportUnavailable
 from engine.retry import RetryPolicy, durable_delay, in_process_retrying
+from tests.core.core_harness import FakeClock
 
 
 class TestRetry:

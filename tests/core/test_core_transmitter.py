@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 
-from core_harness import Core, order_message
-
 from engine.breaker import BreakerState
 from engine.errors import RenderError
 from engine.ledger import AckKind, State
+from tests.core.core_harness import Core, order_message
 
 KEY = "CA019015J/LA-DV-1"
 

@@ -40,6 +40,7 @@ def upgrade() -> None:
         sa.Column("content_hash", sa.String(64), nullable=False),
         sa.Column("canonical_json", sa.Text),
         sa.Column("destination", sa.String(100)),
+        sa.Column("issued_at", TS),
         sa.Column("due_at", TS),
         sa.Column("received_at", TS, nullable=False),
         sa.Column("updated_at", TS, nullable=False),
