@@ -183,8 +183,10 @@ class Ledger:
                 tx = _Tx(conn, _utc(self._clock()))
                 yield tx
                 tx.flush()
-        except (sa.exc.OperationalError, sa.exc.InterfaceError,
-                sa.exc.DisconnectionError, sa.exc.TimeoutError) as exc:
+        except (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.DisconnectionError,
+                sa.exc.TimeoutError, sa.exc.IntegrityError) as exc:
+            # IntegrityError too: two replicas recording the same new order race on its
+            # key; the loser's retry finds the winner's row and goes on.
             # The message names the error class only: statements carry personal data.
             raise LedgerError(f"ledger unavailable: {type(exc).__name__}") from exc
         except sa.exc.SQLAlchemyError as exc:
