@@ -76,7 +76,7 @@ class Correlator:
 
     def _report(self, result: AckResult, mcn: str | None) -> None:
         if result.kind in (AckKind.ACCEPTED, AckKind.REJECTED):
-            log.info("acknowledgement applied", mcn=mcn, kind=str(result.kind),
+            log.debug("acknowledgement applied", mcn=mcn, kind=str(result.kind),
                      order=result.order_key, version=result.version)
         else:
             log.warning("acknowledgement recorded without a normal match", mcn=mcn,

@@ -67,6 +67,44 @@ def _utc(value: dt.datetime) -> dt.datetime:
     return value.astimezone(dt.UTC)
 
 
+# Hot-path statements, built once: building a SQLAlchemy construct per call costs several
+# times what executing it does. Updates take their SET columns from the parameters.
+_B = sa.bindparam
+_UPDATE_VERSION = order_versions.update().where(order_versions.c.id == _B("b_id"))
+_UPDATE_TRANSMISSION = transmissions.update().where(transmissions.c.id == _B("b_id"))
+_INSERT_VERSION = order_versions.insert()
+_INSERT_TRANSMISSION = transmissions.insert()
+_INSERT_ORDER = orders.insert()
+_INSERT_INTAKE = intake_messages.insert()
+_INSERT_ACK = acknowledgements.insert()
+_SELECT_ORDER = sa.select(orders.c.latest_version).where(orders.c.order_key == _B("b_key"))
+_SELECT_VERSION = sa.select(order_versions).where(order_versions.c.order_key == _B("b_key"),
+                                                  order_versions.c.version == _B("b_version"))
+_SELECT_MCN = sa.select(transmissions.c.id).where(transmissions.c.mcn == _B("b_mcn"))
+_SELECT_VERSIONS_OF_ORDER = (
+    sa.select(order_versions.c.id, order_versions.c.version, order_versions.c.state)
+    .where(order_versions.c.order_key == _B("b_key")).order_by(order_versions.c.version))
+_SELECT_CURRENT_TRANSMISSION = (
+    sa.select(transmissions.c.id, transmissions.c.state, transmissions.c.format)
+    .where(transmissions.c.version_id == _B("b_vid"),
+           transmissions.c.state != State.SUPERSEDED)
+    .order_by(transmissions.c.id.desc()).limit(1))
+_SELECT_HELD = (
+    sa.select(transmissions.c.id, transmissions.c.state, transmissions.c.attempt_count,
+              transmissions.c.mcn, transmissions.c.destination)
+    .where(transmissions.c.id == _B("b_id"), transmissions.c.claimed_by == _B("b_worker"),
+           transmissions.c.state.in_([State.READY, State.RETRY_SCHEDULED])))
+_SELECT_BY_MCN = (
+    sa.select(transmissions.c.id, transmissions.c.state, transmissions.c.attempt_count,
+              transmissions.c.version_id, order_versions.c.order_key, order_versions.c.version)
+    .join_from(transmissions, order_versions, transmissions.c.version_id == order_versions.c.id)
+    .where(transmissions.c.mcn == _B("b_mcn")))
+_SELECT_HELD_LOCKED = _SELECT_HELD.with_for_update()
+_SELECT_BY_MCN_LOCKED = _SELECT_BY_MCN.with_for_update(of=transmissions)
+_SET_RECORD_ID = (orders.update()
+                  .where(orders.c.order_key == _B("b_key"), orders.c.doj_record_id.is_(None)))
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class IntakeRecord:
     """One intake message, made ready by the pipeline for the ledger to record."""
@@ -194,46 +232,40 @@ class Ledger:
 
     def _set_version_state(self, tx: _Tx, version_id: int, order_key: str, from_state: str,
                            to_state: State, detail: str, **values: Any) -> None:
-        tx.conn.execute(order_versions.update().where(order_versions.c.id == version_id)
-                        .values(state=to_state, updated_at=tx.now, **values))
+        tx.conn.execute(_UPDATE_VERSION, {"b_id": version_id, "state": to_state,
+                                          "updated_at": tx.now, **values})
         tx.audit(order_key=order_key, version_id=version_id, transmission_id=None,
                  from_state=from_state, to_state=to_state, detail=detail)
 
     def _set_transmission(self, tx: _Tx, transmission_id: int, to_state: State,
                           **values: Any) -> None:
-        tx.conn.execute(transmissions.update().where(transmissions.c.id == transmission_id)
-                        .values(state=to_state, updated_at=tx.now, **values))
+        tx.conn.execute(_UPDATE_TRANSMISSION, {"b_id": transmission_id, "state": to_state,
+                                               "updated_at": tx.now, **values})
 
     def _new_transmission(self, tx: _Tx, version_id: int, order_key: str, destination: str,
                           fmt: str, state: State) -> int:
         for _ in range(5):
             mcn = self._new_mcn()
-            taken = tx.conn.execute(sa.select(transmissions.c.id)
-                                    .where(transmissions.c.mcn == mcn)).first()
+            taken = tx.conn.execute(_SELECT_MCN, {"b_mcn": mcn}).first()
             if taken is None:
                 break
         else:  # pragma: no cover - 34**12 values; five collisions in a row is a broken factory
             raise LedgerError("could not find an unused message control number")
-        tid = tx.conn.execute(transmissions.insert().values(
-            mcn=mcn, version_id=version_id, destination=destination, format=fmt, state=state,
-            attempt_count=0, created_at=tx.now, updated_at=tx.now,
-            next_attempt_at=tx.now if state is State.READY else None)).inserted_primary_key[0]
+        tid = tx.conn.execute(_INSERT_TRANSMISSION, {
+            "mcn": mcn, "version_id": version_id, "destination": destination, "format": fmt,
+            "state": state, "attempt_count": 0, "created_at": tx.now, "updated_at": tx.now,
+            "next_attempt_at": tx.now if state is State.READY else None,
+        }).inserted_primary_key[0]
         tx.audit(order_key=order_key, version_id=version_id, transmission_id=tid,
                  from_state=None, to_state=state, detail=f"transmission {mcn} to {destination}")
         return int(tid)
 
     def _current_transmission(self, tx: _Tx, version_id: int) -> sa.Row | None:
-        return tx.conn.execute(
-            sa.select(transmissions).where(transmissions.c.version_id == version_id,
-                                           transmissions.c.state != State.SUPERSEDED)
-            .order_by(transmissions.c.id.desc()).limit(1)).first()
+        return tx.conn.execute(_SELECT_CURRENT_TRANSMISSION, {"b_vid": version_id}).first()
 
     def _release_next(self, tx: _Tx, order_key: str) -> None:
         """Move the order's next version to READY when every earlier version is ACKED."""
-        rows = tx.conn.execute(
-            sa.select(order_versions.c.id, order_versions.c.version, order_versions.c.state)
-            .where(order_versions.c.order_key == order_key)
-            .order_by(order_versions.c.version)).all()
+        rows = tx.conn.execute(_SELECT_VERSIONS_OF_ORDER, {"b_key": order_key}).all()
         acked_below = 0
         for row in rows:
             if row.state == State.ACKED:
@@ -261,19 +293,17 @@ class Ledger:
 
     def _record_one(self, tx: _Tx, rec: IntakeRecord) -> IntakeResult:
         version_key = f"{rec.order_key}#{rec.version}"
-        order = tx.conn.execute(sa.select(orders).where(orders.c.order_key == rec.order_key)
-                                .with_for_update()).first()
+        order = tx.conn.execute(_SELECT_ORDER, {"b_key": rec.order_key}).first()
         if order is None:
-            tx.conn.execute(orders.insert().values(
-                order_key=rec.order_key, court_ori=rec.court_ori, case_number=rec.case_number,
-                order_type=rec.order_type, latest_version=rec.version, created_at=tx.now,
-                updated_at=tx.now))
+            tx.conn.execute(_INSERT_ORDER, {
+                "order_key": rec.order_key, "court_ori": rec.court_ori,
+                "case_number": rec.case_number, "order_type": rec.order_type,
+                "latest_version": rec.version, "created_at": tx.now, "updated_at": tx.now})
         elif rec.version > order.latest_version:
             tx.conn.execute(orders.update().where(orders.c.order_key == rec.order_key)
                             .values(latest_version=rec.version, updated_at=tx.now))
-        existing = tx.conn.execute(
-            sa.select(order_versions).where(order_versions.c.order_key == rec.order_key,
-                                            order_versions.c.version == rec.version)).first()
+        existing = tx.conn.execute(_SELECT_VERSION, {"b_key": rec.order_key,
+                                                     "b_version": rec.version}).first()
         valid = rec.error_reason is None
         target = State.WAITING if valid else State.INVALID
         values = dict(action=rec.action, content_hash=rec.content_hash,
@@ -283,15 +313,15 @@ class Ledger:
                       error_reason=rec.error_reason)
 
         def note(outcome: IntakeOutcome, reason: str | None) -> None:
-            tx.conn.execute(intake_messages.insert().values(
-                message_id=(rec.message_id or "")[:200] or None, raw_hash=rec.raw_hash,
-                version_key=version_key,
-                outcome=outcome, reason=reason, received_at=tx.now))
+            tx.conn.execute(_INSERT_INTAKE, {
+                "message_id": (rec.message_id or "")[:200] or None, "raw_hash": rec.raw_hash,
+                "version_key": version_key, "outcome": outcome, "reason": reason,
+                "received_at": tx.now})
 
         if existing is None:
-            vid = tx.conn.execute(order_versions.insert().values(
-                order_key=rec.order_key, version=rec.version, state=State.RECEIVED,
-                received_at=tx.now, updated_at=tx.now, **values)).inserted_primary_key[0]
+            vid = tx.conn.execute(_INSERT_VERSION, {
+                "order_key": rec.order_key, "version": rec.version, "state": State.RECEIVED,
+                "received_at": tx.now, "updated_at": tx.now, **values}).inserted_primary_key[0]
             tx.audit(order_key=rec.order_key, version_id=vid, transmission_id=None,
                      from_state=None, to_state=State.RECEIVED, detail="intake message recorded")
             self._set_version_state(tx, vid, rec.order_key, State.RECEIVED, target,
@@ -305,11 +335,10 @@ class Ledger:
             stale = self._current_transmission(tx, vid)
             if stale is not None:
                 self._set_transmission(tx, stale.id, State.SUPERSEDED, lease_until=None)
-            tx.conn.execute(order_versions.update().where(order_versions.c.id == vid)
-                            .values(**values))
             self._set_version_state(tx, vid, rec.order_key, State.INVALID, target,
                                     "replaced by a corrected intake message"
-                                    + (f": {rec.error_reason}" if rec.error_reason else ""))
+                                    + (f": {rec.error_reason}" if rec.error_reason else ""),
+                                    **values)
             outcome = IntakeOutcome.REPLACED
         else:
             reason = (f"conflict: version {rec.version} was already received with different "
@@ -325,8 +354,8 @@ class Ledger:
                                    State.WAITING)
         note(outcome, rec.error_reason)
         self._release_next(tx, rec.order_key)
-        state = tx.conn.execute(sa.select(order_versions.c.state)
-                                .where(order_versions.c.id == vid)).scalar_one()
+        state = tx.conn.execute(_SELECT_VERSION, {"b_key": rec.order_key,
+                                                  "b_version": rec.version}).one().state
         return IntakeResult(outcome, version_key, State(state), rec.error_reason)
 
     # -- transmitter ------------------------------------------------------------------------
@@ -366,12 +395,9 @@ class Ledger:
 
     def _held(self, tx: _Tx, claim: Claim, worker: str) -> sa.Row | None:
         """The claimed row, if this worker still holds it in a sendable state."""
-        return tx.conn.execute(
-            sa.select(transmissions).where(
-                transmissions.c.id == claim.transmission_id,
-                transmissions.c.claimed_by == worker,
-                transmissions.c.state.in_([State.READY, State.RETRY_SCHEDULED]))
-            .with_for_update()).first()
+        stmt = _SELECT_HELD_LOCKED if self._skip_locked else _SELECT_HELD
+        return tx.conn.execute(stmt, {"b_id": claim.transmission_id,
+                                      "b_worker": worker}).first()
 
     def store_prepared(self, claim: Claim, worker: str, *, body: bytes, content_type: str,
                        prepared_at: dt.datetime, warnings: Sequence[str] = ()) -> bool:
@@ -379,14 +405,12 @@ class Ledger:
         with self._transaction() as tx:
             if self._held(tx, claim, worker) is None:
                 return False
-            tx.conn.execute(transmissions.update()
-                            .where(transmissions.c.id == claim.transmission_id)
-                            .values(body=body, content_type=content_type,
-                                    prepared_at=_utc(prepared_at), updated_at=tx.now))
+            tx.conn.execute(_UPDATE_TRANSMISSION, {
+                "b_id": claim.transmission_id, "body": body, "content_type": content_type,
+                "prepared_at": _utc(prepared_at), "updated_at": tx.now})
             if warnings:
-                tx.conn.execute(order_versions.update()
-                                .where(order_versions.c.id == claim.version_id)
-                                .values(warnings=json.dumps(list(warnings))))
+                tx.conn.execute(_UPDATE_VERSION, {"b_id": claim.version_id,
+                                                  "warnings": json.dumps(list(warnings))})
             return True
 
     def mark_sent(self, claim: Claim, worker: str) -> bool:
@@ -471,21 +495,15 @@ class Ledger:
         """
         with self._transaction() as tx:
             def record(kind: AckKind, tid: int | None) -> None:
-                tx.conn.execute(acknowledgements.insert().values(
-                    mcn=mcn, transmission_id=tid, kind=kind, record_id=record_id, code=code,
-                    reason=reason, received_at=tx.now))
+                tx.conn.execute(_INSERT_ACK, {
+                    "mcn": mcn, "transmission_id": tid, "kind": kind, "record_id": record_id,
+                    "code": code, "reason": reason, "received_at": tx.now})
 
             if accepted is None:
                 record(AckKind.MALFORMED, None)
                 return AckResult(AckKind.MALFORMED)
-            row = tx.conn.execute(
-                sa.select(transmissions.c.id, transmissions.c.state,
-                          transmissions.c.attempt_count,
-                          transmissions.c.version_id, order_versions.c.order_key,
-                          order_versions.c.version)
-                .join_from(transmissions, order_versions,
-                           transmissions.c.version_id == order_versions.c.id)
-                .where(transmissions.c.mcn == mcn).with_for_update()).first()
+            stmt = _SELECT_BY_MCN_LOCKED if self._skip_locked else _SELECT_BY_MCN
+            row = tx.conn.execute(stmt, {"b_mcn": mcn}).first()
             if row is None:
                 record(AckKind.UNKNOWN, None)
                 return AckResult(AckKind.UNKNOWN)
@@ -506,10 +524,9 @@ class Ledger:
                 self._set_version_state(tx, row.version_id, row.order_key, state, new_state,
                                         f"accepted; DOJ record id {record_id}",
                                         error_reason=None)
-                tx.conn.execute(orders.update()
-                                .where(orders.c.order_key == row.order_key,
-                                       orders.c.doj_record_id.is_(None))
-                                .values(doj_record_id=record_id, updated_at=tx.now))
+                tx.conn.execute(_SET_RECORD_ID, {"b_key": row.order_key,
+                                                 "doj_record_id": record_id,
+                                                 "updated_at": tx.now})
                 record(kind, row.id)
                 self._release_next(tx, row.order_key)
             elif retryable:
