@@ -74,6 +74,11 @@ class CircuitBreaker:
         assert self._opened_at is not None
         return self._opened_at + dt.timedelta(seconds=self._policy.reset_timeout)
 
+    @property
+    def failures(self) -> int:
+        """Failed sends in a row (0 after a success)."""
+        return self._failures
+
     def allow(self) -> bool:
         """May a send go to this destination now? In half-open, only one trial at a time."""
         with self._lock:

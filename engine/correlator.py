@@ -17,6 +17,7 @@ import structlog
 
 from engine.acks import Accepted, Acknowledgement, Rejected
 from engine.errors import AckError
+from engine.hooks import EngineHooks, call_hook
 from engine.ledger import AckKind, AckResult, Ledger
 from engine.retry import DEFAULT_RESCHEDULE, RetryPolicy, durable_delay
 
@@ -33,11 +34,11 @@ class Correlator:
 
     def __init__(self, ledger: Ledger, parsers: Mapping[str, AckParser], *,
                  reschedule: RetryPolicy = DEFAULT_RESCHEDULE,
-                 on_result: Callable[[AckResult], None] | None = None) -> None:
+                 hooks: EngineHooks | None = None) -> None:
         self._ledger = ledger
         self._parsers = dict(parsers)
         self._reschedule = reschedule
-        self._on_result = on_result
+        self._hooks = hooks
 
     def _retry_after(self, attempts: int) -> dt.timedelta:
         return durable_delay(self._reschedule, max(1, attempts))
@@ -81,5 +82,4 @@ class Correlator:
         else:
             log.warning("acknowledgement recorded without a normal match", mcn=mcn,
                         kind=str(result.kind), order=result.order_key, version=result.version)
-        if self._on_result is not None:
-            self._on_result(result)
+        call_hook(self._hooks, "after_ack", result)

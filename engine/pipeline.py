@@ -27,6 +27,7 @@ from engine.checks import check_order
 from engine.config import DestinationConfig, EngineConfig
 from engine.errors import DecodeError, InputError, OrderInvalid, RenderError
 from engine.formats import RenderContext, Renderer
+from engine.hooks import EngineHooks, call_hook
 from engine.intake import decode_order, order_to_dict
 from engine.ledger import IntakeRecord, IntakeResult, Ledger
 from engine.model import Action, Order
@@ -232,8 +233,8 @@ class Pipeline:
 
     ledger: Ledger
     steps: Sequence[Step]
-    #: Called with each result after its commit (metrics, alerts); must not raise.
-    on_result: Callable[[IntakeResult], None] | None = None
+    #: Told about each result after its commit (metrics, alerts).
+    hooks: EngineHooks | None = None
     _after_error: tuple[type, ...] = field(default=(Deadline,), repr=False)
 
     @classmethod
@@ -241,10 +242,10 @@ class Pipeline:
               due_at: Callable[[Order], dt.datetime] | None = None,
               load_mapping: MappingLoader | None = None,
               clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
-              on_result: Callable[[IntakeResult], None] | None = None) -> Pipeline:
+              hooks: EngineHooks | None = None) -> Pipeline:
         steps: list[Step] = [Decode(config, load_mapping), Check(), Route(config),
                              TrialRender(renderers, clock), Deadline(due_at)]
-        return cls(ledger, steps, on_result)
+        return cls(ledger, steps, hooks)
 
     def prepare(self, message: IntakeMessage) -> IntakeRecord:
         """Run every step over one message; never raises for bad input."""
@@ -268,9 +269,9 @@ class Pipeline:
         """
         records = [self.prepare(m) for m in messages]
         results = self.ledger.record_intake(records)
-        if self.on_result is not None:
-            for result in results:
-                self.on_result(result)
+        for record, result in zip(records, results, strict=True):
+            call_hook(self.hooks, "after_intake", result,
+                      record.order_type if record.canonical_json else None)
         return results
 
 

@@ -23,6 +23,7 @@ import structlog
 from engine.config import DestinationConfig, EngineConfig
 from engine.correlator import AckParser, Correlator
 from engine.formats import Renderer
+from engine.hooks import EngineHooks
 from engine.intake_amqp import AmqpIntake
 from engine.intake_spool import SpoolIntake
 from engine.ledger import Ledger, open_ledger
@@ -55,6 +56,8 @@ class Parts:
     transport_factory: TransportFactory
     due_at: Callable[[Order], dt.datetime] | None = None
     load_mapping: MappingLoader | None = None
+    #: Metrics and alerts attach here (`engine.hooks`).
+    hooks: EngineHooks | None = None
     #: What was substituted or missing, said to the person running the engine.
     notes: list[str] = field(default_factory=list)
 
@@ -114,9 +117,10 @@ class EngineRunner:
         self.parts = parts
         self.ledger = ledger or open_ledger(config.ledger.url, clock=clock)
         self.correlator = Correlator(self.ledger, parts.ack_parsers,
-                                     reschedule=config.reschedule)
+                                     reschedule=config.reschedule, hooks=parts.hooks)
         self.pipeline = Pipeline.build(config, self.ledger, renderers=parts.renderers,
-                                       due_at=parts.due_at, load_mapping=parts.load_mapping)
+                                       due_at=parts.due_at, load_mapping=parts.load_mapping,
+                                       hooks=parts.hooks)
         transports = {name: parts.transport_factory(dest)
                       for name, dest in config.destinations.items()}
         tx = config.transmitter
@@ -125,7 +129,7 @@ class EngineRunner:
             correlator=self.correlator, retry=config.retry, reschedule=config.reschedule,
             breaker=config.breaker, batch_size=tx.batch_size,
             lease=dt.timedelta(seconds=tx.lease_seconds),
-            ack_timeout=dt.timedelta(seconds=tx.ack_timeout),
+            ack_timeout=dt.timedelta(seconds=tx.ack_timeout), hooks=parts.hooks,
             **({"clock": clock} if clock else {}))
         self.intake: AmqpIntake | SpoolIntake
         if config.amqp is not None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
+import time
 import uuid
 from collections.abc import Callable, Mapping
 
@@ -30,6 +31,7 @@ from engine.breaker import DEFAULT_BREAKER, BreakerPolicy, BreakerState, Circuit
 from engine.correlator import Correlator
 from engine.errors import DestinationRejected, RenderError, TransportError
 from engine.formats import RenderContext, Renderer
+from engine.hooks import EngineHooks, call_hook
 from engine.intake import order_from_dict
 from engine.ledger import Claim, Ledger
 from engine.retry import (
@@ -62,7 +64,8 @@ class Transmitter:
                  ack_timeout: dt.timedelta = dt.timedelta(minutes=5),
                  clock: Callable[[], dt.datetime] = _utcnow,
                  sleep: Callable[[float], None] | None = None,
-                 worker_id: str | None = None) -> None:
+                 worker_id: str | None = None,
+                 hooks: EngineHooks | None = None) -> None:
         self._ledger = ledger
         self._transports = dict(transports)
         self._renderers = dict(renderers)
@@ -78,6 +81,7 @@ class Transmitter:
         self.breakers = {name: CircuitBreaker(name, breaker, clock=clock)
                          for name in self._transports}
         self._connected: set[str] = set()
+        self._hooks = hooks
 
     # -- rounds -----------------------------------------------------------------------------
 
@@ -127,21 +131,25 @@ class Transmitter:
             self._ledger.mark_retry(claim, self.worker_id, attempted=False,
                                     next_attempt_at=breaker.retry_at(),
                                     error="circuit open: destination is failing")
+            call_hook(self._hooks, "after_send", claim, "breaker_open", 0.0)
             return
         envelope = self._envelope(claim)
         if envelope is None:
             return
+        started = time.monotonic()
         try:
             receipt = self._send_with_retries(claim.destination, transport, envelope)
         except DestinationRejected as exc:
-            breaker.record_success()  # it answered: the destination is up
+            self._breaker_result(breaker, ok=True)  # it answered: the destination is up
             self._ledger.mark_rejected(claim, self.worker_id,
                                        reason=f"rejected by the destination: {exc}")
+            call_hook(self._hooks, "after_send", claim, "rejected",
+                      time.monotonic() - started)
             log.warning("transmission rejected", mcn=claim.mcn, order=claim.order_key,
                         version=claim.version)
             return
         except Exception as exc:
-            breaker.record_failure()
+            self._breaker_result(breaker, ok=False)
             error = (str(exc) if isinstance(exc, TransportError)
                      else f"transport failed with {type(exc).__name__}")
             delay = durable_delay(self._reschedule, claim.attempt_count + 1)
@@ -151,11 +159,23 @@ class Transmitter:
             log.warning("transmission rescheduled", mcn=claim.mcn, order=claim.order_key,
                         version=claim.version, next_attempt_at=when.isoformat(),
                         error_class=type(exc).__name__)
+            call_hook(self._hooks, "after_send", claim, "retry", time.monotonic() - started)
             return
-        breaker.record_success()
+        self._breaker_result(breaker, ok=True)
         self._ledger.mark_sent(claim, self.worker_id)
+        call_hook(self._hooks, "after_send", claim, "sent", time.monotonic() - started)
         if receipt.ack is not None:
             self._correlator.apply_bytes(receipt.ack, claim.format)
+
+    def _breaker_result(self, breaker: CircuitBreaker, *, ok: bool) -> None:
+        before = (breaker.state, breaker.failures)
+        if ok:
+            breaker.record_success()
+        else:
+            breaker.record_failure()
+        if (breaker.state, breaker.failures) != before:
+            call_hook(self._hooks, "breaker_changed", breaker.name, breaker.state,
+                      breaker.failures)
 
     def _envelope(self, claim: Claim) -> Envelope | None:
         """The bytes to send: rendered at the first send, the same bytes for every retry."""
@@ -168,6 +188,7 @@ class Transmitter:
                 errors = "; ".join(str(e) for e in exc.errors) or str(exc)
                 self._ledger.mark_rejected(claim, self.worker_id, invalid=True,
                                            reason=f"cannot render as {claim.format}: {errors}")
+                call_hook(self._hooks, "after_send", claim, "invalid", 0.0)
                 return None
             except Exception as exc:
                 self._ledger.mark_rejected(
