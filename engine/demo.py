@@ -18,10 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.config import CourtConfig, DestinationConfig, EngineConfig, LedgerConfig
+from engine.errors import TransportUnavailable
 from engine.ledger import State
 from engine.model import Order
 from engine.runner import EngineRunner, Parts
 from engine.stand_ins import StandInReceiver, parse_stand_in_ack, stand_in_render
+from engine.transports.base import Envelope, MockTransport, Receipt
 
 __all__ = ["DemoResult", "demo_orders", "run_demo"]
 
@@ -78,16 +80,7 @@ def run_demo(*, timeout: float = 60.0, workdir: Path | None = None,
     with tempfile.TemporaryDirectory(prefix="engine-demo-") as tmp:
         root = workdir or Path(tmp)
         config = _demo_config(root)
-        receiver = StandInReceiver()
-        parts = Parts(
-            renderers={"niem": stand_in_render}, ack_parsers={"niem": parse_stand_in_ack},
-            transport_factory=lambda dest: receiver.transport(),
-            due_at=_due_at(),
-            notes=[*(["deadlines: engine.deadlines not installed; STAND-IN rule, issued + 1 day"]
-                     if _due_at() is _stand_in_due_at else []),
-                   "DOJ endpoint: in-process STAND-IN receiver (engine.stand_ins), not the "
-                   "reference receiver", "format: STAND-IN JSON renderer in place of NIEM XML "
-                   "(engine.stand_ins)"])
+        parts = embedded_parts()
         runner = EngineRunner(config, parts)
         # Later versions first, then entries: intake order is not send order.
         incoming = config.spool_dir / "incoming"
@@ -124,6 +117,50 @@ def run_demo(*, timeout: float = 60.0, workdir: Path | None = None,
         all_acked = len(rows) == len(messages) and all(r["state"] == State.ACKED for r in rows)
         runner.ledger.engine.dispose()
         return DemoResult(rows, all_acked, described)
+
+
+def embedded_parts() -> Parts:
+    """NIEM and the reference receiver in process when both are installed, else the
+    stand-ins (a JSON renderer and an in-memory endpoint); ``notes`` says which."""
+    notes = []
+    due_at = _due_at()
+    if due_at is _stand_in_due_at:
+        notes.append("deadlines: engine.deadlines not installed; STAND-IN rule, issued + 1 day")
+    real = _reference_endpoint()
+    if real is not None:
+        render, parse, transport = real
+        return Parts(renderers={"niem": render}, ack_parsers={"niem": parse},
+                     transport_factory=lambda dest: transport, due_at=due_at,
+                     notes=[*notes, "DOJ endpoint: the reference receiver (engine.receiver), "
+                            "in process", "format: NIEM XML (engine.niem)"])
+    receiver = StandInReceiver()
+    return Parts(
+        renderers={"niem": stand_in_render}, ack_parsers={"niem": parse_stand_in_ack},
+        transport_factory=lambda dest: receiver.transport(), due_at=due_at,
+        notes=[*notes, "DOJ endpoint: in-process STAND-IN receiver (engine.stand_ins), not "
+               "the reference receiver", "format: STAND-IN JSON renderer in place of NIEM "
+               "XML (engine.stand_ins)"])
+
+
+def _reference_endpoint():  # type: ignore[no-untyped-def]
+    """(render_niem, parse_niem_ack, transport to an in-process reference receiver)."""
+    try:
+        from engine.niem import parse_niem_ack, render_niem
+        from engine.receiver.core import Receiver  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    receiver = Receiver(format="niem")
+
+    def deliver(envelope: Envelope) -> Receipt:
+        outcome = receiver.handle(envelope.mcn, envelope.body, envelope.content_type,
+                                  transport="embedded")
+        if outcome.action == "fail":
+            raise TransportUnavailable("reference receiver: injected failure")
+        if outcome.action == "drop" or not outcome.replies:
+            return Receipt(envelope.mcn)
+        return Receipt(envelope.mcn, outcome.replies[0])
+
+    return render_niem, parse_niem_ack, MockTransport(deliver)
 
 
 def _stand_in_due_at(order: Order) -> dt.datetime:
