@@ -16,10 +16,12 @@ import importlib
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import structlog
 
+from engine.ack_intake import AmqpAckConsumer, FileAckPoller
 from engine.config import DestinationConfig, EngineConfig
 from engine.correlator import AckParser, Correlator
 from engine.formats import Renderer
@@ -71,6 +73,10 @@ def _optional(module: str, *names: str) -> tuple[Any, ...] | None:
 
 
 def _transport_from_config(dest: DestinationConfig) -> Transport:
+    build = _optional("engine.transports", "build_transport")
+    if build is not None:
+        return build[0]({"kind": dest.transport, **dict(dest.settings)},  # type: ignore[no-any-return]
+                        where=f"destinations.{dest.name}.settings")
     if dest.transport not in TRANSPORT_CLASSES:
         raise ValueError(f"destinations.{dest.name}.transport: {dest.transport!r} cannot be "
                          "built from configuration")
@@ -108,6 +114,22 @@ def real_parts(config: EngineConfig) -> Parts:
                  notes=notes)
 
 
+def _ack_consumers(config: EngineConfig, correlator: Correlator
+                   ) -> list[AmqpAckConsumer | FileAckPoller]:
+    """One consumer per asynchronous destination: its AMQP ack queue or its file inbox."""
+    out: list[AmqpAckConsumer | FileAckPoller] = []
+    for dest in config.destinations.values():
+        settings = dict(dest.settings)
+        if dest.transport == "amqp" and settings.get("reply_to"):
+            out.append(AmqpAckConsumer(
+                url=str(settings.get("url", "amqp://guest:guest@127.0.0.1:5672/%2F")),
+                queue=str(settings["reply_to"]), fmt=dest.format, correlator=correlator))
+        elif dest.transport == "file" and settings.get("inbox"):
+            out.append(FileAckPoller(inbox=Path(str(settings["inbox"])), fmt=dest.format,
+                                     correlator=correlator))
+    return out
+
+
 class EngineRunner:
     """Builds the engine from config and parts; `start()`, then `stop()`."""
 
@@ -138,6 +160,7 @@ class EngineRunner:
         else:
             self.intake = SpoolIntake(config.spool_dir, self.pipeline)
             self.intake_kind = f"spool directory {config.spool_dir}"
+        self.ack_consumers = _ack_consumers(config, self.correlator)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -157,6 +180,9 @@ class EngineRunner:
             threading.Thread(target=self.transmitter.run, args=(self._stop,),
                              kwargs={"poll_interval": poll}, name="transmitter", daemon=True),
         ]
+        self._threads += [threading.Thread(target=c.run, args=(self._stop,), daemon=True,
+                                           name=f"acks-{i}")
+                          for i, c in enumerate(self.ack_consumers)]
         for thread in self._threads:
             thread.start()
         log.info("engine started", intake=self.intake_kind)

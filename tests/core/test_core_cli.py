@@ -50,7 +50,9 @@ class TestDemoOutput:
         result = _json_tail(capsys.readouterr().out)
         assert result["all_acked"] is True
         assert {r["state"] for r in result["orders"]} == {"ACKED"}
-        assert any("STAND-IN receiver" in line for line in result["parts_used"])
+        endpoint = [line for line in result["parts_used"] if "DOJ endpoint:" in line]
+        assert endpoint and ("reference receiver (engine.receiver)" in endpoint[0]
+                             or "STAND-IN receiver" in endpoint[0])
 
 
 class TestOrders:

@@ -78,3 +78,20 @@ class TestAsyncAcks:
         assert core.correlator.apply_bytes(b"<<garbage", "niem").kind is AckKind.MALFORMED
         assert core.correlator.apply_bytes(b"{}", "clets").kind is AckKind.MALFORMED
         assert core.ledger.acknowledgement_counts() == {"malformed": 2}
+
+    def test_ack_files_are_applied_then_archived(self, core: Core, tmp_path) -> None:  # type: ignore[no-untyped-def]
+        """The file inbox poller feeds each ack file to the correlator, then moves it to
+        .done/ so it is not read twice."""
+        from engine.ack_intake import FileAckPoller
+
+        core.receiver.asynchronous = True
+        core.intake(order_message())
+        core.transmitter.run_once()
+        inbox = tmp_path / "inbox"
+        inbox.mkdir()
+        (inbox / "ack-1.json").write_bytes(core.receiver.pending_acks[0])
+        poller = FileAckPoller(inbox=inbox, fmt="niem", correlator=core.correlator)
+        assert poller.run_once() == 1
+        assert core.state(KEY, 1) == State.ACKED
+        assert not (inbox / "ack-1.json").exists() and (inbox / ".done" / "ack-1.json").exists()
+        assert poller.run_once() == 0

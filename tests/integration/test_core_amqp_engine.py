@@ -285,3 +285,37 @@ def _close_connections_to(queue: str) -> None:
         if pid in pids:
             subprocess.run(["rabbitmqctl", "-q", "close_connection", conn, "test"],
                            check=True, capture_output=True, timeout=30)
+
+
+class TestAckQueue:
+    def test_acks_on_the_ack_queue_reach_the_ledger(self, engine: Engine) -> None:
+        """An asynchronous destination's ack, published on our ack queue, ACKs the order;
+        a garbage message there is recorded as malformed and does not stop the consumer."""
+        from engine.ack_intake import AmqpAckConsumer
+
+        engine.receiver.asynchronous = True
+        engine.publish(order_body("ASYNC-1"))
+        engine.start()
+        wait_until(lambda: engine.ledger.state_counts().get(State.SENT, 0) == 1,
+                   "the order SENT")
+        ack_queue = engine.amqp.intake_queue + ".acks"
+        consumer = AmqpAckConsumer(url=URL, queue=ack_queue, fmt="niem",
+                                   correlator=engine.transmitter._correlator)
+        thread = threading.Thread(target=consumer.run, args=(engine.stop,), daemon=True)
+        engine.threads.append(thread)
+        thread.start()
+        wait_until(consumer.connected.is_set, "the ack consumer to connect")
+        connection = pika.BlockingConnection(pika.URLParameters(URL))
+        try:
+            channel = connection.channel()
+            channel.confirm_delivery()
+            channel.basic_publish("", ack_queue, b"\x00garbage", mandatory=True)
+            channel.basic_publish("", ack_queue, engine.receiver.pending_acks[0],
+                                  mandatory=True)
+            wait_until(lambda: engine.acked() == 1, "the order ACKED from the ack queue")
+            assert engine.ledger.acknowledgement_counts() == {"malformed": 1, "accepted": 1}
+        finally:
+            engine.halt()
+            channel = connection.channel()
+            channel.queue_delete(ack_queue)
+            connection.close()
