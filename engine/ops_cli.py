@@ -65,10 +65,22 @@ def _table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> None:
 # -- run, demo, db ---------------------------------------------------------------------------
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from engine.core_metrics import install_metrics
+    from engine.ledger import open_ledger
     from engine.runner import EngineRunner, real_parts
 
     config = _config(args)
-    runner = EngineRunner(config, real_parts(config))
+    parts = real_parts(config)
+    ledger = open_ledger(config.ledger.url)
+    metrics = install_metrics(ledger, config.metrics_port,
+                              destinations=list(config.destinations))
+    if metrics is None:
+        parts.notes.append("metrics: engine.metrics is not installed; no /metrics endpoint")
+    else:
+        parts.hooks = metrics[0]
+        if metrics[1] is not None:
+            parts.notes.append(f"metrics: http://0.0.0.0:{metrics[1].port}/metrics")
+    runner = EngineRunner(config, parts, ledger=ledger)
     for line in runner.describe():
         print(line, file=sys.stderr)
     for sig in (signal.SIGTERM, signal.SIGINT):

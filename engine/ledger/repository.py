@@ -96,8 +96,11 @@ _SELECT_HELD = (
            transmissions.c.state.in_([State.READY, State.RETRY_SCHEDULED])))
 _SELECT_BY_MCN = (
     sa.select(transmissions.c.id, transmissions.c.state, transmissions.c.attempt_count,
-              transmissions.c.version_id, order_versions.c.order_key, order_versions.c.version)
+              transmissions.c.version_id, transmissions.c.destination,
+              transmissions.c.last_attempt_at, order_versions.c.order_key,
+              order_versions.c.version, order_versions.c.issued_at, orders.c.order_type)
     .join_from(transmissions, order_versions, transmissions.c.version_id == order_versions.c.id)
+    .join(orders, orders.c.order_key == order_versions.c.order_key)
     .where(transmissions.c.mcn == _B("b_mcn")))
 _SELECT_HELD_LOCKED = _SELECT_HELD.with_for_update()
 _SELECT_BY_MCN_LOCKED = _SELECT_BY_MCN.with_for_update(of=transmissions)
@@ -154,6 +157,7 @@ class Claim:
     version: int
     canonical_json: str | None
     doj_record_id: str | None
+    order_type: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +166,12 @@ class AckResult:
     order_key: str | None = None
     version: int | None = None
     state: State | None = None
+    order_type: str | None = None
+    destination: str | None = None
+    #: When the acknowledged transmission was last sent (ack latency).
+    sent_at: dt.datetime | None = None
+    #: When the court issued the version (issue-to-ack latency).
+    issued_at: dt.datetime | None = None
 
 
 class LedgerRefused(LedgerError):
@@ -369,7 +379,7 @@ class Ledger:
             query = (
                 sa.select(t.id, t.mcn, t.destination, t.format, t.body, t.content_type,
                           t.prepared_at, t.attempt_count, t.version_id, v.order_key,
-                          v.version, v.canonical_json, o.doj_record_id)
+                          v.version, v.canonical_json, o.doj_record_id, o.order_type)
                 .join_from(transmissions, order_versions, t.version_id == v.id)
                 .join(orders, o.order_key == v.order_key)
                 .where(t.state.in_([State.READY, State.RETRY_SCHEDULED]),
@@ -390,7 +400,8 @@ class Ledger:
                           format=r.format, body=r.body, content_type=r.content_type,
                           prepared_at=_aware(r.prepared_at), attempt_count=r.attempt_count,
                           version_id=r.version_id, order_key=r.order_key, version=r.version,
-                          canonical_json=r.canonical_json, doj_record_id=r.doj_record_id)
+                          canonical_json=r.canonical_json, doj_record_id=r.doj_record_id,
+                          order_type=r.order_type)
                     for r in rows]
 
     def _held(self, tx: _Tx, claim: Claim, worker: str) -> sa.Row | None:
@@ -510,10 +521,12 @@ class Ledger:
             state = State(row.state)
             if state in (State.ACKED, State.REJECTED, State.INVALID):
                 record(AckKind.DUPLICATE, row.id)
-                return AckResult(AckKind.DUPLICATE, row.order_key, row.version, state)
+                return AckResult(AckKind.DUPLICATE, row.order_key, row.version, state,
+                                 row.order_type, row.destination)
             if state in (State.SUPERSEDED, State.WAITING):
                 record(AckKind.LATE, row.id)
-                return AckResult(AckKind.LATE, row.order_key, row.version, state)
+                return AckResult(AckKind.LATE, row.order_key, row.version, state, row.order_type,
+                                 row.destination)
             # SENT, or READY / RETRY_SCHEDULED when the ack comes after we gave up waiting:
             # the MCN is the same, so it answers the message we (re)send; apply it.
             if accepted:
@@ -549,7 +562,9 @@ class Ledger:
                 self._set_version_state(tx, row.version_id, row.order_key, state, new_state,
                                         why, error_reason=why)
                 record(kind, row.id)
-            return AckResult(kind, row.order_key, row.version, new_state)
+            return AckResult(kind, row.order_key, row.version, new_state, row.order_type,
+                             row.destination, _aware(row.last_attempt_at),
+                             _aware(row.issued_at))
 
     # -- people -----------------------------------------------------------------------------
 
