@@ -23,7 +23,7 @@ import pytest
 from engine.breaker import BreakerPolicy
 from engine.config import AmqpConfig, CourtConfig, DestinationConfig, EngineConfig
 from engine.correlator import Correlator
-from engine.dead_letters import list_dead_letters
+from engine.dead_letters import list_dead_letters, replay_dead_letters
 from engine.errors import LedgerError
 from engine.intake_amqp import ERROR_HEADER, AmqpIntake, declare_intake_topology
 from engine.ledger import Ledger, LedgerRefused, State, open_database
@@ -256,6 +256,11 @@ class TestAckRules:
         [dead] = list_dead_letters(config)
         assert "DataError" in dead["reason"]
         assert ERROR_HEADER == "x-engine-error"
+        # Fixed (the ledger takes it now): a replay sends it through the intake again.
+        monkeypatch.setattr(engine.ledger, "record_intake", real)
+        assert replay_dead_letters(config) == 1
+        wait_until(lambda: engine.acked() == 2, "the replayed order ACKED")
+        assert engine.queue_depth(engine.amqp.dead_letter_queue) == 0
 
     def test_intake_reconnects_after_the_connection_is_closed(self, engine: Engine) -> None:
         """Closing the consumer's connection from the broker side loses nothing: the
