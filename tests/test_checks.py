@@ -199,6 +199,15 @@ class TestService:
         assert _paths(broken) == ["service.served_at"]
 
     @rule
+    @given(orders(), st.timedeltas(dt.timedelta(0), dt.timedelta(days=30)))
+    def test_not_served_cannot_have_a_service_time(self, order, after):
+        """Status not_served with a served_at is refused at `service.served_at`."""
+        service = Service(status=ServiceStatus.NOT_SERVED, served_at=order.issued_at + after)
+        broken = _with(order, action=Action.MODIFY if order.action is Action.SERVE
+                       else order.action, service=service)
+        assert _paths(broken) == ["service.served_at"]
+
+    @rule
     @given(orders(), st.timedeltas(dt.timedelta(seconds=1), dt.timedelta(days=30)))
     def test_service_before_issuance_is_refused(self, order, before):
         """Serving an order before it was issued is impossible."""
