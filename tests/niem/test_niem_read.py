@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from lxml import etree
 
 from engine.errors import DecodeError, OrderInvalid
@@ -187,3 +190,53 @@ def test_an_unknown_identification_category_is_explained() -> None:
 
     with pytest.raises(OrderInvalid, match="CourtOrderIdentifier"):
         read_niem(mutated(unlabelled))
+
+
+def test_xsi_nil_on_a_data_element_is_refused() -> None:
+    """xsi:nil (valid NIEM on any element) is refused except on the nc:Activity reference."""
+    def nil_surname(root: etree._Element) -> None:
+        surname = find(root, "j:ProtectionOrder/j:ProtectionOrderRestrictedPerson/nc:PersonName/"
+                             "nc:PersonSurName")
+        surname.text = None
+        surname.set(q("xsi", "nil"), "true")
+
+    with pytest.raises(OrderInvalid) as exc:
+        read_niem(mutated(nil_surname))
+    (error,) = exc.value.errors
+    assert error.path.endswith("nc:PersonSurName")
+
+
+# -- fuzzing: any change to a valid message reads as an order or as a clear input error ----
+_MUTATIONS = ("delete", "nil", "text", "duplicate", "empty")
+_GOLDENS = sorted(GOLDEN.glob("*.xml"))
+
+
+@settings(max_examples=300)
+@given(st.sampled_from(_GOLDENS), st.lists(st.tuples(
+    st.sampled_from(_MUTATIONS), st.integers(0, 10_000),
+    st.text(st.characters(exclude_categories=("Cs", "Cc")), max_size=12)), min_size=1,
+    max_size=3))
+def test_a_mutated_message_reads_or_fails_with_an_input_error(golden: Path, changes) -> None:
+    """Deleting, nilling, emptying, duplicating or retyping elements never crashes the reader."""
+    root = etree.fromstring(golden.read_bytes())
+    for mutation, index, text in changes:
+        elements = list(root.iter())[1:]
+        element = elements[index % len(elements)]
+        parent = element.getparent()
+        if mutation == "delete":
+            parent.remove(element)
+        elif mutation == "text":
+            element.text = text
+        elif mutation in ("empty", "nil"):
+            element.text = None
+            for child in list(element):
+                element.remove(child)
+            if mutation == "nil":
+                element.set(q("xsi", "nil"), "true")
+        else:
+            parent.insert(parent.index(element), copy.deepcopy(element))
+    document = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+    try:
+        read_niem(document)
+    except (DecodeError, OrderInvalid) as exc:
+        assert str(exc)
