@@ -20,6 +20,7 @@ import argparse
 import datetime as dt
 import json
 import platform
+import statistics
 import sys
 import timeit
 from pathlib import Path
@@ -87,12 +88,19 @@ def main() -> int:
         if "xmlschema_validate_us" in r:
             print(f"{'':<16}xmlschema validate {r['xmlschema_validate_us']:.0f}us = "
                   f"{r['xmlschema_vs_lxml_validate']:.0f}x lxml")
+    medians = {key: statistics.median(r[key] for r in results)
+               for key in ("render_us", "validate_us", "serialize_us", "render_vs_serialize",
+                           "validate_vs_serialize")}
+    print(f"median: render+validate {medians['render_us']:.0f}us/doc = "
+          f"{medians['render_vs_serialize']:.1f}x raw serialization; validation alone "
+          f"{medians['validate_vs_serialize']:.1f}x")
     summary = {
         "benchmark": "niem_render_validate_vs_serialize",
         "python": platform.python_version(),
         "lxml": ".".join(map(str, etree.LXML_VERSION)),
         "libxml2": ".".join(map(str, etree.LIBXML_VERSION)),
         "repeat": args.repeat,
+        "median": medians,
         "results": results,
     }
     print(json.dumps(summary, indent=2))
