@@ -67,7 +67,9 @@ def _register_core(sub: argparse._SubParsersAction) -> None:
 
 def _registrations() -> list[Register]:
     """Every area's command registration, in help order."""
-    return [_register_core]
+    from engine.clets.cli import register_clets
+
+    return [_register_core, register_clets]
 
 
 def build_parser() -> argparse.ArgumentParser:
