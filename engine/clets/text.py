@@ -97,7 +97,8 @@ def format_ncic_name(name: PersonName, allowed: frozenset[str], drop: str,
     allowed_part = allowed - {","}
     parts = [fit_to_charset(p, allowed_part, drop) for p in
              (name.surname, name.given, name.middle, name.suffix) if p]
-    lost = sum(p.lost for p in parts)
+    # A part that leaves nothing behind (only marks the set cannot carry) counts as lost.
+    lost = sum(p.lost + (not p.text.strip(" -")) for p in parts)
     surname = parts[0].text.strip(" -")
     rest = " ".join(p.text.strip(" -") for p in parts[1:] if p.text.strip(" -"))
     full = f"{surname},{rest}"
