@@ -256,9 +256,12 @@ def _parse_field(r: _Reader, mnemonic: str, raw: Any, charsets: dict[str, frozen
         if table_name not in tables:
             raise r.fail(f"{where}.table", f"unknown table {table_name!r}")
         table = tables[table_name]
-        bad = sorted(c for c in table.code_set if not set(c) <= charsets[charset_name])
+        max_length = body.get("max_length")
+        bad = sorted(c for c in table.code_set if not set(c) <= charsets[charset_name]
+                     or (isinstance(max_length, int) and len(c) > max_length))
         if bad:
-            raise r.fail(f"{where}.table", f"codes {bad} leave charset {charset_name!r}")
+            raise r.fail(f"{where}.table", f"codes {bad} leave charset {charset_name!r} "
+                                           "or exceed max_length")
     elif "table" in body:
         raise r.fail(f"{where}.table", "only a 'code' field has a table")
     pattern = None
