@@ -33,11 +33,15 @@ class _Message:
         self.supplemental: list[str] = []
         self.warnings: list[str] = []
         self.errors: list[FieldError] = []
+        #: fields whose value could not be encoded (their absence is not a second error)
+        self.failed: set[str] = set()
 
     def add(self, spec: FieldSpec, path: str, raw: object, supplemental: bool) -> None:
         encoded = encode_value(spec, path, raw, self.layout)
         self.warnings += encoded.warnings
         self.errors += encoded.errors
+        if encoded.errors:
+            self.failed.add(spec.mnemonic)
         if encoded.text is not None:
             line = f"{spec.mnemonic}{self.layout.value_separator}{encoded.text}"
             (self.supplemental if supplemental else self.base).append(line)
@@ -115,7 +119,8 @@ def render_clets(order: Order, ctx: RenderContext, layout: Layout | None = None)
                           f"{spec.key}", tuple(problems))
     msg = _build(order, ctx, spec, layout)
     text = msg.text()
-    problems = msg.errors + validate_clets(text, order.action, layout)
+    problems = msg.errors + [e for e in validate_clets(text, order.action, layout)
+                             if not (e.path in msg.failed and e.reason == "missing required")]
     if problems:
         detail = "; ".join(str(p) for p in problems)
         raise RenderError(f"order {order.version_key} cannot be rendered as CLETS "
