@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 
 from engine.acks import Accepted, Acknowledgement, Rejected
-from engine.clets.text import fit_to_charset
+from engine.clets.text import transliterate
 from engine.errors import AckError
 
 __all__ = ["ACK_TERMINATOR", "MAX_ACK_BYTES", "parse_clets_ack", "render_clets_ack"]
@@ -36,6 +36,20 @@ _NIC = re.compile(r"^[A-Z0-9]{1,15}$")
 _ERR = re.compile(r"^[A-Z0-9-]{1,10}$")
 _TEXT_CHARS = frozenset(chr(c) for c in range(0x20, 0x7F))
 _MAX_TEXT = 500
+
+
+def _printable(text: str) -> str:
+    """``text`` as printable ASCII: case kept, accents transliterated, blanks as spaces."""
+    out = []
+    for char in text:
+        if char in _TEXT_CHARS:
+            out.append(char)
+        elif char.isspace():
+            out.append(" ")
+        elif not char.isascii():  # ASCII control characters are dropped
+            plain = transliterate(char).text
+            out.append(plain if char.isupper() else plain.lower())
+    return "".join(out).strip()
 
 
 def _line(mnemonic: str, value: str) -> str:
@@ -54,7 +68,7 @@ def render_clets_ack(ack: Acknowledgement) -> bytes:
     if isinstance(ack, Accepted):
         lines = [_line("ACK", _ACCEPT), _line("MCN", ack.mcn), _line("NIC", ack.record_id)]
     else:
-        reason = fit_to_charset(ack.reason, _TEXT_CHARS).text[:_MAX_TEXT]
+        reason = _printable(ack.reason)[:_MAX_TEXT].strip()
         lines = [_line("ACK", _REJECT), _line("MCN", ack.mcn), _line("ERR", ack.code),
                  _line("TXT", reason), _line("RTY", "Y" if ack.retryable else "N")]
     return ("\n".join([*lines, ACK_TERMINATOR]) + "\n").encode("ascii")
