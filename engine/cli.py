@@ -68,9 +68,10 @@ def _register_core(sub: argparse._SubParsersAction) -> None:
 
 def _registrations() -> list[Register]:
     """Every area's command registration, in help order."""
+    from engine.clets.cli import register_clets
     from engine.convert import register_convert
 
-    return [_register_core, register_schema, register_convert]
+    return [_register_core, register_schema, register_convert, register_clets]
 
 
 def build_parser() -> argparse.ArgumentParser:
