@@ -15,6 +15,7 @@ from pathlib import Path
 from engine import __version__
 from engine.errors import InputError, OrderInvalid
 from engine.intake import decode_order
+from engine.mappings.cli import register_mapping
 
 __all__ = ["main"]
 
@@ -67,7 +68,7 @@ def _register_core(sub: argparse._SubParsersAction) -> None:
 
 def _registrations() -> list[Register]:
     """Every area's command registration, in help order."""
-    return [_register_core]
+    return [_register_core, register_mapping]
 
 
 def build_parser() -> argparse.ArgumentParser:
