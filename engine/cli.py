@@ -15,7 +15,6 @@ from pathlib import Path
 from engine import __version__
 from engine.errors import InputError, OrderInvalid
 from engine.intake import decode_order
-from engine.mappings.cli import register_mapping
 
 __all__ = ["main"]
 
@@ -68,7 +67,10 @@ def _register_core(sub: argparse._SubParsersAction) -> None:
 
 def _registrations() -> list[Register]:
     """Every area's command registration, in help order."""
-    return [_register_core, register_mapping]
+    from engine.convert import register_convert
+    from engine.mappings.cli import register_mapping
+
+    return [_register_core, register_convert, register_mapping]
 
 
 def build_parser() -> argparse.ArgumentParser:
