@@ -59,3 +59,16 @@ def test_cli_runs_as_a_module() -> None:
                           cwd=REPO, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.count("OK ") == len(SHIPPED)
+
+
+def test_pinned_niem_output_is_compared() -> None:
+    """A shipped case's pinned NIEM message is rendered and compared, not just noted."""
+    niem = pytest.importorskip("engine.niem")
+    if not hasattr(niem, "render_niem"):
+        pytest.skip("this build has no NIEM renderer")
+    folder = REPO / "config" / "mappings" / "santa-clara-odyssey-json"
+    pinned = folder / "tests" / "dv_tro_two_protected.expected-niem.xml"
+    assert pinned.is_file()
+    [result] = [r for r in run_mapping_dir(folder) if r.case == "dv_tro_two_protected"]
+    assert result.status == "PASS"
+    assert result.notes == ()
