@@ -174,7 +174,8 @@ class _Compiler:
             clean = {}
             for prefix, uri in namespaces.items():
                 if not isinstance(uri, str) or not re.fullmatch(r"[A-Za-z_][\w.-]*", prefix):
-                    self.error(namespaces, prefix, f"source.namespaces.{prefix}",
+                    where = namespaces if isinstance(namespaces, Located) else spec
+                    self.error(where, prefix, f"source.namespaces.{prefix}",
                                "a prefix is a name and its value a namespace URI")
                 else:
                     clean[prefix] = uri
@@ -502,6 +503,8 @@ class _Compiler:
 
     def regex_transform(self, arg: Any, holder: LocatedList,
                         where: str) -> tuple[Callable[[Any], Any] | None, str]:
+        arg_pattern: Any
+        group: Any
         if isinstance(arg, str):
             arg_pattern, group = arg, "1"
         elif isinstance(arg, Located) and not set(arg) - {"pattern", "group"}:
@@ -686,6 +689,7 @@ class _Compiler:
                 if not isinstance(value, Located):
                     self.error(spec, key, here, f"{key} is made of fields; map them under it")
                     continue
+                assert target.model is not None  # a "model" target always has its model
                 entries.append((key, _NODE, self.compile_node(value, target.model, here,
                                                               f"{where}.")))
             else:
@@ -708,7 +712,7 @@ class _Compiler:
                       keypath: str, canonical: str) -> Builder:
         """A builder for a list target from one group spec or a list of them."""
         specs = value if isinstance(value, LocatedList) else [value]
-        compiled = []
+        compiled: list[tuple[Any, ...]] = []
         for index, spec in enumerate(specs):
             here = f"{keypath}[{index}]" if isinstance(value, LocatedList) else keypath
             holder = parent
@@ -726,6 +730,7 @@ class _Compiler:
                 if not isinstance(fields, Located):
                     self.error(spec, "fields", f"{here}.fields", "must map fields to rules")
                     continue
+                assert target.model is not None  # a "models" target always has its model
                 build = self.compile_node(fields, target.model, f"{here}.fields",
                                           f"{item_path}.")
                 compiled.append((items, where, when, build, None))
@@ -768,7 +773,7 @@ class _Compiler:
             return many
 
         def split_items(ctx: Any, run: Run) -> list[Any]:
-            out = []
+            out: list[str] = []
             for value in many(ctx, run):
                 try:
                     text = as_text(value)
@@ -819,16 +824,16 @@ def _leaf(read: Callable[[Any], Any], steps: tuple[Callable[[Any], Any], ...], d
 
 
 def _node(entries: tuple[tuple[str, int, Any], ...], when: Condition | None) -> Builder:
+    # Plain reads are most of any mapping: they get their own tight loop.
+    reads = tuple((key, fn) for key, kind, fn in entries if kind is _READ)
+    others = tuple(e for e in entries if e[1] is not _READ)
+
     def build(ctx: Any, run: Run, prefix: str) -> dict[str, Any] | None:
         if when is not None and not when(ctx, run):
             return None
         out: dict[str, Any] = {}
-        for key, kind, fn in entries:
-            if kind is _READ:
-                value = fn(ctx)
-                if value is not None:
-                    out[key] = value
-            elif kind is _LEAF:
+        for key, kind, fn in others:
+            if kind is _LEAF:
                 try:
                     value = fn(ctx, run)
                 except ValueProblem as problem:
@@ -854,6 +859,10 @@ def _node(entries: tuple[tuple[str, int, Any], ...], when: Condition | None) -> 
                 value = fn(ctx, run, f"{prefix}{key}.")
                 if value:
                     out[key] = value
+        for key, read in reads:
+            value = read(ctx)
+            if value is not None:
+                out[key] = value
         return out
     return build
 

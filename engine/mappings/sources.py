@@ -149,6 +149,14 @@ class JsonSource(Source):
 
 def _key_getter(first: str, second: str | None = None, third: str | None = None) -> Getter:
     """A getter for a path of up to three keys, unrolled: the common case, made fast."""
+    if second is None:
+        def get_one(ctx: Any) -> Any:
+            value = ctx.get(first) if ctx.__class__ is dict else None
+            if value.__class__ is str and (not value or value.isspace()):
+                return None
+            return value
+        return get_one
+
     def get(ctx: Any) -> Any:
         value = ctx.get(first) if ctx.__class__ is dict else None
         if second is not None:

@@ -94,6 +94,13 @@ class TestRepeatedGroups:
         order = _apply(json_mapping, sample)
         assert [p.name.given for p in order.protected_persons] == ["INGRID", "SOREN", "ELSA"]
 
+    def test_several_restrained_persons(self, json_mapping: Mapping, sample: dict) -> None:
+        """Two respondents in the export become two restrained persons."""
+        second = dict(sample["Parties"][1], Name={"Last": "Lindgren", "First": "Nils"})
+        sample["Parties"].append(second)
+        order = _apply(json_mapping, sample)
+        assert [p.name.surname for p in order.restrained_persons] == ["Halvorsen", "Lindgren"]
+
     def test_group_of_several_specs_concatenates(self, tmp_path: Path) -> None:
         """A list of group specs fills one canonical list from several source places."""
         text = (REPO / "tests/mappings/fixtures/wrong-expected/mapping.yaml").read_text()
@@ -185,6 +192,16 @@ class TestErrors:
         assert data["issued_at"] == "2026-11-20T15:42:00-08:00"
         assert data["protected_persons"][1]["name"] == {"surname": "HALVORSEN",
                                                         "given": "SOREN"}
+
+
+class TestCompiledOnce:
+    def test_applying_needs_no_mapping_file(self, tmp_path: Path, sample: dict) -> None:
+        """A loaded mapping keeps working after its file is gone: nothing is re-read per message."""
+        copy = tmp_path / "mapping.yaml"
+        copy.write_bytes((JSON_DIR / "mapping.yaml").read_bytes())
+        mapping = load_mapping(copy)
+        copy.unlink()
+        assert _apply(mapping, sample).order_id == "SCL-DV-2026-0042"
 
 
 class TestCsvAndXml:
