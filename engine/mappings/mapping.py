@@ -16,7 +16,8 @@ from typing import Any
 
 from engine.errors import FieldError, InputError, OrderInvalid
 from engine.intake import order_from_dict
-from engine.mappings.compiler import CompiledMapping, Run, compile_mapping
+from engine.mappings.compiler import CompiledMapping, compile_mapping
+from engine.mappings.runtime import Run
 from engine.mappings.sources import CsvSource
 from engine.mappings.yamlsource import load_located
 from engine.model import Order
@@ -73,12 +74,10 @@ class Mapping:
         not usable CSV."""
         if not isinstance(self._source, CsvSource):
             raise TypeError("apply_rows is for CSV mappings with `record: row`")
-        from engine.mappings.sources import _CsvDocument
-
         results: list[Order | InputError] = []
-        for row in self._source.decode_rows(raw):
+        for doc, row in self._source.row_documents(raw):
             try:
-                results.append(self._order(*self._map(_CsvDocument([row]), row)))
+                results.append(self._order(*self._map(doc, row)))
             except InputError as exc:
                 results.append(exc)
         return results

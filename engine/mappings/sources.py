@@ -260,6 +260,10 @@ class CsvSource(Source):
             raise DecodeError(f"expected one data row per message, found {len(rows)}")
         return _CsvDocument(rows), rows[0]
 
+    def row_documents(self, raw: bytes) -> list[tuple[Any, dict[str, str]]]:
+        """(document, root) for each data row on its own (``record: row`` files)."""
+        return [(_CsvDocument([row]), row) for row in self.decode_rows(raw)]
+
     def decode_rows(self, raw: bytes) -> list[dict[str, str]]:
         """Every data row of a CSV message, checked against the header."""
         if not isinstance(raw, bytes | bytearray):

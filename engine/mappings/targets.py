@@ -11,13 +11,14 @@ import datetime as dt
 import enum
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 from pydantic import AwareDatetime, BaseModel
 
-__all__ = ["Target", "target_fields"]
+__all__ = ["Target", "target_fields", "value_converter"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,3 +87,45 @@ def target_fields(model: type[BaseModel]) -> dict[str, Target]:
         name: _describe(name, info.annotation, info.is_required())
         for name, info in model.model_fields.items()
     }
+
+
+def value_converter(target: Target) -> Callable[[str], Any]:
+    """Turns a mapping's text (a constant, a default, a code) into the target's value."""
+    kind = target.item_kind if target.kind == "values" else target.kind
+
+    def convert(text: Any) -> Any:
+        if not isinstance(text, str):
+            raise ValueError("must be a single value")
+        if target.enum is not None:
+            allowed = [e.value for e in target.enum]
+            if text not in allowed:
+                raise ValueError(f"{text!r} is not a canonical {target.name} "
+                                 f"(one of: {', '.join(allowed)})")
+            return text
+        if kind == "int":
+            try:
+                return int(text)
+            except ValueError:
+                raise ValueError(f"{text!r} is not a whole number") from None
+        if kind == "bool":
+            if text.lower() not in ("true", "false"):
+                raise ValueError(f"{text!r} is not true or false")
+            return text.lower() == "true"
+        if kind == "date":
+            try:
+                return dt.date.fromisoformat(text).isoformat()
+            except ValueError:
+                raise ValueError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+        if kind == "datetime":
+            try:
+                moment = dt.datetime.fromisoformat(text)
+            except ValueError:
+                raise ValueError(f"{text!r} is not an ISO 8601 date and time") from None
+            if moment.tzinfo is None:
+                raise ValueError(f"{text!r} needs a UTC offset")
+            return moment.isoformat()
+        if kind == "model":
+            raise ValueError(f"{target.name} is made of parts; map them one by one")
+        return text
+    return convert
+
