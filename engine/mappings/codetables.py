@@ -36,6 +36,7 @@ class CodeTables:
         self.used_tables: set[str] = set()
 
     def add(self, tables: Located, name: str, table: Any) -> None:
+        """Check one table's own keys and remember it for the rules that use it."""
         keypath = f"code_tables.{name}"
         if not isinstance(table, Located):
             self.error(tables, name, keypath, "a code table is a mapping with `codes`")
@@ -64,7 +65,7 @@ class CodeTables:
         self.tables[name] = table
 
     def lookup(self, name: str, target: Target, rule: Located, keypath: str,
-                     convert: Callable[[str], Any]) -> Callable[[Any], Any] | None:
+               convert: Callable[[str], Any]) -> Callable[[Any], Any] | None:
         """The lookup function of table `name` for one kind of target, checked once."""
         self.used_tables.add(name)
         table = self.tables.get(name)

@@ -374,7 +374,9 @@ class _Compiler:
                 self.error(spec, "", here, "a repeated group of "
                            f"{'records' if target.kind == 'models' else 'values'} needs "
                            f"{'`fields`' if target.kind == 'models' else '`value`'}")
-        self.origin(canonical, "repeated group", parent.line_of(key))
+        eaches = [spec.get("each") for spec in specs if isinstance(spec, Located)]
+        described = ", ".join(repr(e) for e in eaches if isinstance(e, str)) or "one item"
+        self.origin(canonical, f"repeated group (each {described})", parent.line_of(key))
         return group_builder(tuple(compiled))
 
     def compile_each(self, spec: Located, keypath: str) -> Callable[[Any, Run], list[Any]]:

@@ -49,9 +49,6 @@ class Run:
         self.order_type: Any = None
         self.problems: list[FieldError] = []
 
-
-
-
 #: Kinds of node entry.
 READ, LEAF, ORDER_TYPE, NODE, GROUP = range(5)
 
