@@ -28,7 +28,7 @@ __all__ = [
 #: (a comma means surname first).
 NAME_ORDERS = ("auto", "surname_first", "given_first")
 
-_SUFFIX = re.compile(r"^(JR|SR|I|II|III|IV|V|VI)\.?$", re.IGNORECASE)
+_SUFFIX = re.compile(r"^(JR|SR|I|II|III|IV|V|VI)\.?$", re.IGNORECASE | re.ASCII)
 _FEET_INCHES = re.compile(
     r"""^\s*(\d)\s*(?:'|ft\.?|feet|-|\s)\s*(\d{1,2})\s*(?:"|''|in\.?|inches)?\s*$""",
     re.IGNORECASE)

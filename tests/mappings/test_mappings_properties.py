@@ -66,6 +66,8 @@ class TestSplitName:
          {"surname": "WHITFIELD", "given": "GARRETT", "suffix": "JR"}),
         ("John Smith, III", "auto", {"surname": "Smith", "given": "John", "suffix": "III"}),
         ("MADONNA", "auto", {"surname": "MADONNA"}),
+        # a dotless i is a letter of a name, not the suffix "I" (found by the property above)
+        ("Aylin Su \u0131", "given_first", {"surname": "\u0131", "given": "Aylin", "middle": "Su"}),
         ("GARCIA LOPEZ JOSE", "surname_first", {"surname": "GARCIA", "given": "LOPEZ",
                                                 "middle": "JOSE"}),
     ])
