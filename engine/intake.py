@@ -51,6 +51,16 @@ def _nesting_depth(raw: str) -> int:
     return deepest
 
 
+def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A key given twice is ambiguous (which one did the court mean?): refuse it."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise DecodeError(f"JSON object has the key {key!r} twice")
+        out[key] = value
+    return out
+
+
 def field_errors(exc: ValidationError) -> list[FieldError]:
     """Pydantic's errors as path + reason, with no input values (they may be personal data)."""
     errors = exc.errors(include_input=False, include_url=False)
@@ -93,7 +103,7 @@ def decode_order(raw: bytes | str) -> Order:
     if _nesting_depth(text) > MAX_NESTING:
         raise DecodeError(f"JSON nests deeper than {MAX_NESTING} levels")
     try:
-        data = json.loads(text)
+        data = json.loads(text, object_pairs_hook=_refuse_duplicate_keys)
     except json.JSONDecodeError as exc:
         raise DecodeError(f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
     return order_from_dict(data)

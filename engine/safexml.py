@@ -55,6 +55,8 @@ def parse_untrusted_xml(data: bytes, *, max_bytes: int = MAX_XML_BYTES,
     try:
         root = etree.fromstring(data, parser=_parser())
     except etree.XMLSyntaxError as exc:
+        if "depth" in str(exc.msg).lower():  # libxml2's own nesting cap (256) tripped first
+            raise DecodeError(f"XML nests deeper than {max_depth} elements") from None
         raise DecodeError(f"XML is not well-formed: {exc.msg} (line {exc.lineno})") from None
     if root.getroottree().docinfo.doctype:
         raise DecodeError("XML with a DOCTYPE is refused")
