@@ -71,6 +71,7 @@ __all__ = [
     "MetricsServer",
     "Outcome",
     "destination_label",
+    "init_destination",
     "observe_send_latency",
     "order_type_label",
     "record_attempt",
@@ -205,6 +206,32 @@ BUILD_INFO = Info("po_engine_build", "Engine build information.", registry=REGIS
 BUILD_INFO.info({"version": __version__})
 
 
+def _order_type_labels() -> list[str]:
+    return [t.value for t in OrderType] + ["unknown"]
+
+
+# Counters that alerts take increase() of start at 0, so the first event is an increase.
+for _kind in _order_type_labels():
+    ORDERS_RECEIVED.labels(_kind)
+    for _stage in InvalidStage:
+        ORDERS_INVALID.labels(_kind, _stage.value)
+
+
+def init_destination(destination: str) -> None:
+    """Create a destination's series at zero (call once per configured destination at start):
+    without it the first rejection is the series' first sample and ``increase()`` misses it,
+    and a destination that never failed has no breaker series to graph."""
+    dest = destination_label(destination)
+    for kind in _order_type_labels():
+        ORDERS_DELIVERED.labels(kind, dest)
+        ORDERS_REJECTED.labels(kind, dest)
+    TRANSMISSION_ATTEMPTS.labels(dest)
+    for outcome in Outcome:
+        TRANSMISSION_OUTCOMES.labels(dest, outcome.value)
+    BREAKER_STATE.labels(dest).set(int(BreakerState.CLOSED))
+    CONSECUTIVE_FAILURES.labels(dest).set(0)
+
+
 def record_received(order_type: OrderType | str) -> None:
     ORDERS_RECEIVED.labels(order_type_label(order_type)).inc()
 
@@ -246,8 +273,11 @@ def record_rejected(order_type: OrderType | str, destination: str, *,
         ACK_LATENCY.labels(dest).observe(max(ack_latency_seconds, 0.0))
 
 
-def set_breaker_state(destination: str, state: BreakerState) -> None:
-    BREAKER_STATE.labels(destination_label(destination)).set(int(BreakerState(state)))
+def set_breaker_state(destination: str, state: BreakerState | str) -> None:
+    """Set the breaker gauge from a `BreakerState` or its name (``closed``, ``half_open``,
+    ``open``, as `engine.breaker` calls them)."""
+    value = state if isinstance(state, BreakerState) else BreakerState[str(state).upper()]
+    BREAKER_STATE.labels(destination_label(destination)).set(int(value))
 
 
 def set_consecutive_failures(destination: str, count: int) -> None:

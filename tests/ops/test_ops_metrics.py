@@ -89,6 +89,8 @@ class TestEventMetrics:
         metrics.set_consecutive_failures("ncic", 7)
         assert sample("po_engine_circuit_breaker_state", destination="ncic") == 2
         assert sample("po_engine_destination_consecutive_failures", destination="ncic") == 7
+        metrics.set_breaker_state("ncic", "half_open")
+        assert sample("po_engine_circuit_breaker_state", destination="ncic") == 1
         metrics.set_breaker_state("ncic", BreakerState.CLOSED)
         assert sample("po_engine_circuit_breaker_state", destination="ncic") == 0
 
@@ -313,3 +315,25 @@ class TestHttpServer:
         server.stop()
         with pytest.raises(urllib.error.URLError):
             urllib.request.urlopen(url, timeout=2)
+
+
+class TestSeriesStartAtZero:
+    def test_invalid_counters_exist_before_any_event(self) -> None:
+        """Every order type x stage invalid counter is exposed at 0 from import on."""
+        for order_type in [*OrderType, "unknown"]:
+            for stage in InvalidStage:
+                kind = getattr(order_type, "value", order_type)
+                assert REGISTRY.get_sample_value(
+                    "po_engine_orders_invalid_total",
+                    {"order_type": kind, "stage": stage.value}) is not None
+
+    @pytest.mark.usefixtures("fresh_destinations")
+    def test_init_destination_creates_its_series_at_zero(self) -> None:
+        """After init_destination, delivered/rejected/outcome/breaker series exist at 0."""
+        metrics.init_destination("fresh")
+        assert REGISTRY.get_sample_value("po_engine_orders_rejected_total",
+                                         {"order_type": "epo", "destination": "fresh"}) == 0
+        assert REGISTRY.get_sample_value("po_engine_transmission_outcomes_total",
+                                         {"destination": "fresh", "outcome": "rejected"}) == 0
+        assert REGISTRY.get_sample_value("po_engine_circuit_breaker_state",
+                                         {"destination": "fresh"}) == 0
