@@ -168,8 +168,12 @@ class DeadlinePolicy:
     # -- lookup -------------------------------------------------------------------------
     def rule_for(self, order: Order) -> DeadlineRule:
         """The first rule covering the order's type and action."""
+        return self.rule_for_kind(order.order_type, order.action)
+
+    def rule_for_kind(self, order_type: OrderType, action: Action) -> DeadlineRule:
+        """The first rule covering this order type and action (for a ledger row)."""
         for rule in self.rules:
-            if rule.covers(order.order_type, order.action):
+            if rule.covers(OrderType(order_type), Action(action)):
                 return rule
         raise AssertionError("unreachable: coverage is checked at load")  # pragma: no cover
 
