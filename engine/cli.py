@@ -68,8 +68,9 @@ def _register_core(sub: argparse._SubParsersAction) -> None:
 def _registrations() -> list[Register]:
     """Every area's command registration, in help order."""
     from engine.convert import register_convert
+    from engine.deadlines_cli import register_deadlines
 
-    return [_register_core, register_convert]
+    return [_register_core, register_convert, register_deadlines]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -61,10 +61,8 @@ def personal_values(order: Order) -> set[str]:
 
 
 def appears(value: str, text: str) -> bool:
-    """Whether ``value`` is in ``text`` (case-insensitive); a value shorter than 4
-    characters only as a whole word (the middle name "Lan" is not in "islander")."""
-    if len(value) >= 4:
-        return value.lower() in text.lower()
+    """Whether ``value`` is in ``text`` as a word of its own, case-insensitive (the middle
+    name "Lan" is not in "islander", the alias "Mark" not in "scars_marks_tattoos")."""
     return re.search(rf"(?<!\w){re.escape(value)}(?!\w)", text, re.IGNORECASE) is not None
 
 
