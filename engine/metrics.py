@@ -70,6 +70,7 @@ __all__ = [
     "InvalidStage",
     "MetricsServer",
     "Outcome",
+    "SnapshotProvider",
     "destination_label",
     "init_destination",
     "observe_send_latency",
@@ -305,8 +306,9 @@ class BacklogSnapshot:
     oldest_unacked_age_seconds: float | None = None
     #: The same, among emergency order types only: these are due within the hour.
     oldest_unacked_emergency_age_seconds: float | None = None
-    #: Messages parked in the dead-letter queue, waiting for a person.
-    dlq_depth: int = 0
+    #: Messages parked in the dead-letter queue, waiting for a person (None: unknown, e.g.
+    #: the broker is unreachable; the gauge is then left out).
+    dlq_depth: int | None = 0
 
     def __post_init__(self) -> None:
         for state in self.by_state:
@@ -388,9 +390,10 @@ class BacklogCollector(Collector):
             "po_engine_oldest_unacked_emergency_age_seconds",
             "Age of the oldest emergency order version not yet acknowledged (0 if none).",
             value=snapshot.oldest_unacked_emergency_age_seconds or 0.0)
-        yield GaugeMetricFamily("po_engine_dlq_depth",
-                                "Messages waiting in the dead-letter queue.",
-                                value=snapshot.dlq_depth)
+        if snapshot.dlq_depth is not None:
+            yield GaugeMetricFamily("po_engine_dlq_depth",
+                                    "Messages waiting in the dead-letter queue.",
+                                    value=snapshot.dlq_depth)
 
 
 _backlog_lock = threading.Lock()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from engine.backlog import OpenVersion, snapshot_of
+from engine.backlog import OpenVersion, ledger_snapshot_provider, snapshot_of
 from engine.model import OrderType
 
 UTC = dt.UTC
@@ -57,3 +57,46 @@ class TestSnapshotOf:
         """State counts the ledger computed itself replace the counted ones, lower-cased."""
         snap = snapshot_of([], NOW, by_state={"ACKED": 1200, "SENT": 3})
         assert snap.by_state == {"acked": 1200, "sent": 3}
+
+
+class FakeLedger:
+    """The two queries the real ledger answers, over fixed rows."""
+
+    def __init__(self, rows: list[dict[str, object]], counts: dict[str, int]) -> None:
+        self.rows, self.counts = rows, counts
+
+    def state_counts(self) -> dict[str, int]:
+        return self.counts
+
+    def open_versions(self) -> list[dict[str, object]]:
+        return self.rows
+
+
+class TestLedgerSnapshotProvider:
+    def _ledger(self) -> FakeLedger:
+        return FakeLedger(
+            [{"order_type": "epo", "action": "issue", "state": "SENT",
+              "issued_at": NOW - dt.timedelta(minutes=40), "due_at": NOW + 20 * dt.timedelta(
+                  minutes=1)},
+             {"order_type": "dv_tro", "action": "modify", "state": "RETRY_SCHEDULED",
+              "issued_at": NOW - 2 * HOUR, "due_at": NOW + 22 * HOUR},
+             {"order_type": "dv_tro", "action": "issue", "state": "READY",
+              "issued_at": NOW - HOUR, "due_at": None}],
+            {"ACKED": 50, "SENT": 1, "RETRY_SCHEDULED": 1, "READY": 1})
+
+    def test_windows_come_from_the_policy(self) -> None:
+        """An EPO 20 minutes from due is at risk (30-minute window); a DV-TRO 22 h away is not."""
+        snap = ledger_snapshot_provider(self._ledger())(NOW)
+        assert snap.at_risk == {OrderType.EMERGENCY: 1}
+        assert snap.overdue == {}
+        assert snap.oldest_unacked_age_seconds == 2 * 3600
+        assert snap.oldest_unacked_emergency_age_seconds == 40 * 60
+        assert snap.by_state["acked"] == 50
+
+    def test_failing_dlq_count_leaves_the_gauge_out(self) -> None:
+        """A DLQ count that raises (broker down) gives dlq_depth None, not a failed snapshot."""
+        def broken() -> int:
+            raise ConnectionError("broker down")
+
+        assert ledger_snapshot_provider(self._ledger(), dlq_depth=broken)(NOW).dlq_depth is None
+        assert ledger_snapshot_provider(self._ledger(), dlq_depth=lambda: 3)(NOW).dlq_depth == 3

@@ -216,6 +216,12 @@ class TestBacklogCollector:
         assert registry.get_sample_value("po_engine_backlog_up") == 0
         assert registry.get_sample_value("po_engine_dlq_depth") is None
 
+    def test_unknown_dlq_depth_is_left_out(self) -> None:
+        """A snapshot without a DLQ count exposes no DLQ gauge rather than a false 0."""
+        registry = self._registry(lambda now: BacklogSnapshot(dlq_depth=None))
+        assert registry.get_sample_value("po_engine_backlog_up") == 1
+        assert registry.get_sample_value("po_engine_dlq_depth") is None
+
     def test_register_backlog_replaces_the_previous_provider(self) -> None:
         """Registering a provider twice keeps only the latest one on the registry."""
         registry = CollectorRegistry()
