@@ -56,6 +56,7 @@ from engine.errors import EngineError
 from engine.model import Order
 
 __all__ = [
+    "PATTERNED_KEYS",
     "REDACTED",
     "SAFE_KEYS",
     "PiiRedactor",
@@ -86,8 +87,19 @@ SAFE_KEYS: frozenset[str] = frozenset({
     "error_code", "error_type", "error", "reason", "reason_path", "reason_paths",
     "paths", "stage", "retryable", "traceback",
     # process
-    "component", "worker", "port", "config_file", "redacted_fields",
+    "component", "worker", "port", "config_file", "redacted_fields", "error_class", "kind",
+    "next_attempt_at", "message_id", "intake", "inactivity_timeout", "hook", "prefetch",
 })
+
+#: Keys allowed only with a value of a known shape. ``order`` is where an order *object*
+#: would land, so it passes only as an order key (``CA019015J/LA-DV-1`` or ``...#2``).
+PATTERNED_KEYS: dict[str, re.Pattern[str]] = {
+    "order": re.compile(r"^[A-Z]{2}[A-Z0-9]{7}/[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}(?:#\d+)?$"),
+}
+
+#: Keys structlog's stdlib bridge adds that are harvested for personal values, then
+#: dropped without counting (they are not the caller's fields).
+_BRIDGE_KEYS = frozenset({"positional_args", "stack_info"})
 
 #: Keys structlog's ProcessorFormatter adds for its own use and removes before rendering.
 _FORMATTER_META = frozenset({"_record", "_from_structlog"})
@@ -286,8 +298,12 @@ class PiiRedactor:
             if key in _FORMATTER_META:
                 out[key] = value  # structlog's own bookkeeping, removed before rendering
                 continue
+            if key in PATTERNED_KEYS and key not in self.safe_keys:
+                ok = isinstance(value, str) and PATTERNED_KEYS[key].match(value)
+                out[key] = self._clean(value, pattern) if ok else REDACTED
+                continue
             if key not in self.safe_keys:
-                dropped += 1
+                dropped += 0 if key in _BRIDGE_KEYS else 1
                 continue
             out[key] = self._clean(value, pattern)
         if dropped:

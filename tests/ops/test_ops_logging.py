@@ -145,6 +145,13 @@ class TestPiiRedactor:
         assert self._run(case_number="FL-1", address="1 Main St", state="sent") == {
             "event": "x", "state": "sent", "redacted_fields": 2}
 
+    def test_order_key_passes_an_order_object_does_not(self) -> None:
+        """``order=`` keeps an order key string; anything else under it is [redacted]."""
+        assert self._run(order="CA019015J/LA-DV-2024-000123#2")["order"] == \
+            "CA019015J/LA-DV-2024-000123#2"
+        assert self._run(order="Ana Ramírez")["order"] == REDACTED
+        assert self._run(order={"protected_persons": []})["order"] == REDACTED
+
     def test_structured_values_under_safe_keys_are_redacted(self) -> None:
         """A dict or an object under an allowed key becomes [redacted]."""
         out = self._run(reason={"given": "Ana"}, error=object(), paths=["a.b", "c"])
