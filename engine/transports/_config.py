@@ -45,6 +45,11 @@ def _coerce(where: str, name: str, value: Any, annotation: Any) -> Any:
             raise TransportConfigError(
                 f"{where}.{name}: must be one of {', '.join(map(repr, allowed))}")
         return value
+    if origin is dict:
+        if isinstance(value, Mapping) and all(
+                isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+            return dict(value)
+        raise TransportConfigError(f"{where}.{name}: must be a mapping of names to strings")
     if annotation is bool:
         if isinstance(value, bool):
             return value
