@@ -67,7 +67,9 @@ def _register_core(sub: argparse._SubParsersAction) -> None:
 
 def _registrations() -> list[Register]:
     """Every area's command registration, in help order."""
-    return [_register_core]
+    from engine.receiver.cli import register_receiver
+
+    return [_register_core, register_receiver]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -46,8 +46,8 @@ class Frame:
 
 def encode_frame(mcn: str, body: bytes, *, max_size: int = DEFAULT_MAX_FRAME) -> bytes:
     """The bytes of one frame; `ValueError` for a bad MCN or a payload above ``max_size``."""
-    raw_mcn = mcn.encode("ascii", errors="replace")
-    if not _MCN.fullmatch(raw_mcn):
+    raw_mcn = mcn.encode("ascii", errors="ignore")
+    if len(raw_mcn) != len(mcn) or not _MCN.fullmatch(raw_mcn):
         raise ValueError("message control number must be 1-64 printable ASCII characters")
     payload = b"MCN " + raw_mcn + b"\n" + body
     if len(payload) > max_size:

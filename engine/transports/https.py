@@ -94,6 +94,8 @@ class HttpsTransport(Transport):
                 ca_file=config.ca_file, cert_file=config.cert_file, key_file=config.key_file,
                 verify_hostname=config.verify_hostname, where="https transport")
         self._conn: http.client.HTTPConnection | None = None
+        #: Requests answered on the current connection (0: it is fresh).
+        self._answered = 0
 
     def connect(self) -> None:
         if self._conn is not None and self._conn.sock is not None:
@@ -116,9 +118,10 @@ class HttpsTransport(Transport):
         assert conn.sock is not None
         conn.sock.settimeout(self.config.read_timeout)
         self._conn = conn
+        self._answered = 0
 
     def send(self, envelope: Envelope) -> Receipt:
-        reused = self._conn is not None and self._conn.sock is not None
+        reused = self._conn is not None and self._conn.sock is not None and self._answered > 0
         try:
             return self._post(envelope)
         except _STALE_CONNECTION as exc:
@@ -157,6 +160,7 @@ class HttpsTransport(Transport):
         conn.request("POST", self._path, body=envelope.body, headers=headers)
         response = conn.getresponse()
         body = response.read(self.config.max_response_bytes + 1)
+        self._answered += 1
         if len(body) > self.config.max_response_bytes:
             self.close()
             raise TransportUnavailable(
