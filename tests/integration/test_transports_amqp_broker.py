@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pika
 import pytest
 
+from engine.acks import Accepted
 from engine.errors import DestinationRejected, TransportUnavailable
+from engine.intake import decode_order, encode_order, order_to_dict
+from engine.receiver import AmqpReceiver, Receiver, parse_json_ack
+from engine.transports import AmqpTransport, AmqpTransportConfig, Envelope
 from engine.transports.amqp_settings import (
     ConfirmingPublisher,
     QueueTopology,
@@ -22,6 +28,17 @@ from engine.transports.amqp_settings import (
 pytestmark = pytest.mark.integration
 
 BROKER_URL = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
+FIXTURE_ORDERS = Path(__file__).parent.parent / "fixtures" / "orders"
+
+
+@pytest.fixture
+def order_body() -> Callable[..., bytes]:
+    """Makes the DV TRO fixture's intake JSON, with top-level fields changed."""
+    def make(**changes: object) -> bytes:
+        data = order_to_dict(decode_order((FIXTURE_ORDERS / "dv_tro_issue.json").read_bytes()))
+        data.update(changes)
+        return encode_order(decode_order(json.dumps(data))).encode()
+    return make
 
 
 def _broker_reachable() -> bool:
@@ -151,3 +168,129 @@ class TestConfirmingPublisher:
         with ConfirmingPublisher(f"amqp://127.0.0.1:{free_port}/?connection_attempts=1") as p, \
                 pytest.raises(TransportUnavailable):
             p.publish(routing_key="q", body=b"x")
+
+
+# --- AMQP transport and the reference receiver ---------------------------------------
+
+
+@pytest.fixture
+def doj(broker: str) -> Iterator[tuple[QueueTopology, QueueTopology]]:
+    """A unique DOJ queue and ack queue (both quorum with dead-lettering), deleted afterwards."""
+    suffix = uuid.uuid4().hex
+    doj_queue = QueueTopology(queue=f"test.doj.{suffix}")
+    ack_queue = QueueTopology(queue=f"test.acks.{suffix}")
+    connection = pika.BlockingConnection(connection_parameters(broker))
+    try:
+        declare_topology(connection.channel(), ack_queue)
+        yield doj_queue, ack_queue
+        channel = connection.channel()
+        delete_topology(channel, doj_queue)
+        delete_topology(channel, ack_queue)
+    finally:
+        connection.close()
+
+
+def _transport(doj_queue: QueueTopology, ack_queue: QueueTopology) -> AmqpTransport:
+    return AmqpTransport(AmqpTransportConfig(url=BROKER_URL, queue=doj_queue.queue,
+                                             reply_to=ack_queue.queue))
+
+
+def _wait_for_acks(channel, queue: str, count: int) -> list[tuple[str, bytes]]:
+    """(correlation_id, body) of ``count`` messages from ``queue``, waiting boundedly."""
+    got: list[tuple[str, bytes]] = []
+    for _ in range(400):  # at most ~20 s: a bound on waiting, not a timing claim
+        method, props, body = channel.basic_get(queue, auto_ack=True)
+        if method is None:
+            if len(got) >= count:
+                break
+            channel.connection.sleep(0.05)
+            continue
+        got.append((props.correlation_id, body))
+    return got
+
+
+@pytest.fixture
+def receiver_on(broker: str, doj) -> Iterator[tuple[Receiver, AmqpReceiver]]:
+    """The reference receiver consuming the DOJ queue (declaring it as a quorum queue)."""
+    doj_queue, _ = doj
+    receiver = Receiver(format="canonical")
+    server = AmqpReceiver(receiver, queue=doj_queue.queue, settings=broker)
+    with server:
+        yield receiver, server
+
+
+class TestAmqpTransportAndReceiver:
+    def test_round_trip_acks_arrive_on_reply_queue_by_correlation_id(
+            self, doj, receiver_on, channel, order_body) -> None:
+        """Each envelope published is acked on reply_to with correlation_id = its MCN."""
+        _, ack_queue = doj
+        receiver, _ = receiver_on
+        with _transport(*doj) as t:
+            receipts = [t.send(Envelope(f"AM{i}", order_body(order_id=f"O-{i}"),
+                                        "application/json")) for i in range(3)]
+        assert all(r.ack is None for r in receipts)
+        acks = _wait_for_acks(channel, ack_queue.queue, 3)
+        assert sorted(cid for cid, _ in acks) == ["AM0", "AM1", "AM2"]
+        for cid, body in acks:
+            ack = parse_json_ack(body)
+            assert isinstance(ack, Accepted)
+            assert ack.mcn == cid
+        assert len(receiver.journal.accepted()) == 3
+
+    def test_duplicate_publish_is_reacked_with_the_same_record(
+            self, doj, receiver_on, channel, order_body) -> None:
+        """Publishing the same MCN twice gives two identical acks and one effect."""
+        _, ack_queue = doj
+        receiver, _ = receiver_on
+        with _transport(*doj) as t:
+            t.send(Envelope("DUP", order_body(), "application/json"))
+            t.send(Envelope("DUP", order_body(), "application/json"))
+        acks = _wait_for_acks(channel, ack_queue.queue, 2)
+        assert len(acks) == 2
+        assert acks[0][1] == acks[1][1]
+        assert receiver.journal.duplicates == 1
+        assert len(receiver.journal.accepted()) == 1
+
+    def test_fail_fault_answers_busy_retryable(self, doj, receiver_on, channel,
+                                               order_body) -> None:
+        """Under the fail fault the receiver answers a retryable BUSY reject."""
+        _, ack_queue = doj
+        receiver, _ = receiver_on
+        receiver.faults.next("fail")
+        with _transport(*doj) as t:
+            t.send(Envelope("BUSY1", order_body(), "application/json"))
+        (cid, body), = _wait_for_acks(channel, ack_queue.queue, 1)
+        ack = parse_json_ack(body)
+        assert (cid, ack.code, ack.retryable) == ("BUSY1", "BUSY", True)
+
+    def test_messages_sent_while_receiver_is_down_are_answered_after_up(
+            self, doj, receiver_on, channel, order_body) -> None:
+        """A receiver outage loses nothing: queued messages are answered once it is back."""
+        _, ack_queue = doj
+        _receiver, server = receiver_on
+        server.down()
+        with _transport(*doj) as t:
+            for i in range(5):
+                t.send(Envelope(f"OUT{i}", order_body(order_id=f"O-OUT-{i}"),
+                                "application/json"))
+        assert _wait_for_acks(channel, ack_queue.queue, 0) == []
+        server.up()
+        acks = _wait_for_acks(channel, ack_queue.queue, 5)
+        assert sorted(cid for cid, _ in acks) == [f"OUT{i}" for i in range(5)]
+
+    def test_message_without_mcn_is_dead_lettered(self, doj, receiver_on, channel) -> None:
+        """A message with no control number is rejected to the DOJ queue's dead-letter queue."""
+        doj_queue, _ = doj
+        receiver, _ = receiver_on
+        channel.basic_publish("", doj_queue.queue, b"{}",
+                              pika.BasicProperties(delivery_mode=2))
+        dead = _wait_for_acks(channel, doj_queue.dead_letter_queue, 1)
+        assert [body for _, body in dead] == [b"{}"]
+        assert receiver.journal.counter("no_mcn") == 1
+
+    def test_unroutable_doj_queue_is_transient(self, doj) -> None:
+        """Publishing to a DOJ queue that does not exist raises TransportUnavailable."""
+        doj_queue, ack_queue = doj  # the receiver is not running: the DOJ queue is absent
+        with _transport(doj_queue, ack_queue) as t, \
+                pytest.raises(TransportUnavailable, match="unroutable"):
+            t.send(Envelope("NOQ", b"{}", "application/json"))
