@@ -1,0 +1,80 @@
+"""`engine receiver` as DOJ teams run it: a real process on a real port, faults from flags."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from engine.acks import Accepted
+from engine.cli import build_parser
+from engine.errors import TransportUnavailable
+from engine.receiver import parse_json_ack
+from engine.transports import Envelope, build_transport
+
+ROOT = Path(__file__).parent.parent.parent
+
+
+@contextmanager
+def running_receiver(*flags: str) -> Iterator[tuple[str, list[str]]]:
+    """Start `engine receiver` with ``flags``; yield its address line and, after, its output."""
+    proc = subprocess.Popen([sys.executable, "-m", "engine", "receiver", *flags],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    rest: list[str] = []
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        assert first.startswith("receiver:"), first + proc.stderr.read()  # type: ignore[union-attr]
+        yield first, rest
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _err = proc.communicate(timeout=30)
+        rest.extend(out.splitlines())
+        assert proc.returncode == 0
+
+
+def test_tcp_receiver_process_answers_and_reports_totals(order_body) -> None:
+    """The CLI receiver answers a TCP sender and prints its totals as JSON on SIGTERM."""
+    with running_receiver("--transport", "tcp", "--port", "0", "--format", "canonical",
+                          "--json") as (first, rest):
+        port = int(re.search(r":(\d+),", first).group(1))
+        with build_transport({"kind": "tcp", "host": "127.0.0.1", "port": port}) as t:
+            ack = parse_json_ack(t.send(Envelope("CLI1", order_body(), "application/json")).ack)
+            t.send(Envelope("CLI1", order_body(), "application/json"))
+    assert isinstance(ack, Accepted)
+    totals = json.loads(rest[-1])
+    assert totals["accepted"] == 1
+    assert totals["duplicates"] == 1
+
+
+def test_fault_flags_apply(order_body) -> None:
+    """--fail-next 1 makes the first HTTP request a 503; the retry is accepted."""
+    with running_receiver("--transport", "http", "--port", "0", "--format", "canonical",
+                          "--fail-next", "1") as (first, _rest):
+        url = re.search(r"(http://\S+),", first).group(1)
+        with build_transport({"kind": "https", "url": url, "allow_plain_http": True}) as t:
+            with pytest.raises(TransportUnavailable, match="503"):
+                t.send(Envelope("F1", order_body(), "application/json"))
+            ack = parse_json_ack(t.send(Envelope("F1", order_body(), "application/json")).ack)
+    assert isinstance(ack, Accepted)
+
+
+def test_file_transport_needs_its_directories() -> None:
+    """--transport file without --pickup/--acks stops with a message saying so."""
+    proc = subprocess.run([sys.executable, "-m", "engine", "receiver", "--transport", "file"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0
+    assert "--pickup and --acks" in proc.stderr
+
+
+def test_rate_flags_are_checked() -> None:
+    """A fault rate outside 0..1 is refused by the argument parser."""
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["receiver", "--transport", "http", "--fail-rate", "2"])
