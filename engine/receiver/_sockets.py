@@ -118,7 +118,7 @@ class ListeningServer:
         if self._server is not None:
             return self
         server = self._make((self.host, self.port))
-        self.port = server.server_address[1]  # type: ignore[index]
+        self.port = int(server.server_address[1])  # type: ignore[index]
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever,
                                         kwargs={"poll_interval": 0.05},

@@ -26,6 +26,7 @@ from typing import Any, Self
 import pika
 import pika.exceptions
 
+from engine.errors import TransportError
 from engine.receiver.core import Receiver
 from engine.transports.amqp_settings import (
     AmqpSettings,
@@ -103,17 +104,19 @@ class AmqpReceiver:
         while not self._stop.is_set():
             try:
                 self._consume()
-            except (pika.exceptions.AMQPError, OSError) as exc:
+            except (pika.exceptions.AMQPError, OSError, TransportError) as exc:
                 if not self._ready.is_set():
-                    self.error = exc
+                    self.error = exc  # up() raises it: the receiver cannot start
                     self._ready.set()
                     return
-                log.warning("AMQP receiver lost its connection: %s", exc.__class__.__name__)
+                log.warning("AMQP receiver lost its connection (%s); reconnecting",
+                            exc.__class__.__name__)
                 self._stop.wait(_RECONNECT_DELAY)
             except Exception as exc:
+                log.exception("AMQP receiver stopped")
                 self.error = exc
                 self._ready.set()
-                raise
+                return
 
     def _consume(self) -> None:
         connection = pika.BlockingConnection(self.parameters)

@@ -21,6 +21,7 @@ re-sent on the duplicate, never re-decided.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -105,7 +106,7 @@ class Receiver:
         return Outcome("reply", replies, delay, fmt.content_type, ack, duplicate, faults)
 
     def _decide(self, mcn: str, body: bytes, fmt: ReceiverFormat, transport: str
-                ) -> tuple[Acknowledgement, bool, object]:
+                ) -> tuple[Acknowledgement, bool, Callable[[Acknowledgement], bytes]]:
         render = fmt.render_ack
         previous = self.journal.find(mcn)
         if previous is not None:

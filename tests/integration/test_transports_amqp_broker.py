@@ -294,3 +294,38 @@ class TestAmqpTransportAndReceiver:
         with _transport(doj_queue, ack_queue) as t, \
                 pytest.raises(TransportUnavailable, match="unroutable"):
             t.send(Envelope("NOQ", b"{}", "application/json"))
+
+    def test_ack_twice_sends_two_answers_with_the_same_correlation_id(
+            self, doj, receiver_on, channel, order_body) -> None:
+        """Under ack-twice the reply queue gets the same answer twice (the engine must cope)."""
+        _, ack_queue = doj
+        receiver, _ = receiver_on
+        receiver.faults.next("ack-twice")
+        with _transport(*doj) as t:
+            t.send(Envelope("TWICE", order_body(), "application/json"))
+        acks = _wait_for_acks(channel, ack_queue.queue, 2)
+        assert [cid for cid, _ in acks] == ["TWICE", "TWICE"]
+        assert acks[0][1] == acks[1][1]
+
+    def test_delayed_answer_still_arrives(self, doj, receiver_on, channel, order_body) -> None:
+        """With an ack delay the answer is published later by the receiver's I/O loop."""
+        _, ack_queue = doj
+        receiver, _ = receiver_on
+        receiver.faults.ack_delay = 0.3
+        with _transport(*doj) as t:
+            t.send(Envelope("LATE", order_body(), "application/json"))
+        (cid, body), = _wait_for_acks(channel, ack_queue.queue, 1)
+        assert cid == "LATE"
+        assert isinstance(parse_json_ack(body), Accepted)
+
+    def test_receiver_fails_to_start_on_a_mismatched_queue(self, broker: str, doj) -> None:
+        """A DOJ queue that exists with other arguments stops up() with DestinationRejected."""
+        doj_queue, _ = doj
+        connection = pika.BlockingConnection(connection_parameters(broker))
+        try:
+            declare_topology(connection.channel(),
+                             QueueTopology(queue=doj_queue.queue, delivery_limit=9))
+        finally:
+            connection.close()
+        with pytest.raises(DestinationRejected):
+            AmqpReceiver(Receiver(), queue=doj_queue.queue, settings=broker).up()

@@ -178,13 +178,17 @@ def test_ack_arriving_in_one_byte_reads_is_reassembled() -> None:
 
 class TestTcpTls:
     def test_mutual_tls_round_trip(self, receiver, pki, order_body) -> None:
-        """With TLS and a client certificate the frame round trip works unchanged."""
+        """With TLS and a client certificate frames round-trip on one kept connection."""
         tls = ServerTls(cert_file=pki.server_cert, key_file=pki.server_key, ca_file=pki.ca,
                         require_client_cert=True)
         with TcpReceiverServer(receiver, tls=tls) as srv, TcpTransport(TcpTransportConfig(
                 host="127.0.0.1", port=srv.port, tls=True, ca_file=pki.ca,
                 cert_file=pki.client_cert, key_file=pki.client_key)) as t:
             assert isinstance(parse_json_ack(t.send(envelope("S1", order_body())).ack), Accepted)
+            kept = t._sock
+            second = t.send(envelope("S1b", order_body(order_id="O-S1b")))
+            assert isinstance(parse_json_ack(second.ack), Accepted)
+            assert t._sock is kept
 
     def test_client_without_certificate_is_refused(self, receiver, pki, order_body) -> None:
         """When client certificates are required, a client without one cannot deliver."""
