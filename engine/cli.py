@@ -67,9 +67,10 @@ def _register_core(sub: argparse._SubParsersAction) -> None:
 
 def _registrations() -> list[Register]:
     """Every area's command registration, in help order."""
+    from engine.convert import register_convert
     from engine.receiver.cli import register_receiver
 
-    return [_register_core, register_receiver]
+    return [_register_core, register_convert, register_receiver]
 
 
 def build_parser() -> argparse.ArgumentParser:

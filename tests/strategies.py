@@ -1,0 +1,322 @@
+"""Hypothesis strategies for valid canonical orders, shared by every area's property tests.
+
+Every order `orders()` draws passes `engine.checks.check_order`: dates are built from the
+issue time forward (effective on or after issuance, expiration on or after effective, service
+after issuance, birth dates before it), version 1 is always an issue, condition 08 always
+comes with its miscellaneous terms. Nothing is filtered, so drawing stays fast.
+
+Names come from a pool that needs care (O'Brien, García-López, Nguyễn, O\u2019Connor with a
+typographic apostrophe, single legal names, several scripts) mixed with freshly drawn
+letters of any script; free text is drawn from letters, digits, punctuation and symbols of
+any script (never control characters).
+
+    from tests.strategies import orders
+
+    @given(orders())
+    def test_renders(order): ...
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import string
+from typing import TypeVar
+
+from hypothesis import strategies as st
+
+from engine.model import (
+    Action,
+    Condition,
+    ConditionCode,
+    Court,
+    EyeColor,
+    Firearms,
+    HairColor,
+    IdentifierKind,
+    Order,
+    OrderImage,
+    OrderType,
+    PersonIdentifier,
+    PersonName,
+    ProtectedPerson,
+    Race,
+    Relationship,
+    RestrainedPerson,
+    Service,
+    ServiceStatus,
+    Sex,
+    SkinTone,
+)
+
+__all__ = [
+    "CAREFUL_NAME_PARTS",
+    "REFERENCE_ISSUE_DATE",
+    "TIMEZONES",
+    "conditions",
+    "courts",
+    "name_parts",
+    "order_images",
+    "orders",
+    "person_identifiers",
+    "person_names",
+    "protected_persons",
+    "restrained_persons",
+    "texts",
+    "tokens",
+]
+
+#: Name parts that break naive code: apostrophes (both kinds), hyphens, accents, spaces,
+#: periods, and scripts other than Latin.
+CAREFUL_NAME_PARTS = (
+    "O'Brien", "O\u2019Connor", "García-López", "Nguyễn", "Thị", "Đặng", "José", "Zoë",
+    "Okonkwo-Smith", "de la Cruz", "St. James", "Van der Berg", "Lindqvist", "Åsa",
+    "Müller", "Ødegaard", "Šťastný", "Ångström", "Mary-Kate", "D'Angelo", "\u02bbĀkau",
+    "Иванов", "Παπαδόπουλος", "李", "김민준", "Tanaka", "محمد", "Cohen", "Żółć", "Nuñez",
+)
+#: Fixed UTC offsets the courts' systems send (Pacific standard/daylight, UTC, others).
+TIMEZONES = tuple(
+    dt.timezone(dt.timedelta(minutes=m))
+    for m in (-8 * 60, -7 * 60, 0, -10 * 60, -5 * 60, 5 * 60 + 30, 9 * 60)
+)
+_SUFFIXES = ("JR", "SR", "I", "II", "III", "IV", "V", "VI")
+_TOKEN_START = string.ascii_letters + string.digits
+_TOKEN_REST = _TOKEN_START + "._:/-"
+_UPPER_ALNUM = string.ascii_uppercase + string.digits
+_STATES = ("CA", "NV", "OR", "AZ", "WA", "TX", "NY", "MX")
+#: Birth dates are drawn relative to this issue date, then moved to each order's own.
+REFERENCE_ISSUE_DATE = dt.date(2026, 11, 20)
+_EARLIEST_ISSUE = dt.datetime(2020, 1, 1)
+_LATEST_ISSUE = dt.datetime(2035, 12, 31, 23, 59, 59)
+#: Born at most this long before issuance is a plausible person (about 110 years).
+_LIFESPAN = dt.timedelta(days=110 * 365)
+#: Birth dates on or after issuance minus this are certainly under 18 on the issue date.
+_UNDER_18 = dt.timedelta(days=17 * 365)
+#: Birth dates on or before issuance minus this are certainly 18 or over.
+_OVER_18 = dt.timedelta(days=18 * 366)
+
+
+def _letters_word(max_size: int = 12) -> st.SearchStrategy[str]:
+    return st.text(st.characters(categories=("Lu", "Ll", "Lo")), min_size=1, max_size=max_size)
+
+
+def name_parts() -> st.SearchStrategy[str]:
+    """One name part: a careful pool name, or letters of any script, maybe hyphenated."""
+    drawn = st.builds(
+        lambda first, sep, second: first if sep is None else f"{first}{sep}{second}",
+        _letters_word(), st.sampled_from((None, "-", "'", "\u2019", " ")), _letters_word(),
+    )
+    return st.one_of(st.sampled_from(CAREFUL_NAME_PARTS), drawn)
+
+
+def person_names() -> st.SearchStrategy[PersonName]:
+    """A legal name: full (given, middle, suffix each maybe absent) or a single legal name."""
+    full = st.builds(
+        PersonName,
+        surname=name_parts(),
+        given=name_parts(),
+        middle=st.none() | name_parts(),
+        suffix=st.none() | st.sampled_from(_SUFFIXES),
+    )
+    single = st.builds(PersonName, surname=name_parts())
+    return st.one_of(full, full, single)
+
+
+def texts(max_words: int = 8) -> st.SearchStrategy[str]:
+    """A line of free text in any script: words joined by single spaces, no control chars."""
+    word = st.text(st.characters(categories=("L", "N", "P", "S")), min_size=1, max_size=12)
+    return st.lists(word, min_size=1, max_size=max_words).map(" ".join)
+
+
+def tokens(max_size: int = 30) -> st.SearchStrategy[str]:
+    """An identifier-like token (case number, order id, document number)."""
+    return st.builds(
+        str.__add__,
+        st.sampled_from(_TOKEN_START),
+        st.text(st.sampled_from(_TOKEN_REST), max_size=max_size - 1),
+    )
+
+
+def courts() -> st.SearchStrategy[Court]:
+    """A court with a California-style ORI (CA + 7 letters/digits)."""
+    ori = st.text(st.sampled_from(_UPPER_ALNUM), min_size=7, max_size=7).map("CA".__add__)
+    return st.builds(Court, ori=ori, name=texts(), county=st.none() | texts(3))
+
+
+def person_identifiers() -> st.SearchStrategy[PersonIdentifier]:
+    """An identifier (driver's licence, CII, ...) with its issuer and expiry maybe absent."""
+    return st.builds(
+        PersonIdentifier,
+        kind=st.sampled_from(IdentifierKind),
+        value=tokens(20),
+        issuer=st.none() | st.sampled_from(_STATES),
+        expires_year=st.none() | st.integers(1900, 2200),
+    )
+
+
+def _birth_dates(earliest: dt.date, latest: dt.date) -> st.SearchStrategy[dt.date]:
+    return st.dates(min_value=earliest, max_value=latest)
+
+
+def restrained_persons(
+    issued_on: dt.date = REFERENCE_ISSUE_DATE,
+) -> st.SearchStrategy[RestrainedPerson]:
+    """A restrained person with NCIC descriptors, each optional one present or absent."""
+    if issued_on != REFERENCE_ISSUE_DATE:
+        return _RESTRAINED.map(lambda p: _born_relative_to(p, issued_on))
+    return _RESTRAINED
+
+
+def _restrained_persons() -> st.SearchStrategy[RestrainedPerson]:
+    issued_on = REFERENCE_ISSUE_DATE
+    return st.builds(
+        RestrainedPerson,
+        name=person_names(),
+        aliases=st.lists(person_names(), max_size=3).map(tuple),
+        sex=st.sampled_from(Sex),
+        race=st.sampled_from(Race),
+        birth_date=st.none() | _birth_dates(issued_on - _LIFESPAN, issued_on),
+        height_inches=st.none() | st.integers(12, 107),
+        weight_pounds=st.none() | st.integers(1, 999),
+        eye_color=st.none() | st.sampled_from(EyeColor),
+        hair_color=st.none() | st.sampled_from(HairColor),
+        skin_tone=st.none() | st.sampled_from(SkinTone),
+        scars_marks_tattoos=st.lists(texts(5), max_size=3).map(tuple),
+        identifiers=st.lists(person_identifiers(), max_size=3).map(tuple),
+    )
+
+
+def protected_persons(
+    issued_on: dt.date = REFERENCE_ISSUE_DATE,
+) -> st.SearchStrategy[ProtectedPerson]:
+    """A protected adult or minor child; the birth date, when known, agrees with is_minor."""
+    if issued_on != REFERENCE_ISSUE_DATE:
+        return _PROTECTED.map(lambda p: _born_relative_to(p, issued_on))
+    return _PROTECTED
+
+
+def _protected_persons() -> st.SearchStrategy[ProtectedPerson]:
+    issued_on = REFERENCE_ISSUE_DATE
+
+    def person(is_minor: bool) -> st.SearchStrategy[ProtectedPerson]:
+        if is_minor:
+            born = _birth_dates(issued_on - _UNDER_18, issued_on)
+        else:
+            born = _birth_dates(issued_on - _LIFESPAN, issued_on - _OVER_18)
+        return st.builds(
+            ProtectedPerson,
+            name=person_names(),
+            sex=st.sampled_from(Sex),
+            race=st.sampled_from(Race),
+            birth_date=st.none() | born,
+            relationship=st.sampled_from(Relationship),
+            is_minor=st.just(is_minor),
+        )
+
+    return st.one_of(person(False), person(True))
+
+
+_RESTRAINED = _restrained_persons()
+_PROTECTED = _protected_persons()
+
+
+_Person = TypeVar("_Person", RestrainedPerson, ProtectedPerson)
+
+
+def _born_relative_to(person: _Person, issued_on: dt.date) -> _Person:
+    """The person with their birth date moved so their age on `issued_on` is what it was
+    on the reference date (shifted by whole days: the margins around 18 are kept)."""
+    if person.birth_date is None:
+        return person
+    shift = issued_on - REFERENCE_ISSUE_DATE
+    return person.model_copy(update={"birth_date": person.birth_date + shift})
+
+
+def conditions() -> st.SearchStrategy[tuple[Condition, ...]]:
+    """Distinct NCIC condition codes, each maybe with the order's words."""
+    condition = st.builds(Condition, code=st.sampled_from(ConditionCode),
+                          text=st.none() | texts())
+    return st.lists(condition, max_size=len(ConditionCode),
+                    unique_by=lambda c: c.code).map(tuple)
+
+
+def order_images() -> st.SearchStrategy[OrderImage]:
+    """A reference to the signed order PDF with its SHA-256."""
+    uri = st.builds(
+        "{}://{}/orders/{}.pdf".format,
+        st.sampled_from(("https", "s3", "file")),
+        st.sampled_from(("cms.court.example", "docs.example.org", "bucket-7")),
+        tokens(30),
+    )
+    sha = st.binary(min_size=32, max_size=32).map(bytes.hex)
+    return st.builds(OrderImage, uri=uri, sha256=sha)
+
+
+_SERVED_BY = st.none() | texts(5)
+_SERVICE_DELAYS = st.timedeltas(dt.timedelta(0), dt.timedelta(days=60))
+
+
+def _service(draw: st.DrawFn, issued_at: dt.datetime, must_be_served: bool) -> Service:
+    if must_be_served or draw(st.booleans()):
+        served_at = (issued_at + draw(_SERVICE_DELAYS)).astimezone(draw(_TIMEZONES))
+        return Service(status=ServiceStatus.SERVED, served_at=served_at,
+                       served_by=draw(_SERVED_BY))
+    return Service(status=ServiceStatus.NOT_SERVED, served_by=draw(_SERVED_BY))
+
+
+_TIMEZONES = st.sampled_from(TIMEZONES)
+_ISSUED_AT = st.datetimes(_EARLIEST_ISSUE, _LATEST_ISSUE, timezones=_TIMEZONES)
+_VERSIONS_AFTER_FIRST = st.integers(2, 6) | st.integers(2, 100_000)
+_RESTRAINED_LISTS = st.lists(_RESTRAINED, min_size=1, max_size=5)
+_PROTECTED_LISTS = st.lists(_PROTECTED, min_size=1, max_size=20)
+_CONDITIONS = conditions()
+_COURTS = courts()
+_TOKENS = tokens()
+_OFFICERS = st.none() | texts(4)
+_MISCELLANEOUS = texts(20)
+_FIREARMS = st.builds(Firearms, relinquishment_ordered=st.booleans(),
+                      brady_indicator=st.booleans())
+_IMAGES = st.none() | order_images()
+
+
+@st.composite
+def _orders(
+    draw: st.DrawFn, action: Action | None, order_type: OrderType | None
+) -> Order:
+    issued_at = draw(_ISSUED_AT)
+    issued_on = issued_at.date()
+    if action is None:
+        action = draw(st.sampled_from(Action))
+    version = 1 if action is Action.ISSUE else draw(_VERSIONS_AFTER_FIRST)
+    effective = issued_on + dt.timedelta(days=draw(st.integers(0, 30)))
+    expires_never = action is not Action.EXTEND and draw(st.booleans())
+    expiration = (None if expires_never
+                  else effective + dt.timedelta(days=draw(st.integers(0, 3650))))
+    conds = draw(_CONDITIONS)
+    needs_misc = any(c.code is ConditionCode.SEE_MISCELLANEOUS for c in conds)
+    miscellaneous = draw(_MISCELLANEOUS) if needs_misc or draw(st.booleans()) else None
+    return Order(
+        court=draw(_COURTS),
+        case_number=draw(_TOKENS),
+        order_id=draw(_TOKENS),
+        version=version,
+        action=action,
+        order_type=order_type or draw(st.sampled_from(OrderType)),
+        judicial_officer=draw(_OFFICERS),
+        issued_at=issued_at,
+        effective_date=effective,
+        expiration_date=expiration,
+        restrained_persons=tuple(_born_relative_to(p, issued_on) for p in draw(_RESTRAINED_LISTS)),
+        protected_persons=tuple(_born_relative_to(p, issued_on) for p in draw(_PROTECTED_LISTS)),
+        conditions=conds,
+        miscellaneous=miscellaneous,
+        firearms=draw(_FIREARMS),
+        service=_service(draw, issued_at, must_be_served=action is Action.SERVE),
+        image=draw(_IMAGES),
+    )
+
+
+def orders(
+    *, action: Action | None = None, order_type: OrderType | None = None
+) -> st.SearchStrategy[Order]:
+    """Valid canonical orders (each passes `check_order`); pin `action` or `order_type`."""
+    return _orders(action, order_type)
