@@ -22,12 +22,15 @@ from __future__ import annotations
 import importlib
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
+
+from lxml import etree
 
 from engine.acks import Accepted, Acknowledgement, Rejected
 from engine.errors import AckError
 from engine.intake import decode_order
+from engine.safexml import parse_untrusted_xml
 
 __all__ = [
     "FORMATS",
@@ -130,8 +133,18 @@ def _validated_from(result: Any, data: bytes) -> Validated:
     raise ValidatorUnavailable("the format's validator did not say which order the message is")
 
 
+def _niem_record_id(data: bytes) -> str | None:
+    """The ``DOJRecordID`` a NIEM message names (modify, cancel ...), if any."""
+    root = parse_untrusted_xml(data)
+    for child in root:
+        if isinstance(child.tag, str) and etree.QName(child).localname == "DOJRecordID":
+            return (child.text or "").strip() or None
+    return None
+
+
 def _validate_niem(data: bytes) -> Validated:
-    return _validated_from(_lazy("engine.niem", "read_niem")(data), data)
+    validated = _validated_from(_lazy("engine.niem", "read_niem")(data), data)
+    return replace(validated, record_id=_niem_record_id(data))
 
 
 def _validate_clets(data: bytes) -> Validated:
