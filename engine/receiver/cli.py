@@ -86,6 +86,9 @@ def register_receiver(sub: argparse._SubParsersAction) -> None:
                         help="refuse every message about this order (ORI/order id)")
     faults.add_argument("--outage", type=_outage, metavar="AFTER,SECONDS",
                         help="go down AFTER seconds for SECONDS, then come back")
+    faults.add_argument("--control-port", type=int, metavar="PORT",
+                        help="serve the runtime control API (faults, down/up, stats) on "
+                             "127.0.0.1:PORT (0 picks one); see docs/receiver.md")
     p.add_argument("--duration", type=float, help="stop after this many seconds")
     p.add_argument("--json", action="store_true", help="print the final totals as JSON")
     p.set_defaults(func=_cmd_receiver)
@@ -160,8 +163,14 @@ def _cmd_receiver(args: argparse.Namespace) -> int:
             print(f"engine receiver: cannot start: {exc.__class__.__name__}: {exc}",
                   file=sys.stderr)
             return 1
+        control = None
+        if args.control_port is not None:
+            from engine.receiver.control import ControlServer
+
+            control = ControlServer(receiver, server, port=args.control_port).up()
         print(f"receiver: {args.transport} on {_where(args, server)}, format {args.format}, "
-              f"journal {args.journal}", flush=True)
+              f"journal {args.journal}"
+              + (f", control {control.url}" if control else ""), flush=True)
         started = time.monotonic()
         outage_done = args.outage is None
         try:
@@ -179,6 +188,8 @@ def _cmd_receiver(args: argparse.Namespace) -> int:
                     print("receiver: back up", flush=True)
         except KeyboardInterrupt:
             pass
+        if control is not None:
+            control.down()
     finally:
         server.down()
         signal.signal(signal.SIGTERM, previous)

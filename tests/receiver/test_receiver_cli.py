@@ -78,3 +78,41 @@ def test_rate_flags_are_checked() -> None:
     """A fault rate outside 0..1 is refused by the argument parser."""
     with pytest.raises(SystemExit):
         build_parser().parse_args(["receiver", "--transport", "http", "--fail-rate", "2"])
+
+
+def _control(url: str, path: str, data: dict | None = None) -> tuple[int, dict]:
+    import urllib.error
+    import urllib.request
+
+    assert url.startswith("http://127.0.0.1:")
+    request = urllib.request.Request(  # noqa: S310 - the loopback control API
+        url + path, method="POST" if data is not None else "GET",
+        data=json.dumps(data).encode() if data is not None else None)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        with exc:
+            return exc.code, json.loads(exc.read())
+
+
+def test_control_api_changes_faults_and_takes_the_receiver_down_and_up(order_body) -> None:
+    """A running receiver process is told over its control API to fail, go down and come up."""
+    with running_receiver("--transport", "http", "--port", "0", "--format", "canonical",
+                          "--control-port", "0") as (first, _rest):
+        url = re.search(r"(http://\S+/orders),", first).group(1)
+        control = re.search(r"control (http://\S+)", first).group(1)
+        assert _control(control, "/faults", {"fail_next": 1})[0] == 200
+        with build_transport({"kind": "https", "url": url, "allow_plain_http": True}) as t:
+            with pytest.raises(TransportUnavailable, match="503"):
+                t.send(Envelope("C1", order_body(), "application/json"))
+            assert _control(control, "/down", {}) == (200, {"up": False})
+            with pytest.raises(TransportUnavailable):
+                t.send(Envelope("C1", order_body(), "application/json"))
+            assert _control(control, "/up", {}) == (200, {"up": True})
+            t.send(Envelope("C1", order_body(), "application/json"))
+        status, stats = _control(control, "/stats")
+        assert (status, stats["accepted"], stats["failed"]) == (200, 1, 1)
+        status, error = _control(control, "/faults", {"fail_nxt": 1})
+        assert status == 400
+        assert "fail_nxt" in error["error"]

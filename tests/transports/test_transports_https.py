@@ -134,7 +134,8 @@ class TestStatusMapping:
                 pass
 
         srv = http.server.HTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05},
+                         daemon=True).start()
         try:
             with HttpsTransport(HttpsTransportConfig(
                     url=f"http://127.0.0.1:{srv.server_address[1]}/",
