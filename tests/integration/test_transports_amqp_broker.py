@@ -160,6 +160,29 @@ class TestConfirmingPublisher:
             publisher.publish(routing_key=topology.queue, body=b"2")
         assert channel.queue_declare(topology.queue, passive=True).method.message_count == 2
 
+    def test_nacked_message_raises_transport_unavailable(self, broker: str, channel) -> None:
+        """A publish the broker refuses (full queue with reject-publish) is TransportUnavailable."""
+        topo = QueueTopology(queue=f"test.transports.full.{uuid.uuid4().hex}",
+                             arguments={"x-max-length": 1})
+        declare_topology(channel, topo)
+        try:
+            # A quorum queue's length limit is soft (a message in flight may pass it), so
+            # publish until the broker refuses; every confirmed message is in the queue.
+            confirmed, refusal = 0, ""
+            with ConfirmingPublisher(broker) as publisher:
+                for _ in range(10):
+                    try:
+                        publisher.publish(routing_key=topo.queue, body=b"x")
+                    except TransportUnavailable as exc:
+                        refusal = str(exc)
+                        break
+                    confirmed += 1
+            assert "nacked" in refusal
+            count = channel.queue_declare(topo.queue, passive=True).method.message_count
+            assert count == confirmed
+        finally:
+            delete_topology(channel, topo)
+
     def test_unreachable_broker_raises_transport_unavailable(self) -> None:
         """A refused connection becomes TransportUnavailable, not a pika error."""
         with socket.socket() as s:
