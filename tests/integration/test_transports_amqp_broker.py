@@ -352,3 +352,17 @@ class TestAmqpTransportAndReceiver:
             connection.close()
         with pytest.raises(DestinationRejected):
             AmqpReceiver(Receiver(), queue=doj_queue.queue, settings=broker).up()
+
+
+def test_transport_can_declare_the_doj_queue_itself(broker: str, doj, channel) -> None:
+    """With declare_queue the transport declares the DOJ quorum queue, so the publish routes."""
+    doj_queue, ack_queue = doj
+    with AmqpTransport(AmqpTransportConfig(url=broker, queue=doj_queue.queue,
+                                           reply_to=ack_queue.queue,
+                                           declare_queue=True)) as t:
+        t.send(Envelope("DECL", b"{}", "application/json"))
+    _method, props, body = channel.basic_get(doj_queue.queue, auto_ack=True)
+    assert (body, props.message_id, props.correlation_id, props.reply_to) == (
+        b"{}", "DECL", "DECL", ack_queue.queue)
+    assert props.headers["x-message-control-number"] == "DECL"
+    assert props.content_type == "application/json"

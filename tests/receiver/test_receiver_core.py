@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from engine.acks import Accepted, Rejected
-from engine.errors import DecodeError
+from engine.errors import AckError, DecodeError
 from engine.receiver import (
     FORMATS,
     GARBAGE_ACK,
@@ -241,3 +243,32 @@ class TestValidators:
     def test_builtin_formats(self) -> None:
         """niem, clets and canonical are built in."""
         assert set(FORMATS) == {"niem", "clets", "canonical"}
+
+
+class TestJsonAckParsing:
+    @given(st.binary(max_size=300))
+    def test_arbitrary_bytes_parse_or_raise_ack_error(self, data: bytes) -> None:
+        """parse_json_ack never fails with anything but AckError on hostile input."""
+        try:
+            ack = parse_json_ack(data)
+        except AckError:
+            return
+        assert isinstance(ack, Accepted | Rejected)
+
+    @given(st.text(min_size=1, max_size=64), st.text(max_size=40), st.booleans())
+    def test_render_then_parse_gives_the_ack_back(self, mcn: str, text: str,
+                                                  retryable: bool) -> None:
+        """Any accept or reject survives rendering and parsing unchanged."""
+        for ack in (Accepted(mcn, text or "NIC/P000000001"),
+                    Rejected(mcn, "INVALID", text, retryable)):
+            assert parse_json_ack(render_json_ack(ack)) == ack
+
+
+def test_require_client_cert_needs_a_ca() -> None:
+    """Requiring client certificates without a CA to check them against is refused."""
+    from pathlib import Path
+
+    from engine.receiver import ServerTls
+
+    with pytest.raises(ValueError, match="needs ca_file"):
+        ServerTls(cert_file=Path("c.pem"), key_file=Path("k.pem"), require_client_cert=True)
