@@ -19,13 +19,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+from engine.acks import Accepted, Rejected
 from engine.receiver._sockets import ServerTls
-from engine.receiver.core import Receiver
+from engine.receiver.core import Outcome, Receiver
 from engine.receiver.faults import Fault, FaultPlan
 from engine.receiver.formats import FORMATS
 from engine.receiver.journal import Journal
 
-__all__ = ["build_server", "register_receiver"]
+__all__ = ["build_server", "describe_outcome", "register_receiver"]
 
 _DEFAULT_PORTS = {"http": 8080, "tcp": 9100}
 
@@ -91,6 +92,8 @@ def register_receiver(sub: argparse._SubParsersAction) -> None:
                              "127.0.0.1:PORT (0 picks one); see docs/receiver.md")
     p.add_argument("--duration", type=float, help="stop after this many seconds")
     p.add_argument("--json", action="store_true", help="print the final totals as JSON")
+    p.add_argument("--quiet", action="store_true",
+                   help="do not print a line per message (only the totals)")
     p.set_defaults(func=_cmd_receiver)
 
 
@@ -150,9 +153,31 @@ def _where(args: argparse.Namespace, server: Any) -> str:
     return f"{args.pickup} (acks to {args.acks})"
 
 
+def describe_outcome(mcn: str, transport: str, outcome: Outcome) -> str:
+    """One line per message for people watching a conformance run (no message content)."""
+    ack = outcome.ack
+    if outcome.action == "fail":
+        verdict = "FAILED (fault: transient error, not processed)"
+    elif isinstance(ack, Accepted):
+        verdict = f"ACCEPTED {ack.record_id}"
+    elif isinstance(ack, Rejected):
+        verdict = f"REJECTED {ack.code}: {ack.reason}"
+    else:
+        verdict = "?"
+    notes = [f"fault {f.value}" for f in sorted(outcome.faults) if f is not Fault.FAIL]
+    if outcome.duplicate:
+        notes.insert(0, "duplicate")
+    return f"{transport} {mcn} {verdict}" + (f" ({', '.join(notes)})" if notes else "")
+
+
+def _print_outcome(mcn: str, transport: str, outcome: Outcome) -> None:
+    print(describe_outcome(mcn, transport, outcome), flush=True)
+
+
 def _cmd_receiver(args: argparse.Namespace) -> int:
     receiver = Receiver(format=args.format, journal=Journal(args.journal),
-                        faults=_fault_plan(args))
+                        faults=_fault_plan(args),
+                        on_outcome=None if args.quiet else _print_outcome)
     server = build_server(args, receiver)
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -71,7 +71,10 @@ class Receiver:
 
     def __init__(self, *, format: str = "auto", journal: Journal | None = None,
                  faults: FaultPlan | None = None,
-                 formats: dict[str, ReceiverFormat] | None = None) -> None:
+                 formats: dict[str, ReceiverFormat] | None = None,
+                 on_outcome: Callable[[str, str, Outcome], None] | None = None) -> None:
+        #: Called with (mcn, transport, outcome) after each decision (the CLI prints it).
+        self.on_outcome = on_outcome
         self.formats = dict(FORMATS if formats is None else formats)
         if format != "auto" and format not in self.formats:
             raise ValueError(
@@ -88,6 +91,13 @@ class Receiver:
     def handle(self, mcn: str, body: bytes, content_type: str | None, *,
                transport: str) -> Outcome:
         """Decide the answer to one message (and record it)."""
+        outcome = self._handle(mcn, body, content_type, transport)
+        if self.on_outcome is not None:
+            self.on_outcome(mcn, transport, outcome)
+        return outcome
+
+    def _handle(self, mcn: str, body: bytes, content_type: str | None,
+                transport: str) -> Outcome:
         faults = self.faults.draw()
         if Fault.FAIL in faults:
             self.journal.count("failed")

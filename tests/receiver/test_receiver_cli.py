@@ -41,7 +41,7 @@ def running_receiver(*flags: str) -> Iterator[tuple[str, list[str]]]:
 
 
 def test_tcp_receiver_process_answers_and_reports_totals(order_body) -> None:
-    """The CLI receiver answers a TCP sender and prints its totals as JSON on SIGTERM."""
+    """The CLI receiver answers a TCP sender, prints a line per message, then JSON totals."""
     with running_receiver("--transport", "tcp", "--port", "0", "--format", "canonical",
                           "--json") as (first, rest):
         port = int(re.search(r":(\d+),", first).group(1))
@@ -49,6 +49,8 @@ def test_tcp_receiver_process_answers_and_reports_totals(order_body) -> None:
             ack = parse_json_ack(t.send(Envelope("CLI1", order_body(), "application/json")).ack)
             t.send(Envelope("CLI1", order_body(), "application/json"))
     assert isinstance(ack, Accepted)
+    assert f"tcp CLI1 ACCEPTED {ack.record_id}" in rest
+    assert f"tcp CLI1 ACCEPTED {ack.record_id} (duplicate)" in rest
     totals = json.loads(rest[-1])
     assert totals["accepted"] == 1
     assert totals["duplicates"] == 1
@@ -116,3 +118,17 @@ def test_control_api_changes_faults_and_takes_the_receiver_down_and_up(order_bod
         status, error = _control(control, "/faults", {"fail_nxt": 1})
         assert status == 400
         assert "fail_nxt" in error["error"]
+
+
+def test_outcome_lines_name_verdict_and_faults() -> None:
+    """A rejected message's line carries code and reason; faults are named."""
+    from engine.acks import Rejected
+    from engine.receiver import Fault, Outcome
+    from engine.receiver.cli import describe_outcome
+
+    outcome = Outcome("drop", ack=Rejected("M", "INVALID", "court.ori: required"),
+                      faults=frozenset({Fault.DROP}))
+    assert describe_outcome("M", "http", outcome) == (
+        "http M REJECTED INVALID: court.ori: required (fault drop)")
+    assert describe_outcome("M", "tcp", Outcome("fail", faults=frozenset({Fault.FAIL}))) == (
+        "tcp M FAILED (fault: transient error, not processed)")
