@@ -19,6 +19,7 @@ from __future__ import annotations
 import http.server
 import logging
 import re
+import socket
 import socketserver
 import time
 from typing import Any
@@ -45,6 +46,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     #: Seconds an idle kept connection (or a slow client) may hold a thread.
     timeout = 60
+
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body go out in two writes; without this, Nagle's algorithm and the
+        # client's delayed ACK add ~40 ms to every kept-alive response.
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("http %s", format % args)
