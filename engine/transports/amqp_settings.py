@@ -362,14 +362,27 @@ class ConfirmingPublisher:
         nacked by the broker, or the connection fails; the message may then be published
         again (with the same ``message_id``, so the receiver can drop a duplicate).
         """
+        reused = self._connection is not None
         channel = self._ensure_open()
         properties = pika.BasicProperties(
             delivery_mode=pika.DeliveryMode.Persistent,
             message_id=message_id, correlation_id=correlation_id, reply_to=reply_to,
             content_type=content_type, headers=dict(headers) if headers else None)
         try:
-            channel.basic_publish(exchange=exchange, routing_key=routing_key, body=body,
-                                  properties=properties, mandatory=True)
+            try:
+                channel.basic_publish(exchange=exchange, routing_key=routing_key, body=body,
+                                      properties=properties, mandatory=True)
+            except (pika.exceptions.StreamLostError, pika.exceptions.ConnectionWrongStateError,
+                    pika.exceptions.ConnectionClosed):
+                if not reused:
+                    raise
+                # A kept connection that died unnoticed (the peer's reset had not arrived
+                # when we checked): one more try on a fresh connection. At worst the broker
+                # got the first copy too; the receiver drops duplicates by message id.
+                self._drop()
+                channel = self._ensure_open()
+                channel.basic_publish(exchange=exchange, routing_key=routing_key, body=body,
+                                      properties=properties, mandatory=True)
         except pika.exceptions.UnroutableError as exc:
             # The channel stays usable: the broker returned the message, nothing is wrong
             # with the connection.

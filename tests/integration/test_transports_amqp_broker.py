@@ -24,6 +24,7 @@ from engine.transports.amqp_settings import (
     declare_topology,
     delete_topology,
 )
+from tests.faults.chaos_proxy import ChaosProxy
 
 pytestmark = pytest.mark.integration
 
@@ -366,3 +367,51 @@ def test_transport_can_declare_the_doj_queue_itself(broker: str, doj, channel) -
         b"{}", "DECL", "DECL", ack_queue.queue)
     assert props.headers["x-message-control-number"] == "DECL"
     assert props.content_type == "application/json"
+
+
+class TestBrokerLinkFaults:
+    """The link to RabbitMQ cut for real (through the chaos proxy), not the broker restarted."""
+
+    def test_publish_on_a_cut_link_fails_then_reconnects(self, broker: str, topology,
+                                                         channel) -> None:
+        """A publish while the link is cut is TransportUnavailable; after restore it works."""
+        params = connection_parameters(broker)
+        with ChaosProxy(params.host, params.port) as proxy, ConfirmingPublisher(
+                f"amqp://guest:guest@127.0.0.1:{proxy.port}/?connection_attempts=1") as pub:
+            pub.publish(routing_key=topology.queue, body=b"before")
+            proxy.cut()
+            with pytest.raises(TransportUnavailable):
+                pub.publish(routing_key=topology.queue, body=b"during")
+            proxy.restore()
+            pub.publish(routing_key=topology.queue, body=b"after")
+        bodies = [channel.basic_get(topology.queue, auto_ack=True)[2] for _ in range(2)]
+        assert bodies == [b"before", b"after"]
+
+    def test_connection_that_died_while_idle_is_replaced_before_publishing(
+            self, broker: str, topology, channel) -> None:
+        """A link reset between publishes is noticed and replaced: the next publish succeeds."""
+        params = connection_parameters(broker)
+        with ChaosProxy(params.host, params.port) as proxy, ConfirmingPublisher(
+                f"amqp://guest:guest@127.0.0.1:{proxy.port}/") as pub:
+            pub.publish(routing_key=topology.queue, body=b"1")
+            proxy.reset_connections()
+            pub.publish(routing_key=topology.queue, body=b"2")
+        assert channel.queue_declare(topology.queue, passive=True).method.message_count == 2
+
+    def test_receiver_reconnects_after_its_link_is_cut(self, broker: str, doj, channel,
+                                                       order_body) -> None:
+        """The AMQP receiver re-establishes its consumer after a cut and answers again."""
+        doj_queue, ack_queue = doj
+        params = connection_parameters(broker)
+        receiver = Receiver(format="canonical")
+        # heartbeat=1: the proxy's reset reaches an idle consumer only once a byte moves
+        # (its pump thread holds the socket open), so let heartbeats move one soon.
+        with ChaosProxy(params.host, params.port) as proxy, AmqpReceiver(
+                receiver, queue=doj_queue.queue,
+                settings=f"amqp://guest:guest@127.0.0.1:{proxy.port}/?heartbeat=1"):
+            proxy.cut()
+            with _transport(*doj) as t:  # straight to the broker, not through the proxy
+                t.send(Envelope("RC1", order_body(), "application/json"))
+            proxy.restore()
+            acks = _wait_for_acks(channel, ack_queue.queue, 1)
+        assert [cid for cid, _ in acks] == ["RC1"]
