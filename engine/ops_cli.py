@@ -70,6 +70,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from engine.runner import EngineRunner, real_parts
 
     config = _config(args)
+    try:
+        from engine.logging import configure_logging
+    except ImportError:  # pragma: no cover - the ops area ships it
+        pass
+    else:
+        configure_logging(args.log_level, json=not args.log_console)
     parts = real_parts(config)
     ledger = open_ledger(config.ledger.url)
     metrics = install_metrics(ledger, config.metrics_port,
@@ -249,6 +255,9 @@ def register_operations(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("run", help="run the engine until stopped (SIGTERM/Ctrl-C)")
     common(p, json_flag=False)
+    p.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
+    p.add_argument("--log-console", action="store_true",
+                   help="readable log lines instead of JSON (both redact personal data)")
     p.set_defaults(func=_guard(_cmd_run))
 
     p = sub.add_parser("demo", help="run the whole engine embedded, no broker, and show it")

@@ -162,6 +162,7 @@ class EngineRunner:
             self.intake_kind = f"spool directory {config.spool_dir}"
         self.ack_consumers = _ack_consumers(config, self.correlator)
         self._stop = threading.Event()
+        self._stopped = False
         self._threads: list[threading.Thread] = []
 
     def describe(self) -> list[str]:
@@ -188,6 +189,10 @@ class EngineRunner:
         log.info("engine started", intake=self.intake_kind)
 
     def stop(self, timeout: float = 30.0) -> None:
+        """Stop every thread (work in flight finishes first); safe to call twice."""
+        if self._stopped:
+            return
+        self._stopped = True
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout)
