@@ -11,6 +11,7 @@ hides it.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from collections.abc import Mapping
@@ -158,13 +159,14 @@ def _section(data: Any, where: str, problems: _Problems) -> dict[str, Any]:
 def _build(cls: type, data: dict[str, Any], where: str, problems: _Problems,
            allowed: set[str] | None = None) -> Any:
     """cls(**data), with unknown keys and bad values reported as problems."""
-    names = allowed if allowed is not None else set(cls.__dataclass_fields__)
+    declared = {f.name: f for f in dataclasses.fields(cls)}
+    names = allowed if allowed is not None else set(declared)
     unknown = sorted(set(data) - names)
     for key in unknown:
         problems.add(f"{where}.{key}", f"unknown key; known keys: {', '.join(sorted(names))}")
     kwargs = {k: v for k, v in data.items() if k in names}
     for key, value in kwargs.items():
-        expected = cls.__dataclass_fields__[key].type
+        expected = declared[key].type
         if "float" in str(expected) and isinstance(value, int) and not isinstance(value, bool):
             kwargs[key] = float(value)
         elif ("int" in str(expected) and "float" not in str(expected)

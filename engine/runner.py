@@ -130,6 +130,10 @@ def _ack_consumers(config: EngineConfig, correlator: Correlator
     return out
 
 
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
 class EngineRunner:
     """Builds the engine from config and parts; `start()`, then `stop()`."""
 
@@ -152,7 +156,7 @@ class EngineRunner:
             breaker=config.breaker, batch_size=tx.batch_size,
             lease=dt.timedelta(seconds=tx.lease_seconds),
             ack_timeout=dt.timedelta(seconds=tx.ack_timeout), hooks=parts.hooks,
-            **({"clock": clock} if clock else {}))
+            clock=clock or _utcnow)
         self.intake: AmqpIntake | SpoolIntake
         if config.amqp is not None:
             self.intake = AmqpIntake(config.amqp, self.pipeline)

@@ -212,6 +212,12 @@ def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def _new_id(result: sa.CursorResult[Any]) -> int:
+    key = result.inserted_primary_key
+    assert key is not None, "an insert of one row returns its key"
+    return int(key[0])
+
+
 class Ledger:
     """The repository over one database (SQLite or PostgreSQL); safe to share across threads."""
 
@@ -261,11 +267,11 @@ class Ledger:
                 break
         else:  # pragma: no cover - 34**12 values; five collisions in a row is a broken factory
             raise LedgerError("could not find an unused message control number")
-        tid = tx.conn.execute(_INSERT_TRANSMISSION, {
+        tid = _new_id(tx.conn.execute(_INSERT_TRANSMISSION, {
             "mcn": mcn, "version_id": version_id, "destination": destination, "format": fmt,
             "state": state, "attempt_count": 0, "created_at": tx.now, "updated_at": tx.now,
             "next_attempt_at": tx.now if state is State.READY else None,
-        }).inserted_primary_key[0]
+        }))
         tx.audit(order_key=order_key, version_id=version_id, transmission_id=tid,
                  from_state=None, to_state=state, detail=f"transmission {mcn} to {destination}")
         return int(tid)
@@ -329,9 +335,9 @@ class Ledger:
                 "received_at": tx.now})
 
         if existing is None:
-            vid = tx.conn.execute(_INSERT_VERSION, {
+            vid = _new_id(tx.conn.execute(_INSERT_VERSION, {
                 "order_key": rec.order_key, "version": rec.version, "state": State.RECEIVED,
-                "received_at": tx.now, "updated_at": tx.now, **values}).inserted_primary_key[0]
+                "received_at": tx.now, "updated_at": tx.now, **values}))
             tx.audit(order_key=rec.order_key, version_id=vid, transmission_id=None,
                      from_state=None, to_state=State.RECEIVED, detail="intake message recorded")
             self._set_version_state(tx, vid, rec.order_key, State.RECEIVED, target,
