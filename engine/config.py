@@ -37,6 +37,7 @@ __all__ = [
     "TransmitterConfig",
     "default_config",
     "load_config",
+    "mapping_path",
     "parse_config",
 ]
 
@@ -118,7 +119,8 @@ class EngineConfig:
     amqp: AmqpConfig | None = None
     ledger: LedgerConfig = LedgerConfig()
     spool_dir: Path = Path("var/spool")
-    mappings_dir: Path = Path("mappings")
+    #: Court mappings: ``<mappings_dir>/<name>/mapping.yaml`` (or ``<name>.yaml``).
+    mappings_dir: Path = Path("config/mappings")
     courts: Mapping[str, CourtConfig] = field(default_factory=dict)
     destinations: Mapping[str, DestinationConfig] = field(default_factory=dict)
     retry: RetryPolicy = DEFAULT_RETRY
@@ -130,6 +132,14 @@ class EngineConfig:
     def court(self, ori: str) -> CourtConfig | None:
         """The court's settings, or the ``*`` entry, or None when the court is unknown."""
         return self.courts.get(ori) or self.courts.get(ANY_COURT)
+
+
+def mapping_path(mappings_dir: Path, name: str) -> Path | None:
+    """The file of mapping ``name``: ``<name>/mapping.yaml`` or ``<name>.yaml``."""
+    for candidate in (mappings_dir / name / "mapping.yaml", mappings_dir / f"{name}.yaml"):
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 def default_config() -> EngineConfig:
@@ -255,10 +265,11 @@ def parse_config(data: Any, *, source: str = "config",
         if court.destination not in destinations:
             problems.add(f"{where}.destination", f"names no destination; configured: "
                          f"{', '.join(sorted(destinations)) or '(none)'}")
-        if court.mapping != "canonical" and not (
-                base / top.get("mappings_dir", "mappings") / f"{court.mapping}.yaml").is_file():
-            problems.add(f"{where}.mapping", f"no file {court.mapping}.yaml in mappings_dir; "
-                         "use 'canonical' for canonical JSON")
+        mappings_dir = base / str(top.get("mappings_dir", EngineConfig().mappings_dir))
+        if court.mapping != "canonical" and mapping_path(mappings_dir, court.mapping) is None:
+            problems.add(f"{where}.mapping", f"no {court.mapping}/mapping.yaml (or "
+                         f"{court.mapping}.yaml) in {mappings_dir}; use 'canonical' for "
+                         "canonical JSON")
         courts[str(ori)] = court
 
     def policy(key: str, cls: type, default: Any) -> Any:

@@ -22,8 +22,9 @@ from typing import Any
 import structlog
 
 from engine.ack_intake import AmqpAckConsumer, FileAckPoller
-from engine.config import DestinationConfig, EngineConfig
+from engine.config import DestinationConfig, EngineConfig, mapping_path
 from engine.correlator import AckParser, Correlator
+from engine.errors import DecodeError
 from engine.formats import Renderer
 from engine.hooks import EngineHooks
 from engine.intake_amqp import AmqpIntake
@@ -107,7 +108,10 @@ def real_parts(config: EngineConfig) -> Parts:
     load_mapping: MappingLoader | None = None
     if mapping is not None:
         def load_mapping(name: str) -> Callable[[bytes], Order]:
-            return mapping[0](config.mappings_dir / f"{name}.yaml").apply
+            path = mapping_path(config.mappings_dir, name)
+            if path is None:
+                raise DecodeError(f"mapping {name!r} not found in {config.mappings_dir}")
+            return mapping[0](path).apply  # type: ignore[no-any-return]
     return Parts(renderers=renderers, ack_parsers=parsers,
                  transport_factory=_transport_from_config,
                  due_at=deadline[0] if deadline else None, load_mapping=load_mapping,
