@@ -79,7 +79,12 @@ def run_demo(*, timeout: float = 60.0, workdir: Path | None = None,
     """Run the demo; the result lists every order version with its state."""
     with tempfile.TemporaryDirectory(prefix="engine-demo-") as tmp:
         root = workdir or Path(tmp)
+        root.mkdir(parents=True, exist_ok=True)
         config = _demo_config(root)
+        # A config file beside the ledger, so `engine orders ... --config` can look inside.
+        (root / "engine.yaml").write_text(
+            f'ledger: {{url: "{config.ledger.url}"}}\nspool_dir: "{config.spool_dir}"\n',
+            encoding="utf-8")
         parts = embedded_parts()
         runner = EngineRunner(config, parts)
         # Later versions first, then entries: intake order is not send order.

@@ -100,7 +100,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from engine.demo import run_demo
 
-    result = run_demo(timeout=args.timeout, say=(lambda _line: None) if args.json else print)
+    try:
+        from engine.logging import configure_logging
+    except ImportError:  # pragma: no cover - the ops area ships it
+        pass
+    else:  # the table is the output; the engine's own log lines only when something is wrong
+        configure_logging("WARNING", json=False)
+    result = run_demo(timeout=args.timeout, workdir=args.keep,
+                      say=(lambda _line: None) if args.json else print)
     if args.json:
         _print_json({"all_acked": result.all_acked, "parts_used": result.parts_used,
                      "orders": result.rows})
@@ -111,6 +118,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         print()
         print("every order version ACKED" if result.all_acked
               else "NOT every order version was ACKED in time")
+        if args.keep:
+            first = result.rows[0]["order"] if result.rows else "ORI/ORDER-ID"
+            print(f"\nthe ledger is kept in {args.keep}; look inside with\n"
+                  f"  engine orders show {first} --config {args.keep / 'engine.yaml'}")
     return 0 if result.all_acked else 1
 
 
@@ -263,6 +274,8 @@ def register_operations(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="run the whole engine embedded, no broker, and show it")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--timeout", type=float, default=60.0, help="give up after this many s")
+    p.add_argument("--keep", type=Path, metavar="DIR",
+                   help="keep the demo's spool and ledger in DIR (default: a temp dir)")
     p.set_defaults(func=_guard(_cmd_demo))
 
     p = sub.add_parser("db", help="ledger database maintenance")
