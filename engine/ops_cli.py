@@ -76,7 +76,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
         pass
     else:
         configure_logging(args.log_level, json=not args.log_console)
-    parts = real_parts(config)
+    if config.destinations:
+        parts = real_parts(config)
+    else:
+        from engine.demo import embedded_endpoint
+
+        config, parts = embedded_endpoint(config)
     ledger = open_ledger(config.ledger.url)
     metrics = install_metrics(ledger, config.metrics_port,
                               destinations=list(config.destinations))

@@ -92,3 +92,31 @@ class TestDeadLetters:
         assert json.loads(capsys.readouterr().out)[0]["reason"] == "x: not JSON"
         assert main(["dlq", "replay", "--config", str(config_file)]) == 0
         assert (tmp_path / "spool" / "incoming" / "x.json").exists()
+
+
+class TestEmbeddedRun:
+    def test_no_destinations_means_the_embedded_endpoint_and_says_so(self,
+                                                                     tmp_path: Path) -> None:
+        """`engine run` with no destinations configured sends every court to the in-process
+        endpoint, says so, and delivers a spooled order."""
+        import time
+
+        from engine.config import EngineConfig, LedgerConfig
+        from engine.demo import embedded_endpoint
+        from engine.runner import EngineRunner
+
+        config, parts = embedded_endpoint(EngineConfig(
+            ledger=LedgerConfig(url=f"sqlite:///{tmp_path / 'l.db'}"),
+            spool_dir=tmp_path / "spool", metrics_port=None))
+        runner = EngineRunner(config, parts)
+        assert any("embedded in-process DOJ endpoint" in line for line in runner.describe())
+        incoming = tmp_path / "spool" / "incoming"
+        (incoming / "o.json").write_bytes(order_message().body)
+        runner.start()
+        try:
+            deadline = time.monotonic() + 30
+            while runner.ledger.state_counts() != {"ACKED": 1}:
+                assert time.monotonic() < deadline, runner.ledger.state_counts()
+                time.sleep(0.05)
+        finally:
+            runner.stop()
