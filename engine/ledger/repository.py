@@ -102,6 +102,10 @@ _SELECT_BY_MCN = (
     .join_from(transmissions, order_versions, transmissions.c.version_id == order_versions.c.id)
     .join(orders, orders.c.order_key == order_versions.c.order_key)
     .where(transmissions.c.mcn == _B("b_mcn")))
+#: Per-order serialisation on PostgreSQL: intake, acknowledgement and resend of one order
+#: take its row lock first, so a version being recorded and its predecessor being ACKED in
+#: two replicas at once cannot both miss the release (each would see the other uncommitted).
+_SELECT_ORDER_LOCKED = _SELECT_ORDER.with_for_update()
 _SELECT_HELD_LOCKED = _SELECT_HELD.with_for_update()
 _SELECT_BY_MCN_LOCKED = _SELECT_BY_MCN.with_for_update(of=transmissions)
 _SET_RECORD_ID = (orders.update()
@@ -309,7 +313,8 @@ class Ledger:
 
     def _record_one(self, tx: _Tx, rec: IntakeRecord) -> IntakeResult:
         version_key = f"{rec.order_key}#{rec.version}"
-        order = tx.conn.execute(_SELECT_ORDER, {"b_key": rec.order_key}).first()
+        order = tx.conn.execute(_SELECT_ORDER_LOCKED if self._skip_locked else _SELECT_ORDER,
+                                {"b_key": rec.order_key}).first()
         if order is None:
             tx.conn.execute(_INSERT_ORDER, {
                 "order_key": rec.order_key, "court_ori": rec.court_ori,
@@ -524,6 +529,9 @@ class Ledger:
             if row is None:
                 record(AckKind.UNKNOWN, None)
                 return AckResult(AckKind.UNKNOWN)
+            if self._skip_locked:  # the order's lock, then re-read under it
+                tx.conn.execute(_SELECT_ORDER_LOCKED, {"b_key": row.order_key})
+                row = tx.conn.execute(_SELECT_BY_MCN_LOCKED, {"b_mcn": mcn}).first()
             state = State(row.state)
             if state in (State.ACKED, State.REJECTED, State.INVALID):
                 record(AckKind.DUPLICATE, row.id)
@@ -584,6 +592,8 @@ class Ledger:
         its trial render at intake). Returns the new MCN.
         """
         with self._transaction() as tx:
+            if self._skip_locked:
+                tx.conn.execute(_SELECT_ORDER_LOCKED, {"b_key": order_key})
             row = tx.conn.execute(sa.select(order_versions).where(
                 order_versions.c.order_key == order_key,
                 order_versions.c.version == version).with_for_update()).first()
