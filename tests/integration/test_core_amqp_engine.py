@@ -276,6 +276,8 @@ class TestAckRules:
         wait_until(engine.intake.connected.is_set, "the intake to reconnect")
         engine.publish(order_body("RECONNECT-2"))
         wait_until(lambda: engine.acked() == 2, "the second order ACKED")
+        assert engine.ledger.intake_counts() == {"new": 2}  # nothing lost, nothing twice
+        assert engine.queue_depth(engine.amqp.intake_queue) == 0
 
 
 def _close_connections_to(queue: str) -> None:
