@@ -100,7 +100,7 @@ def _build(order: Order, ctx: RenderContext, spec: MessageSpec, layout: Layout) 
         source = layout.fields[mnemonic].source
         msg.errors.append(FieldError(SOURCE_PATHS.get(source, source),
                                      f"{mnemonic}: missing required"))
-    msg.warnings += [f"identifier not carried by a {spec.key} message ({path})"
+    msg.warnings += [f"identifier not carried by the {spec.key} message ({path})"
                      for path in unused_identifiers(order, used_sources)
                      if spec.action in (Action.ISSUE, Action.MODIFY)]
     return msg

@@ -132,6 +132,14 @@ class TestRender:
         """An entry carries no NIC even when the context has one."""
         assert b"NIC/" not in render_clets(BASE, CTX).body
 
+    def test_bad_control_number_names_the_context(self):
+        """An MCN outside its character set is refused, naming context.mcn and the rule."""
+        ctx = RenderContext(mcn="MCN 1/2", sent_at=CTX.sent_at)
+        with pytest.raises(RenderError) as caught:
+            render_clets(BASE, ctx)
+        assert [(e.path, e.reason) for e in caught.value.errors] == [
+            ("context.mcn", "MCN: bad character: outside the mcn set")]
+
     def test_two_restrained_persons_are_refused(self):
         """An order restraining two people is refused, naming restrained_persons."""
         order = BASE.model_copy(update={"restrained_persons": BASE.restrained_persons * 2})
@@ -188,7 +196,7 @@ class TestRender:
         order = BASE.model_copy(update={"restrained_persons": (
             person.model_copy(update={"identifiers": (*person.identifiers, passport)}),)})
         warnings = render_clets(order, CTX).warnings
-        assert "identifier not carried by a EPO message (restrained_persons.0.identifiers.1)" \
+        assert "identifier not carried by the EPO message (restrained_persons.0.identifiers.1)" \
             in warnings
 
     def test_layout_change_changes_the_message(self, tmp_path):
