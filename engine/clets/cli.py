@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from engine.clets.layout import DEFAULT_LAYOUT_PATH, Layout, LayoutError, load_layout
@@ -71,7 +72,12 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     action = Action(args.action) if args.action else None
     failed = 0
     for path in args.files:
-        errors = validate_clets(Path(path).read_bytes(), action, layout)
+        try:
+            errors = validate_clets(Path(path).read_bytes(), action, layout)
+        except OSError as exc:
+            failed += 1
+            print(f"UNREADABLE {path}: {exc.strerror}")
+            continue
         if errors:
             failed += 1
             print(f"INVALID {path}")
@@ -100,7 +106,12 @@ def _cmd_layout(args: argparse.Namespace) -> int:
     return 0
 
 
-def _with_layout_errors(func):  # type: ignore[no-untyped-def]
+Command = Callable[[argparse.Namespace], int]
+
+
+def _with_layout_errors(func: Command) -> Command:
+    """Report a bad layout as one line naming the key, exit status 2."""
+
     def run(args: argparse.Namespace) -> int:
         try:
             return int(func(args))
