@@ -58,6 +58,10 @@ def order_problems(order: Order) -> list[FieldError]:
     service = order.service
     if service.status is ServiceStatus.SERVED and service.served_at is None:
         problems.append(FieldError("service.served_at", "a served order needs the service time"))
+    if service.status is ServiceStatus.NOT_SERVED and service.served_at is not None:
+        # A service time on an unserved order would tell an officer the person has notice.
+        problems.append(FieldError("service.served_at",
+                                   "an order not served cannot have a service time"))
     if service.served_at is not None and service.served_at < order.issued_at:
         problems.append(FieldError("service.served_at", "is before the order was issued"))
     if order.action is Action.SERVE and service.status is not ServiceStatus.SERVED:
