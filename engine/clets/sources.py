@@ -108,6 +108,7 @@ SOURCES: dict[str, Source] = {
     "context.mcn": lambda si: [("context.mcn", si.context.mcn)],
     "context.doj_record_id": lambda si: _one("context.doj_record_id", si.context.doj_record_id),
     "court.ori": lambda si: [("court.ori", si.order.court.ori)],
+    "order.order_id": lambda si: [("order_id", si.order.order_id)],
     "restrained.name": _restrained_attr("name"),
     "restrained.sex": _restrained_attr("sex"),
     "restrained.race": _restrained_attr("race"),

@@ -39,8 +39,8 @@ class TestFieldRules:
         ("PPB/19870602\n", "PPB/1987062\n", ("PPB", "bad date")),
         ("PSX/M\n", "PSX/Q\n", ("SUP.PSX", "bad code")),
         ("SEX/M\n", "SEX/M\nNIC/H1\n", ("NIC", "not allowed")),
-        ("SEX/M\n", "SEX/M\nZZZ/1\n", ("line 6", "not allowed")),
-        ("SEX/M\n", "SEX/M\nJUNK\n", ("line 6", "bad format")),
+        ("SEX/M\n", "SEX/M\nZZZ/1\n", ("line 7", "not allowed")),
+        ("SEX/M\n", "SEX/M\nJUNK\n", ("line 7", "bad format")),
         ("SEX/M\n", "SEX/M\nAKA/SMITH,JO\n", ("AKA", "not allowed")),
         ("PPN/OBRIEN,LIAM\n", "PSX/M\nPPN/OBRIEN,LIAM\n", ("SUP.PSX", "bad format")),
     ])
