@@ -74,5 +74,8 @@ def sync_document(text: str, layout: Layout) -> str:
         pattern = _marked(name)
         if not pattern.search(text):
             raise ValueError(f"the document has no <!-- layout:{name} --> section")
-        text = pattern.sub(lambda m, body=body: f"{m.group(1)}{body}\n{m.group(3)}", text)
+        def replace(match: re.Match[str], body: str = body) -> str:
+            return f"{match.group(1)}{body}\n{match.group(3)}"
+
+        text = pattern.sub(replace, text)
     return text
