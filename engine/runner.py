@@ -22,7 +22,7 @@ from typing import Any
 import structlog
 
 from engine.ack_intake import AmqpAckConsumer, FileAckPoller
-from engine.config import DestinationConfig, EngineConfig, mapping_path
+from engine.config import ConfigError, DestinationConfig, EngineConfig, mapping_path
 from engine.correlator import AckParser, Correlator
 from engine.errors import DecodeError
 from engine.formats import Renderer
@@ -151,8 +151,16 @@ class EngineRunner:
         self.pipeline = Pipeline.build(config, self.ledger, renderers=parts.renderers,
                                        due_at=parts.due_at, load_mapping=parts.load_mapping,
                                        hooks=parts.hooks)
-        transports = {name: parts.transport_factory(dest)
-                      for name, dest in config.destinations.items()}
+        try:
+            transports = {name: parts.transport_factory(dest)
+                          for name, dest in config.destinations.items()}
+        except ValueError as exc:  # transport settings that cannot work: say where
+            raise ConfigError([str(exc)], "destinations") from exc
+        missing = sorted({d.format for d in config.destinations.values()}
+                         - set(parts.renderers))
+        if missing:
+            raise ConfigError([f"destinations: no renderer installed for format {fmt!r}"
+                               for fmt in missing], "destinations")
         tx = config.transmitter
         self.transmitter = Transmitter(
             self.ledger, transports=transports, renderers=parts.renderers,
