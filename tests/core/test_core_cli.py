@@ -120,3 +120,26 @@ class TestEmbeddedRun:
                 time.sleep(0.05)
         finally:
             runner.stop()
+
+    def test_a_format_without_renderer_is_a_config_error(self, tmp_path: Path) -> None:
+        """A destination whose format has no renderer installed stops the start with a
+        message naming the format, before anything is consumed."""
+        from engine.config import (
+            ConfigError,
+            CourtConfig,
+            DestinationConfig,
+            EngineConfig,
+            LedgerConfig,
+        )
+        from engine.runner import EngineRunner, Parts
+        from engine.stand_ins import StandInReceiver
+
+        config = EngineConfig(
+            ledger=LedgerConfig(url=f"sqlite:///{tmp_path / 'l.db'}"),
+            spool_dir=tmp_path / "spool", courts={"*": CourtConfig(destination="doj")},
+            destinations={"doj": DestinationConfig(name="doj", transport="mock",
+                                                   format="clets")})
+        parts = Parts(renderers={"niem": stand_in_render}, ack_parsers={},
+                      transport_factory=lambda dest: StandInReceiver().transport())
+        with pytest.raises(ConfigError, match="'clets'"):
+            EngineRunner(config, parts)
