@@ -68,9 +68,23 @@ def _register_core(sub: argparse._SubParsersAction) -> None:
 
 def _registrations() -> list[Register]:
     """Every area's command registration, in help order."""
+    from engine.clets.cli import register_clets
     from engine.convert import register_convert
+    from engine.deadlines_cli import register_deadlines
+    from engine.mappings.cli import register_mapping
+    from engine.ops_cli import register_operations  # run, demo, db, orders, dlq
+    from engine.receiver.cli import register_receiver
 
-    return [_register_core, register_schema, register_convert]
+    return [
+        register_operations,
+        _register_core,
+        register_schema,
+        register_convert,
+        register_mapping,
+        register_clets,
+        register_deadlines,
+        register_receiver,
+    ]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,241 @@
+"""Redacted JSON logs: no person's name, birth date or identifier reaches a log line."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import logging
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import structlog
+from pydantic import ValidationError
+
+from engine.errors import FieldError, OrderInvalid, RenderError
+from engine.intake import decode_order, order_to_dict
+from engine.logging import (
+    REDACTED,
+    PiiRedactor,
+    bind_order,
+    configure_logging,
+    redacting,
+    render_exception,
+    sensitive_values,
+)
+from engine.model import Order
+
+FIXTURES = sorted((Path(__file__).parents[1] / "fixtures" / "orders").glob("*.json"))
+
+
+@pytest.fixture
+def output() -> Iterator[io.StringIO]:
+    """Engine logging configured into a buffer; global logging state restored after."""
+    buffer = io.StringIO()
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    configure_logging("DEBUG", json=True, stream=buffer)
+    yield buffer
+    structlog.reset_defaults()
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+def lines(buffer: io.StringIO) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in buffer.getvalue().splitlines() if line.strip()]
+
+
+def personal_values(order: Order) -> set[str]:
+    """Every name part (2+ letters), birth date and identifier of every person in the order."""
+    values: set[str] = set()
+    for person in (*order.restrained_persons, *order.protected_persons):
+        for name in (person.name, *getattr(person, "aliases", ())):
+            values |= {p for p in (name.surname, name.given, name.middle) if p and len(p) > 1}
+        if person.birth_date:
+            values |= {person.birth_date.isoformat(), f"{person.birth_date:%m/%d/%Y}"}
+        values |= {i.value for i in getattr(person, "identifiers", ())}
+    return values
+
+
+def appears(value: str, text: str) -> bool:
+    """Whether ``value`` is in ``text`` as a word of its own, case-insensitive (the middle
+    name "Lan" is not in "islander", the alias "Mark" not in "scars_marks_tattoos")."""
+    return re.search(rf"(?<!\w){re.escape(value)}(?!\w)", text, re.IGNORECASE) is not None
+
+
+def careless_logging(order: Order) -> None:
+    """Log calls a hurried developer might write while handling an order."""
+    log = structlog.get_logger("engine.pipeline")
+    lib = logging.getLogger("pika.adapters")
+    data = order_to_dict(order)
+    person = order.protected_persons[0]
+    restrained = order.restrained_persons[0]
+    # Outside any order context: the personal data travels with the call.
+    log.info("received order", order=order)
+    log.info("received order", order=data)
+    log.info("received order", **data)
+    log.info(f"protecting {person.name.given} {person.name.surname}", person=person)
+    log.info("restrained", name=restrained.name.model_dump(), dob=restrained.birth_date,
+             surname=restrained.name.surname)
+    log.warning("order payload", reason=json.dumps(data, default=str))
+    lib.warning("publishing %r", data)
+    bad = {**data, "restrained_persons": [{**data["restrained_persons"][0], "sex": "??"}]}
+    try:
+        Order.model_validate(bad)
+    except ValidationError as exc:
+        log.exception("bad order")
+        log.error("bad order", error=str(exc), payload=bad)
+        with redacting(bad):
+            log.error(f"could not validate: {exc}")
+            lib.error("validation failed: %s", exc)
+    # Inside the pipeline's order context (bind_order), even bare text is masked.
+    with bind_order(order):
+        log.info(f"order for {person.name.surname}, born {person.birth_date}")
+        log.info(f"order {order!r}")
+        lib.info("row %s", data)
+        try:
+            raise RenderError(f"cannot render {restrained.name.surname} "
+                              f"({restrained.birth_date})")
+        except RenderError:
+            log.exception("render failed")
+        try:
+            raise OrderInvalid([FieldError("restrained_persons.0.birth_date",
+                                           f"{restrained.birth_date} is in the future")])
+        except OrderInvalid as exc:
+            log.error("invalid", error=str(exc), reason=repr(exc))
+
+
+class TestNoPersonalDataInLogs:
+    @pytest.mark.parametrize("path", FIXTURES, ids=lambda p: p.stem)
+    def test_careless_logging_of_fixture_orders_leaks_nothing(
+            self, path: Path, output: io.StringIO) -> None:
+        """Every careless log call about a fixture order leaves no name part, DOB or id."""
+        order = decode_order(path.read_bytes())
+        careless_logging(order)
+        records = lines(output)
+        assert len(records) >= 15
+        text = "\n".join(json.dumps(r, ensure_ascii=False) for r in records)
+        leaked = {v for v in personal_values(order)
+                  if appears(v, text) or appears(v, output.getvalue())}
+        assert leaked == set()
+
+    @pytest.mark.parametrize("path", FIXTURES, ids=lambda p: p.stem)
+    def test_safe_identifiers_still_reach_the_log(self, path: Path,
+                                                  output: io.StringIO) -> None:
+        """Redaction keeps what on-call needs: the order key, type and court."""
+        order = decode_order(path.read_bytes())
+        with bind_order(order, mcn="MCN0001"):
+            structlog.get_logger().info("sent", destination="carpos", attempt=2)
+        (record,) = lines(output)
+        assert record["order_key"] == order.key
+        assert record["order_type"] == order.order_type.value
+        assert (record["court"], record["mcn"], record["attempt"]) == (
+            order.court.ori, "MCN0001", 2)
+
+
+class TestPiiRedactor:
+    def _run(self, **event: Any) -> dict[str, Any]:
+        return PiiRedactor()(None, "info", {"event": "x", **event})
+
+    def test_unknown_keys_are_dropped_and_counted(self) -> None:
+        """Keys outside the allow-list vanish; only their number is kept."""
+        assert self._run(case_number="FL-1", address="1 Main St", state="sent") == {
+            "event": "x", "state": "sent", "redacted_fields": 2}
+
+    def test_order_key_passes_an_order_object_does_not(self) -> None:
+        """``order=`` keeps an order key string; anything else under it is [redacted]."""
+        assert self._run(order="CA019015J/LA-DV-2024-000123#2")["order"] == \
+            "CA019015J/LA-DV-2024-000123#2"
+        assert self._run(order="Ana Ramírez")["order"] == REDACTED
+        assert self._run(order={"protected_persons": []})["order"] == REDACTED
+
+    def test_structured_values_under_safe_keys_are_redacted(self) -> None:
+        """A dict or an object under an allowed key becomes [redacted]."""
+        out = self._run(reason={"given": "Ana"}, error=object(), paths=["a.b", "c"])
+        assert (out["reason"], out["error"], out["paths"]) == (REDACTED, REDACTED, ["a.b", "c"])
+
+    def test_bare_dates_masked_timestamps_kept(self) -> None:
+        """A date without a time (likely a DOB) is masked; a timestamp is kept."""
+        out = self._run(reason="born 1984-03-17 or 3/17/1984 or 19840317",
+                        due_at=dt.datetime(2026, 11, 23, 18, tzinfo=dt.UTC),
+                        error="due 2026-11-23T18:00:00+00:00")
+        assert out["reason"] == f"born {REDACTED} or {REDACTED} or {REDACTED}"
+        assert out["due_at"] == "2026-11-23T18:00:00+00:00"
+        assert out["error"] == "due 2026-11-23T18:00:00+00:00"
+
+    def test_short_names_masked_only_as_words(self) -> None:
+        """A two-letter surname is masked as a word but not inside other words."""
+        with redacting({"protected_persons": [{"name": {"surname": "Li"}}]}):
+            out = self._run(reason="Li filed on Line 4")
+        assert out["reason"] == f"{REDACTED} filed on Line 4"
+
+    def test_event_must_be_allowed(self) -> None:
+        """An allow-list without 'event' is a configuration mistake."""
+        with pytest.raises(ValueError, match="event"):
+            PiiRedactor(safe_keys={"state"})
+
+    def test_redacting_context_ends_with_the_block(self) -> None:
+        """Values registered by redacting() are masked only inside the block."""
+        with redacting({"protected_persons": [{"name": {"surname": "Okonkwo"}}]}):
+            inside = self._run(reason="Okonkwo")["reason"]
+        assert (inside, self._run(reason="Okonkwo")["reason"]) == (REDACTED, "Okonkwo")
+
+
+class TestExceptions:
+    def test_foreign_exception_keeps_type_and_frames_only(self) -> None:
+        """A library exception's message (which may echo input) is not rendered."""
+        try:
+            raise ValueError("input_value='Ana Ramírez'")
+        except ValueError as exc:
+            rendered = render_exception(exc)
+        assert rendered["error_type"] == "ValueError"
+        assert "error" not in rendered
+        assert "Ramírez" not in json.dumps(rendered, ensure_ascii=False)
+        assert any("test_foreign_exception" in f for f in rendered["traceback"])
+
+    def test_engine_error_keeps_message_and_paths(self) -> None:
+        """An engine error's message and field paths are rendered (they carry no values)."""
+        exc = OrderInvalid([FieldError("service.served_at", "is before issuance")])
+        rendered = render_exception(exc)
+        assert rendered["error"] == "service.served_at: is before issuance"
+        assert rendered["reason_paths"] == ["service.served_at"]
+
+
+class TestConfiguration:
+    def test_console_mode_is_redacted_too(self) -> None:
+        """json=False renders a readable line through the same redactor."""
+        buffer = io.StringIO()
+        root = logging.getLogger()
+        handlers = list(root.handlers)
+        try:
+            configure_logging("INFO", json=False, stream=buffer)
+            structlog.get_logger().info("hello", surname="Ramírez", state="sent")
+        finally:
+            structlog.reset_defaults()
+            root.handlers[:] = handlers
+        assert "hello" in buffer.getvalue()
+        assert "Ramírez" not in buffer.getvalue()
+
+    def test_reconfiguring_does_not_duplicate_lines(self, output: io.StringIO) -> None:
+        """Calling configure_logging twice still writes each line once."""
+        configure_logging("DEBUG", stream=output)
+        structlog.get_logger().info("once")
+        assert [r["event"] for r in lines(output)] == ["once"]
+
+    def test_level_filters(self, output: io.StringIO) -> None:
+        """Lines below the configured level are not written."""
+        configure_logging("WARNING", stream=output)
+        structlog.get_logger().info("quiet")
+        logging.getLogger("sqlalchemy").info("quiet too")
+        structlog.get_logger().warning("loud")
+        assert [r["event"] for r in lines(output)] == ["loud"]
+
+    def test_sensitive_values_of_an_order(self) -> None:
+        """sensitive_values lists name parts and birth dates of both sides."""
+        order = decode_order(FIXTURES[0].read_bytes())
+        values = sensitive_values(order)
+        assert order.protected_persons[0].name.surname in values
+        assert order.restrained_persons[0].name.surname in values
