@@ -19,6 +19,7 @@ import datetime as dt
 import difflib
 import importlib
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -112,8 +113,10 @@ def _render_context(tests_dir: Path, case: str, order: Order) -> RenderContext:
     if context_file.is_file():
         settings = json.loads(context_file.read_text(encoding="utf-8"))
     sent_at = settings.get("sent_at")
+    # Message control numbers are letters, digits and '-', at most 36 (schemas/clets-layout).
+    default_mcn = "TEST-" + re.sub(r"[^A-Za-z0-9]+", "-", case)[:31]
     return RenderContext(
-        mcn=settings.get("mcn", f"TEST-{case}"),
+        mcn=settings.get("mcn", default_mcn),
         sent_at=dt.datetime.fromisoformat(sent_at) if sent_at else order.issued_at,
         doj_record_id=settings.get("doj_record_id",
                                    None if order.action is Action.ISSUE else "TEST-RECORD"),

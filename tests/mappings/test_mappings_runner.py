@@ -124,7 +124,7 @@ class TestRenderedOutputs:
         pinned = good_copy / "tests" / "two_protected.expected-niem.xml"
         pinned.write_text("<order id='LA-DV-9999'/>\n")
         assert [r.status for r in run_mapping_dir(good_copy)] == ["PASS"]
-        assert seen[0].mcn == "TEST-two_protected"
+        assert seen[0].mcn == "TEST-two-protected"
         pinned.write_text("<order id='OTHER'/>\n")
         [result] = run_mapping_dir(good_copy)
         assert result.status == "FAIL"
