@@ -32,7 +32,8 @@ __all__ = ["CsvSource", "Getter", "JsonSource", "PathInvalid", "Source", "XmlSou
 #: Reads one value (or a list, for the many-getters) from a context; None when absent.
 Getter = Callable[[Any], Any]
 
-_JSON_SEGMENT = re.compile(r"^([^.\[\]\s]+)?((?:\[\d+\])*)$")
+#: A key (any text but '.', '[', ']' and outer blanks) and list indexes: ``Parties[0]``.
+_JSON_SEGMENT = re.compile(r"^([^.\[\]\s](?:[^.\[\]]*[^.\[\]\s])?)?((?:\[\d+\])*)$")
 _JSON_INDEX = re.compile(r"\[(\d+)\]")
 _XPATH_PREFIX = re.compile(r"(?<![\w.:-])([A-Za-z_][\w.-]*):(?![:/])(?=[A-Za-z_*])")
 

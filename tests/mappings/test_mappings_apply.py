@@ -194,6 +194,20 @@ class TestErrors:
                                                         "given": "SOREN"}
 
 
+class TestJsonPaths:
+    def test_keys_with_blanks_and_list_indexes(self, tmp_path: Path) -> None:
+        """JSON paths reach keys with inner blanks and list items by index."""
+        text = (REPO / "tests/mappings/fixtures/wrong-expected/mapping.yaml").read_text()
+        text = text.replace("  case_number: case", "  case_number: 'Case Info.Numbers[1]'")
+        (tmp_path / "mapping.yaml").write_text(text)
+        mapping = load_mapping(tmp_path / "mapping.yaml")
+        order = mapping.apply(json.dumps({
+            "Case Info": {"Numbers": ["OLD-1", "NEW-2"]}, "id": "O1",
+            "issued": "2026-11-20 15:42", "restrained": [{"name": "Grant Ellison"}],
+            "protected": [{"name": "Wu, Mei"}]}).encode())
+        assert order.case_number == "NEW-2"
+
+
 class TestCompiledOnce:
     def test_applying_needs_no_mapping_file(self, tmp_path: Path, sample: dict) -> None:
         """A loaded mapping keeps working after its file is gone: nothing is re-read per message."""

@@ -120,6 +120,13 @@ class TestLoadChecks:
         message = _error(tmp_path, "  order_id: id\n", "")
         assert "requires 'order_id'" in message
 
+    @pytest.mark.parametrize("path", ["Case..Number", "Case.Number[x]", "Case[", ".Case",
+                                      "Case. Number"])
+    def test_invalid_json_path(self, tmp_path: Path, path: str) -> None:
+        """A JSON path that is not keys and [index]es joined by dots can never match."""
+        message = _error(tmp_path, "  case_number: case", f"  case_number: '{path}'")
+        assert ":13: order.case_number.path: path can never match" in message
+
     def test_invalid_xpath(self, tmp_path: Path) -> None:
         """A syntactically invalid XPath is a path that can never match."""
         text = VALID.replace("format: json", "format: xml").replace(
