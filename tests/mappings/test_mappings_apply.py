@@ -203,7 +203,7 @@ class TestJsonPaths:
         mapping = load_mapping(tmp_path / "mapping.yaml")
         order = mapping.apply(json.dumps({
             "Case Info": {"Numbers": ["OLD-1", "NEW-2"]}, "id": "O1",
-            "issued": "2026-11-20 15:42", "restrained": [{"name": "Grant Ellison"}],
+            "issued": "2026-11-20 15:42", "restrained": [{"name": "Grant Ellison", "sex": "M"}],
             "protected": [{"name": "Wu, Mei"}]}).encode())
         assert order.case_number == "NEW-2"
 
