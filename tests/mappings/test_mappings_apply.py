@@ -208,6 +208,19 @@ class TestJsonPaths:
         assert order.case_number == "NEW-2"
 
 
+    def test_number_into_text_field_with_strip(self, tmp_path: Path) -> None:
+        """A JSON number mapped to a text field through `strip` arrives as its digits."""
+        text = (REPO / "tests/mappings/fixtures/wrong-expected/mapping.yaml").read_text()
+        text = text.replace("  order_id: id", "  order_id: {path: id, transform: [strip]}")
+        (tmp_path / "mapping.yaml").write_text(text)
+        mapping = load_mapping(tmp_path / "mapping.yaml")
+        order = mapping.apply(json.dumps({
+            "case": "C1", "id": 12345, "issued": "2026-11-20 15:42",
+            "restrained": [{"name": "Grant Ellison", "sex": "M"}],
+            "protected": [{"name": "Wu, Mei"}]}).encode())
+        assert order.order_id == "12345"
+
+
 class TestCompiledOnce:
     def test_applying_needs_no_mapping_file(self, tmp_path: Path, sample: dict) -> None:
         """A loaded mapping keeps working after its file is gone: nothing is re-read per message."""
