@@ -194,7 +194,8 @@ class XmlSource(Source):
         return root, root
 
     def _compile(self, path: str) -> etree.XPath:
-        for prefix in _XPATH_PREFIX.findall(path):
+        unquoted = re.sub(r"'[^']*'|\"[^\"]*\"", "''", path)  # literals hold no prefixes
+        for prefix in _XPATH_PREFIX.findall(unquoted):
             if prefix not in self.namespaces:
                 raise PathInvalid(f"XML prefix {prefix!r} is not declared in "
                                   "source.namespaces")
