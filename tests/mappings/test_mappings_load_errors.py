@@ -141,6 +141,15 @@ class TestLoadChecks:
         with pytest.raises(MappingError, match=r"prefix 'j' is not declared"):
             _load(tmp_path, text)
 
+    def test_quoted_xpath_literal_is_not_a_prefix(self, tmp_path: Path) -> None:
+        """A colon inside a quoted XPath literal is text, not an undeclared prefix."""
+        text = VALID.replace("format: json", "format: xml\n  namespaces: {nc: urn:x}").replace(
+            "  case_number: case", "  case_number: \"nc:Id[@kind='urn:court:case']\"")
+        for path in ("id", "issued", "effective", "restrained", "name", "sex", "protected"):
+            text = text.replace(f"path: {path}", f"path: nc:{path}").replace(
+                f": {path}\n", f": nc:{path}\n").replace(f"each: {path}", f"each: nc:{path}")
+        assert _load(tmp_path, text).format == "xml"
+
     def test_csv_column_not_in_declared_header(self, tmp_path: Path) -> None:
         """A CSV path naming a column the declared header lacks is refused."""
         text = VALID.replace("format: json", "format: csv\n  columns: [case, id]")
