@@ -144,7 +144,12 @@ def _check_outputs(tests_dir: Path, case: str, order: Order) -> tuple[list[str],
                          "available in this build")
             continue
         try:
-            rendered = render(order, _render_context(tests_dir, case, order))
+            context = _render_context(tests_dir, case, order)
+        except (ValueError, TypeError, AttributeError) as exc:
+            failures.append(f"{label}: tests/render-context.json is not usable: {exc}")
+            continue
+        try:
+            rendered = render(order, context)
         except Exception as exc:  # any renderer fault is this case's failure, reported
             failures.append(f"{label}: rendering failed: {type(exc).__name__}: {exc}")
             continue

@@ -131,6 +131,26 @@ class TestRenderedOutputs:
         assert "-<order id='OTHER'/>" in result.details
 
 
+    def test_render_context_file_sets_the_transmission_facts(
+            self, good_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """tests/render-context.json overrides the MCN and time the pinned output was made with."""
+        niem = importlib.import_module("engine.niem")
+        seen = []
+        monkeypatch.setattr(niem, "render_niem",
+                            lambda order, ctx: seen.append(ctx) or Rendered(b"<x/>\n", "a/b"),
+                            raising=False)
+        tests = good_copy / "tests"
+        (tests / "two_protected.expected-niem.xml").write_text("<x/>\n")
+        (tests / "render-context.json").write_text(json.dumps(
+            {"mcn": "MCN-1", "sent_at": "2026-11-21T00:00:00+00:00"}))
+        assert [r.status for r in run_mapping_dir(good_copy)] == ["PASS"]
+        assert seen[0].mcn == "MCN-1" and seen[0].sent_at.day == 21
+        (tests / "render-context.json").write_text("{not json")
+        [result] = run_mapping_dir(good_copy)
+        assert result.status == "FAIL"
+        assert "render-context.json is not usable" in result.details[0]
+
+
 class TestFieldDifferences:
     def test_nested_and_list_differences(self) -> None:
         """Differences are listed by canonical path, including missing and extra items."""
