@@ -221,6 +221,23 @@ class TestJsonPaths:
         assert order.order_id == "12345"
 
 
+    def test_date_and_time_from_two_fields(self, tmp_path: Path) -> None:
+        """`paths` + `join` + `datetime` reads a date and a time kept in separate fields."""
+        text = (REPO / "tests/mappings/fixtures/wrong-expected/mapping.yaml").read_text()
+        text = text.replace(
+            '  issued_at: {path: issued, transform: [{datetime: {format: "%Y-%m-%d %H:%M", '
+            'tz: America/Los_Angeles}}]}',
+            '  issued_at: {paths: [day, time], transform: [{join: " "}, '
+            '{datetime: {format: "%m/%d/%Y %I:%M %p", tz: America/Los_Angeles}}]}')
+        (tmp_path / "mapping.yaml").write_text(text)
+        mapping = load_mapping(tmp_path / "mapping.yaml")
+        order = mapping.apply(json.dumps({
+            "case": "C1", "id": "O1", "issued": "2026-07-04 09:00", "day": "07/04/2026",
+            "time": "9:05 AM", "restrained": [{"name": "Grant Ellison", "sex": "M"}],
+            "protected": [{"name": "Wu, Mei"}]}).encode())
+        assert order.issued_at.isoformat() == "2026-07-04T09:05:00-07:00"
+
+
 class TestCompiledOnce:
     def test_applying_needs_no_mapping_file(self, tmp_path: Path, sample: dict) -> None:
         """A loaded mapping keeps working after its file is gone: nothing is re-read per message."""
