@@ -156,6 +156,7 @@ def _key_getter(first: str, second: str | None = None, third: str | None = None)
             if value.__class__ is str and (not value or value.isspace()):
                 return None
             return value
+        get_one.json_keys = (first,)  # type: ignore[attr-defined]  # lets a node inline it
         return get_one
 
     def get(ctx: Any) -> Any:
@@ -167,6 +168,7 @@ def _key_getter(first: str, second: str | None = None, third: str | None = None)
         if value.__class__ is str and (not value or value.isspace()):
             return None
         return value
+    get.json_keys = tuple(k for k in (first, second, third) if k is not None)  # type: ignore[attr-defined]
     return get
 
 
