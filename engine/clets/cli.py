@@ -10,9 +10,11 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from engine.clets.layout import DEFAULT_LAYOUT_PATH, Layout, LayoutError, load_layout
+from engine.clets.layout_doc import sync_document
 from engine.clets.render import render_clets
 from engine.clets.validate import validate_clets
 from engine.errors import InputError, RenderError
@@ -71,7 +73,12 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     action = Action(args.action) if args.action else None
     failed = 0
     for path in args.files:
-        errors = validate_clets(Path(path).read_bytes(), action, layout)
+        try:
+            errors = validate_clets(Path(path).read_bytes(), action, layout)
+        except OSError as exc:
+            failed += 1
+            print(f"UNREADABLE {path}: {exc.strerror}")
+            continue
         if errors:
             failed += 1
             print(f"INVALID {path}")
@@ -84,6 +91,12 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 def _cmd_layout(args: argparse.Namespace) -> int:
     layout = _layout_arg(args)
+    if args.sync_doc is not None:
+        path = Path(args.sync_doc)
+        path.write_text(sync_document(path.read_text(encoding="utf-8"), layout),
+                        encoding="utf-8")
+        print(f"updated the layout sections of {path}")
+        return 0
     if args.assumptions:
         for where, note in layout.assumptions():
             print(f"{where}: {note}")
@@ -100,7 +113,12 @@ def _cmd_layout(args: argparse.Namespace) -> int:
     return 0
 
 
-def _with_layout_errors(func):  # type: ignore[no-untyped-def]
+Command = Callable[[argparse.Namespace], int]
+
+
+def _with_layout_errors(func: Command) -> Command:
+    """Report a bad layout as one line naming the key, exit status 2."""
+
     def run(args: argparse.Namespace) -> int:
         try:
             return int(func(args))
@@ -136,4 +154,6 @@ def register_clets(sub: argparse._SubParsersAction) -> None:
     p = add("layout", "print the message layout: per action, each field and its rules")
     p.add_argument("--assumptions", action="store_true",
                    help="print only the facts to confirm against the state's interface spec")
+    p.add_argument("--sync-doc", type=Path, metavar="MARKDOWN",
+                   help="rewrite the <!-- layout:... --> sections of a document (the contract)")
     p.set_defaults(func=_with_layout_errors(_cmd_layout))

@@ -103,6 +103,12 @@ def encode_value(spec: FieldSpec, path: str, raw: object, layout: Layout) -> Enc
         out.text = f"{raw // 12}{raw % 12:02d}"
     else:  # number, verbatim: checked as they are
         out.text = str(raw)
+    if out.text is not None and not out.errors:
+        # The validator's rules, applied here so a failure names the order's path.
+        out.errors += [FieldError(path, f"{spec.mnemonic}: {reason}")
+                       for reason in check_value(spec, out.text, layout)]
+        if out.errors:
+            out.text = None
     return out
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from engine import model
+from engine.clets.sources import SOURCES
 from engine.errors import EngineError
 from engine.model import Action
 
@@ -241,8 +242,6 @@ def _parse_field(r: _Reader, mnemonic: str, raw: Any, charsets: dict[str, frozen
     unknown = sorted(body.keys() - known)
     if unknown:
         raise r.fail(where, f"unknown key(s) {', '.join(unknown)}")
-    from engine.clets.sources import SOURCES  # the source registry imports nothing from here
-
     kind = r.choice(body.get("kind"), f"{where}.kind", KINDS)
     source = r.string(body.get("source"), f"{where}.source")
     if source not in SOURCES:
@@ -303,8 +302,6 @@ def _parse_field(r: _Reader, mnemonic: str, raw: Any, charsets: dict[str, frozen
 
 def parse_layout(raw: Any, source: str = "<layout>") -> Layout:
     """Check a loaded YAML document and build the `Layout`; `LayoutError` names the key."""
-    from engine.clets.sources import SOURCES
-
     r = _Reader(source)
     doc = r.mapping(raw, "(document)")
     fmt = r.mapping(doc.get("format"), "format")

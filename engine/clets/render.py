@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from engine.clets.fields import encode_value
 from engine.clets.layout import FieldSpec, Layout, MessageSpec, default_layout
-from engine.clets.sources import SOURCES, SourceInput, unused_identifiers
+from engine.clets.sources import SOURCE_PATHS, SOURCES, SourceInput, unused_identifiers
 from engine.clets.validate import validate_clets
 from engine.errors import FieldError, RenderError
 from engine.formats import RenderContext, Rendered
@@ -35,6 +35,8 @@ class _Message:
         self.errors: list[FieldError] = []
         #: fields whose value could not be encoded (their absence is not a second error)
         self.failed: set[str] = set()
+        #: fields that got at least one line
+        self.emitted: set[str] = set()
 
     def add(self, spec: FieldSpec, path: str, raw: object, supplemental: bool) -> None:
         encoded = encode_value(spec, path, raw, self.layout)
@@ -44,6 +46,7 @@ class _Message:
             self.failed.add(spec.mnemonic)
         if encoded.text is not None:
             line = f"{spec.mnemonic}{self.layout.value_separator}{encoded.text}"
+            self.emitted.add(spec.mnemonic)
             (self.supplemental if supplemental else self.base).append(line)
 
     def text(self) -> str:
@@ -93,7 +96,11 @@ def _build(order: Order, ctx: RenderContext, spec: MessageSpec, layout: Layout) 
         else:
             _add_field(msg, layout.fields[item], si)
             used_sources.add(layout.fields[item].source)
-    msg.warnings += [f"identifier not carried by a {spec.key} message ({path})"
+    for mnemonic in sorted(spec.required - msg.emitted - msg.failed):
+        source = layout.fields[mnemonic].source
+        msg.errors.append(FieldError(SOURCE_PATHS.get(source, source),
+                                     f"{mnemonic}: missing required"))
+    msg.warnings += [f"identifier not carried by the {spec.key} message ({path})"
                      for path in unused_identifiers(order, used_sources)
                      if spec.action in (Action.ISSUE, Action.MODIFY)]
     return msg
@@ -119,8 +126,9 @@ def render_clets(order: Order, ctx: RenderContext, layout: Layout | None = None)
                           f"{spec.key}", tuple(problems))
     msg = _build(order, ctx, spec, layout)
     text = msg.text()
-    problems = msg.errors + [e for e in validate_clets(text, order.action, layout)
-                             if not (e.path in msg.failed and e.reason == "missing required")]
+    # Problems found while encoding name order fields; only a message built without any is
+    # worth validating (its errors would otherwise just echo the missing lines).
+    problems = msg.errors or validate_clets(text, order.action, layout)
     if problems:
         detail = "; ".join(str(p) for p in problems)
         raise RenderError(f"order {order.version_key} cannot be rendered as CLETS "

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from engine.formats import RenderContext
 from engine.model import IdentifierKind, Order, PersonIdentifier, RestrainedPerson
 
-__all__ = ["SOURCES", "SourceInput", "Value", "unused_identifiers"]
+__all__ = ["SOURCES", "SOURCE_PATHS", "SourceInput", "Value", "unused_identifiers"]
 
 Value = tuple[str, object]
 
@@ -108,6 +108,7 @@ SOURCES: dict[str, Source] = {
     "context.mcn": lambda si: [("context.mcn", si.context.mcn)],
     "context.doj_record_id": lambda si: _one("context.doj_record_id", si.context.doj_record_id),
     "court.ori": lambda si: [("court.ori", si.order.court.ori)],
+    "order.order_id": lambda si: [("order_id", si.order.order_id)],
     "restrained.name": _restrained_attr("name"),
     "restrained.sex": _restrained_attr("sex"),
     "restrained.race": _restrained_attr("race"),
@@ -146,4 +147,25 @@ SOURCES: dict[str, Source] = {
     "service.date": lambda si: _one("service.served_at",
                                     si.order.service.served_at.date()
                                     if si.order.service.served_at else None),
+}
+
+#: The order path a source reads, for "missing required" errors when it yields nothing.
+SOURCE_PATHS: dict[str, str] = {
+    "context.doj_record_id": "context.doj_record_id",
+    "order.conditions": "conditions",
+    "order.miscellaneous": "miscellaneous",
+    "service.date": "service.served_at",
+    "restrained.smt": "restrained_persons.0.scars_marks_tattoos",
+    "restrained.aliases": "restrained_persons.0.aliases",
+    "restrained.ssn": "restrained_persons.0.identifiers",
+    "restrained.oln": "restrained_persons.0.identifiers",
+    "restrained.ols": "restrained_persons.0.identifiers",
+    "restrained.oly": "restrained_persons.0.identifiers",
+    "restrained.fbi": "restrained_persons.0.identifiers",
+    "restrained.cii": "restrained_persons.0.identifiers",
+    **{f"restrained.{attr}": f"restrained_persons.0.{attr}"
+       for attr in ("birth_date", "height_inches", "weight_pounds", "eye_color",
+                    "hair_color", "skin_tone")},
+    **{f"protected.{attr}": "protected_persons"
+       for attr in ("name", "sex", "race", "birth_date")},
 }

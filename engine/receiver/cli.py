@@ -56,6 +56,8 @@ def register_receiver(sub: argparse._SubParsersAction) -> None:
                    help="message format to validate (auto: by content type, then by look)")
     p.add_argument("--journal", default=":memory:", metavar="PATH",
                    help="SQLite journal of every answered message (default: in memory)")
+    p.add_argument("--record-prefix", default="H", metavar="TEXT",
+                   help="record ids are this prefix + 9 digits (default H, NCIC-shaped)")
     net = p.add_argument_group("http and tcp")
     net.add_argument("--host", default="127.0.0.1")
     net.add_argument("--port", type=int, help="default 8080 (http), 9100 (tcp); 0 picks one")
@@ -175,7 +177,8 @@ def _print_outcome(mcn: str, transport: str, outcome: Outcome) -> None:
 
 
 def _cmd_receiver(args: argparse.Namespace) -> int:
-    receiver = Receiver(format=args.format, journal=Journal(args.journal),
+    receiver = Receiver(format=args.format,
+                        journal=Journal(args.journal, record_prefix=args.record_prefix),
                         faults=_fault_plan(args),
                         on_outcome=None if args.quiet else _print_outcome)
     server = build_server(args, receiver)

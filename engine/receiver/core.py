@@ -7,11 +7,12 @@ carries out the `Outcome`. The rules, as a DOJ registry applies them:
    again (same record id) and changes nothing; duplicates are counted.
 2. The message must be valid in its format (NIEM schema, CLETS layout, canonical JSON);
    otherwise it is rejected with code ``INVALID`` and the reason (field paths, no values).
-3. An issue creates the order's record (``NIC/P`` + 9 digits); issuing an order that
-   already has an active record is rejected (``DUPLICATE_ENTRY``: a second registration).
-4. Any later action needs the active record (else ``NO_RECORD``: sent before the entry was
+3. An issue creates the order's record (``H`` + 9 digits, shaped like an NCIC record
+   number); issuing an order that already has an active record is rejected
+   (``DUP-ENTRY``: a second registration).
+4. Any later action needs the active record (else ``NO-RECORD``: sent before the entry was
    acknowledged, or after a cancel) and, when the message names a record id, it must match
-   (``RECORD_MISMATCH``). Terminate and cancel close the record.
+   (``WRONG-NIC``). Terminate and cancel close the record.
 5. Orders on the fault plan's reject list are refused (``REFUSED``).
 
 Accepted and rejected answers are journaled before they are sent, so a lost answer is
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from engine.acks import Accepted, Acknowledgement, Rejected
@@ -104,7 +105,12 @@ class Receiver:
             return Outcome("fail", faults=faults)
         fmt = format_for(self.format, content_type, body, self.formats)
         ack, duplicate, render = self._decide(mcn, body, fmt, transport)
-        reply = render(ack)
+        try:
+            reply = render(ack)
+        except Exception:  # e.g. an MCN the format's ack cannot carry: answer anyway
+            log.exception("cannot render the acknowledgement", extra={"mcn": mcn})
+            self.journal.count("ack_render_errors")
+            reply = render_json_ack(ack)
         delay = self.faults.ack_delay
         if Fault.DROP in faults:
             self.journal.count("dropped")
@@ -128,14 +134,14 @@ class Receiver:
         except ValidatorUnavailable as exc:
             # Our shortcoming, not the sender's: retryable and not journaled.
             self.journal.count("validator_unavailable")
-            return (Rejected(mcn, "VALIDATOR_UNAVAILABLE", f"format {fmt.name}: {exc}", True),
+            return (Rejected(mcn, "CANT-CHECK", f"format {fmt.name}: {exc}", True),
                     False, render_json_ack)
         except InputError as exc:
             return self._record(mcn, Rejected(mcn, "INVALID", str(exc)), body, fmt, transport,
                                 None), False, render
         except Exception as exc:  # a validator bug must not take the receiver down
             log.exception("validator failed", extra={"mcn": mcn})
-            return (Rejected(mcn, "VALIDATOR_ERROR",
+            return (Rejected(mcn, "CHECK-FAIL",
                              f"format {fmt.name}: validator raised {exc.__class__.__name__}",
                              True), False, render)
         with self.journal.lock:
@@ -143,23 +149,32 @@ class Receiver:
             if previous is not None:
                 self.journal.count("duplicates")
                 return previous.ack, True, render
+            if validated.order_key is None and validated.record_id is not None:
+                # Formats whose later actions name only the record (CLETS: NIC).
+                validated = replace(validated,
+                                    order_key=self.journal.order_for_record(validated.record_id))
             ack = self._registry_answer(mcn, validated)
             return self._record(mcn, ack, body, fmt, transport, validated), False, render
 
     def _registry_answer(self, mcn: str, v: Validated) -> Acknowledgement:
+        if v.order_key is None:
+            if v.action in (None, "issue"):
+                return Rejected(mcn, "INVALID", "the message does not identify the order")
+            return Rejected(mcn, "NO-RECORD",
+                            f"{v.action} names no record of this registry")
         if self.faults.is_rejected(v.order_key):
             return Rejected(mcn, "REFUSED", "refused by the registry for this order")
         record = self.journal.record_for(v.order_key)
         if v.action in (None, "issue"):
             if record is not None and record[1] and v.action == "issue":
-                return Rejected(mcn, "DUPLICATE_ENTRY",
+                return Rejected(mcn, "DUP-ENTRY",
                                 f"order already registered as {record[0]}")
             return Accepted(mcn, self.journal.new_record(v.order_key))
         if record is None or not record[1]:
-            return Rejected(mcn, "NO_RECORD",
+            return Rejected(mcn, "NO-RECORD",
                             f"{v.action} for an order with no active registry record")
         if v.record_id is not None and v.record_id != record[0]:
-            return Rejected(mcn, "RECORD_MISMATCH",
+            return Rejected(mcn, "WRONG-NIC",
                             f"message names record {v.record_id}, the order's record is "
                             f"{record[0]}")
         if v.action in _CLOSING:

@@ -14,7 +14,7 @@ format's own form. Built in:
 
 The NIEM and CLETS modules are imported lazily, at the first message: when one is not
 available the receiver rejects each message of that format with code
-``VALIDATOR_UNAVAILABLE`` (ack rendered as JSON) instead of failing to start.
+``CANT-CHECK`` (ack rendered as JSON) instead of failing to start.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from typing import Any
 from lxml import etree
 
 from engine.acks import Accepted, Acknowledgement, Rejected
-from engine.errors import AckError
+from engine.errors import AckError, OrderInvalid
 from engine.intake import decode_order
 from engine.safexml import parse_untrusted_xml
 
@@ -47,8 +47,9 @@ __all__ = [
 class Validated:
     """What the receiver needs from a valid message: which order, which action, which version."""
 
-    #: The order's identity across versions (court ORI / court order id).
-    order_key: str
+    #: The order's identity across versions (court ORI / court order id). None when the
+    #: message names only its record (``record_id``): the receiver looks the order up.
+    order_key: str | None
     #: issue | modify | extend | terminate | cancel | serve (None when the format does not say).
     action: str | None = None
     version: int | None = None
@@ -148,7 +149,31 @@ def _validate_niem(data: bytes) -> Validated:
 
 
 def _validate_clets(data: bytes) -> Validated:
-    return _validated_from(_lazy("engine.clets", "validate_clets")(data), data)
+    """Check a CLETS message against the layout; identify its order the way NCIC does.
+
+    ``engine.clets.validate_clets`` returns the message's field errors (empty when valid).
+    CLETS carries no court order id: an entry is identified by ``ORI/OCA/POT`` (court,
+    case number, order type), every later action by its ``NIC`` (the record id).
+    """
+    errors = _lazy("engine.clets", "validate_clets")(data)
+    if errors:
+        raise OrderInvalid(list(errors))
+    layout = _lazy("engine.clets", "default_layout")()
+    text = data.decode("ascii")
+    fields: dict[str, str] = {}
+    for line in text.split(layout.field_separator):
+        if line == layout.supplemental_marker:
+            break
+        name, _, value = line.partition(layout.value_separator)
+        fields.setdefault(name, value)
+    actions = layout.actions_for_key(fields.get(layout.key_field, ""))
+    names = {getattr(a, "value", str(a)) for a in actions}
+    # One key may serve several actions (MPO: modify, extend, serve): all keep the record.
+    action = names.pop() if len(names) == 1 else "modify"
+    if action == "issue":
+        key = "/".join(fields.get(name, "") for name in ("ORI", "OCA", "POT"))
+        return Validated(key, action)
+    return Validated(None, action, None, fields.get("NIC") or None)
 
 
 def _render_with(module: str, name: str) -> Callable[[Acknowledgement], bytes]:

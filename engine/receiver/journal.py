@@ -5,8 +5,8 @@ present as an accepted entry; "zero duplicate effects" is no order version accep
 two message control numbers (`duplicate_effects`) and every resend counted as a duplicate
 instead; "in order" is `entries(order_key)` in arrival order.
 
-Record ids are handed out here, one per order key ("NIC/P" + 9 digits), so a modify or
-cancel of an order meets the record its entry created.
+Record ids are handed out here, one per order key ("H" + 9 digits, shaped like an NCIC
+record number), so a modify or cancel of an order meets the record its entry created.
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ class JournalEntry:
 class Journal:
     """SQLite journal (``:memory:`` by default); safe to share between server threads."""
 
-    def __init__(self, path: Path | str = ":memory:", *, record_prefix: str = "NIC/P") -> None:
+    def __init__(self, path: Path | str = ":memory:", *, record_prefix: str = "H") -> None:
         self.path = str(path)
         self.record_prefix = record_prefix
         self._lock = threading.RLock()
@@ -112,6 +112,13 @@ class Journal:
             row = self._db.execute("SELECT record_id, active FROM records WHERE order_key = ?",
                                    (order_key,)).fetchone()
         return (row[0], bool(row[1])) if row else None
+
+    def order_for_record(self, record_id: str) -> str | None:
+        """The order key a record id was issued for, if this registry issued it."""
+        with self._lock:
+            row = self._db.execute("SELECT order_key FROM records WHERE record_id = ?",
+                                   (record_id,)).fetchone()
+        return row[0] if row else None
 
     def new_record(self, order_key: str) -> str:
         """Create (or reactivate) the record for ``order_key``; return its id."""

@@ -305,7 +305,9 @@ class ConfirmingPublisher:
     Connects on first use. ``on_connect(channel)`` runs after every (re)connect, e.g. to
     declare topology. When the connection breaks, the failing publish raises
     `TransportUnavailable` and the next one reconnects; an idle connection that died
-    (missed heartbeats) is noticed and replaced before publishing.
+    (missed heartbeats, a reset) is noticed and replaced before publishing, or, when the
+    death only shows on the write, the publish is retried once on a fresh connection
+    (safe: receivers drop duplicates by ``message_id``).
     """
 
     def __init__(self, parameters: pika.ConnectionParameters | AmqpSettings | str, *,

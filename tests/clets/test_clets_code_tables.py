@@ -63,3 +63,14 @@ def test_reference_check_catches_a_wrong_code():
     """A code that NCIC does not define (eye 'BRN') is absent from the reference list."""
     assert "BRN" not in _enumeration("ncic-codes-5.0.1.xsd", "EYECodeSimpleType")
     assert "BRO" in _enumeration("ncic-codes-5.0.1.xsd", "EYECodeSimpleType")
+
+
+def test_missing_reference_fails_in_ci(monkeypatch, tmp_path):
+    """With CI set, a missing reference folder fails the check instead of skipping it."""
+    import sys
+
+    module = sys.modules[__name__]
+    monkeypatch.setattr(module, "SHARED_REFERENCE", tmp_path / "absent")
+    monkeypatch.setenv("CI", "1")
+    with pytest.raises(pytest.fail.Exception, match="missing in CI"):
+        _reference_folder()

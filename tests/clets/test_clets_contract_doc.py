@@ -36,3 +36,10 @@ def test_ack_examples_parse():
     assert len(examples) == 2
     for example in examples:
         parse_clets_ack(example.encode("ascii"))
+
+
+def test_generated_sections_match_the_layout():
+    """The contract's layout tables equal what the layout generates (run --sync-doc if not)."""
+    from engine.clets.layout_doc import sync_document
+
+    assert sync_document(DOC, default_layout()) == DOC

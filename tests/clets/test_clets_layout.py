@@ -58,12 +58,12 @@ class TestShippedLayout:
 
 class TestBadLayout:
     @pytest.mark.parametrize(("change", "where"), [
-        (lambda d: d["messages"]["issue"]["fields"].append("XYZ"), "messages.issue.fields[29]"),
+        (lambda d: d["messages"]["issue"]["fields"].append("XYZ"), "messages.issue.fields[30]"),
         (lambda d: d["messages"].pop("cancel"), "messages"),
         (lambda d: d["messages"]["modify"]["required"].remove("NIC"),
          "messages.modify.required"),
         (lambda d: d["messages"]["extend"]["required"].append("PCO"),
-         "messages.extend.required[6]"),
+         "messages.extend.required[7]"),
         (lambda d: d["tables"]["eye"]["codes"].pop("hazel"), "tables.eye.codes"),
         (lambda d: d["tables"]["order_type"]["codes"].pop("tribal"), "tables.order_type.codes"),
         (lambda d: d["fields"]["NAM"].update(max_length=0), "fields.NAM.max_length"),

@@ -15,6 +15,7 @@ from engine.formats import RenderContext
 from engine.intake import decode_order
 from engine.model import Action, IdentifierKind, Order, PersonName, ServiceStatus
 from tests.conftest import FIXTURES
+from tests.strategies import orders
 
 BASE = decode_order((FIXTURES / "orders" / "dv_tro_issue.json").read_bytes())
 CTX = RenderContext(mcn="MCN-PROP-1", sent_at=dt.datetime(2026, 11, 23, tzinfo=dt.UTC),
@@ -131,6 +132,14 @@ class TestRender:
         """An entry carries no NIC even when the context has one."""
         assert b"NIC/" not in render_clets(BASE, CTX).body
 
+    def test_bad_control_number_names_the_context(self):
+        """An MCN outside its character set is refused, naming context.mcn and the rule."""
+        ctx = RenderContext(mcn="MCN 1/2", sent_at=CTX.sent_at)
+        with pytest.raises(RenderError) as caught:
+            render_clets(BASE, ctx)
+        assert [(e.path, e.reason) for e in caught.value.errors] == [
+            ("context.mcn", "MCN: bad character: outside the mcn set")]
+
     def test_two_restrained_persons_are_refused(self):
         """An order restraining two people is refused, naming restrained_persons."""
         order = BASE.model_copy(update={"restrained_persons": BASE.restrained_persons * 2})
@@ -168,11 +177,12 @@ class TestRender:
         assert caught.value.errors[0].reason.startswith("OCA: too long")
 
     def test_missing_conditions_fail_the_required_rule(self):
-        """An entry without any condition code is refused: PCO missing required."""
+        """An entry without any condition code is refused: PCO missing required, at conditions."""
         order = BASE.model_copy(update={"conditions": ()})
         with pytest.raises(RenderError) as caught:
             render_clets(order, CTX)
-        assert [(e.path, e.reason) for e in caught.value.errors] == [("PCO", "missing required")]
+        assert [(e.path, e.reason) for e in caught.value.errors] == [
+            ("conditions", "PCO: missing required")]
 
     def test_no_expiration_renders_nonexp(self):
         """An order without an expiration date renders EXP/NONEXP."""
@@ -186,7 +196,7 @@ class TestRender:
         order = BASE.model_copy(update={"restrained_persons": (
             person.model_copy(update={"identifiers": (*person.identifiers, passport)}),)})
         warnings = render_clets(order, CTX).warnings
-        assert "identifier not carried by a EPO message (restrained_persons.0.identifiers.1)" \
+        assert "identifier not carried by the EPO message (restrained_persons.0.identifiers.1)" \
             in warnings
 
     def test_layout_change_changes_the_message(self, tmp_path):
@@ -202,3 +212,24 @@ class TestRender:
         rendered = render_clets(BASE, CTX, load_layout(path))
         assert b"\nNAM/OBRIEN,PATRI\n" in rendered.body
         assert any(w.startswith("NAM: truncated to 12") for w in rendered.warnings)
+
+
+class TestAnyOrder:
+    @settings(max_examples=150, deadline=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(orders())
+    def test_renders_within_layout_or_blames_an_order_field(self, order):
+        """Any valid order renders a valid in-layout message, or every error names an
+        order field path (never a broken message the renderer itself produced)."""
+        try:
+            rendered = render_clets(order, CTX)
+        except RenderError as exc:
+            assert exc.errors
+            mnemonics = set(LAYOUT.fields)
+            for error in exc.errors:
+                assert error.path not in mnemonics, error
+                assert error.path.split(".")[0] in Order.model_fields or \
+                    error.path.startswith("context."), error
+            return
+        _assert_fields_within_layout(rendered.body)
+        assert validate_clets(rendered.body, order.action) == []

@@ -39,8 +39,8 @@ class TestFieldRules:
         ("PPB/19870602\n", "PPB/1987062\n", ("PPB", "bad date")),
         ("PSX/M\n", "PSX/Q\n", ("SUP.PSX", "bad code")),
         ("SEX/M\n", "SEX/M\nNIC/H1\n", ("NIC", "not allowed")),
-        ("SEX/M\n", "SEX/M\nZZZ/1\n", ("line 6", "not allowed")),
-        ("SEX/M\n", "SEX/M\nJUNK\n", ("line 6", "bad format")),
+        ("SEX/M\n", "SEX/M\nZZZ/1\n", ("line 7", "not allowed")),
+        ("SEX/M\n", "SEX/M\nJUNK\n", ("line 7", "bad format")),
         ("SEX/M\n", "SEX/M\nAKA/SMITH,JO\n", ("AKA", "not allowed")),
         ("PPN/OBRIEN,LIAM\n", "PSX/M\nPPN/OBRIEN,LIAM\n", ("SUP.PSX", "bad format")),
     ])
@@ -89,3 +89,18 @@ class TestMessageRules:
         """Only one supplemental section is allowed."""
         last = len(ENTRY.splitlines()) + 1
         assert (f"line {last}", "bad format") in _errors(ENTRY + "SUP\n")
+
+
+def test_validator_follows_a_layout_change(tmp_path):
+    """A state's code-table edit changes what the validator accepts, without code changes."""
+    from engine.clets import load_layout
+    from engine.clets.layout import DEFAULT_LAYOUT_PATH
+
+    path = tmp_path / "layout.yaml"
+    path.write_text(DEFAULT_LAYOUT_PATH.read_text(encoding="utf-8")
+                    .replace("black: BLK, blue: BLU,", "black: BLK, blue: BLE,"),
+                    encoding="utf-8")
+    changed = load_layout(path)
+    assert [(e.path, e.reason.split(":")[0]) for e in validate_clets(ENTRY, layout=changed)] \
+        == [("EYE", "bad code")]
+    assert validate_clets(ENTRY.replace("EYE/BLU", "EYE/BLE"), layout=changed) == []

@@ -35,11 +35,11 @@ def answer(receiver: Receiver, mcn: str, body: bytes):
 
 class TestRegistryRules:
     def test_issue_is_accepted_with_a_record_id(self, order_body) -> None:
-        """A valid issue gets a record id of the form NIC/P + 9 digits."""
+        """A valid issue gets a record id of the form H + 9 digits (an NCIC-shaped NIC)."""
         ack = answer(canonical(), "M1", order_body())
         assert isinstance(ack, Accepted)
-        assert ack.record_id.startswith("NIC/P")
-        assert len(ack.record_id) == len("NIC/P") + 9
+        assert ack.record_id.startswith("H")
+        assert len(ack.record_id) == len("H") + 9
 
     def test_modify_hits_the_same_record(self, order_body) -> None:
         """A modify of an order gets the record id its entry created."""
@@ -55,24 +55,24 @@ class TestRegistryRules:
             r, "B", order_body("epo_issue")).record_id
 
     def test_modify_before_entry_is_rejected(self, order_body) -> None:
-        """A modify for an order with no record (entry not yet sent) is NO_RECORD."""
+        """A modify for an order with no record (entry not yet sent) is NO-RECORD."""
         ack = answer(canonical(), "M1", order_body(version=2, action="modify"))
         assert isinstance(ack, Rejected)
-        assert ack.code == "NO_RECORD"
+        assert ack.code == "NO-RECORD"
 
     def test_second_issue_of_an_order_is_a_duplicate_entry(self, order_body) -> None:
         """Issuing an already registered order under a new MCN is refused (double effect)."""
         r = canonical()
         answer(r, "M1", order_body())
         ack = answer(r, "M2", order_body())
-        assert (ack.code, ack.retryable) == ("DUPLICATE_ENTRY", False)
+        assert (ack.code, ack.retryable) == ("DUP-ENTRY", False)
 
     def test_cancel_closes_the_record(self, order_body) -> None:
         """After a cancel, a later modify finds no active record."""
         r = canonical()
         answer(r, "M1", order_body())
         assert isinstance(answer(r, "M2", order_body(version=2, action="cancel")), Accepted)
-        assert answer(r, "M3", order_body(version=3, action="modify")).code == "NO_RECORD"
+        assert answer(r, "M3", order_body(version=3, action="modify")).code == "NO-RECORD"
 
     def test_invalid_message_is_rejected_with_field_paths(self) -> None:
         """An invalid order is INVALID, with the reason naming fields, and journaled."""
@@ -83,7 +83,7 @@ class TestRegistryRules:
         assert r.journal.entries()[0].outcome == "rejected"
 
     def test_record_id_mismatch_is_rejected(self) -> None:
-        """A modify naming a record id other than the order's is RECORD_MISMATCH."""
+        """A modify naming a record id other than the order's is WRONG-NIC."""
         def validate(body: bytes) -> Validated:
             action, record = body.decode().split()
             return Validated("ORI/1", action, None, None if record == "-" else record)
@@ -91,8 +91,8 @@ class TestRegistryRules:
         fmt = ReceiverFormat("t", validate, render_json_ack, "text/plain")
         r = Receiver(format="t", formats={"t": fmt})
         answer(r, "1", b"issue -")
-        assert answer(r, "2", b"modify NIC/P999999999").code == "RECORD_MISMATCH"
-        assert isinstance(answer(r, "3", b"modify NIC/P000000001"), Accepted)
+        assert answer(r, "2", b"modify H999999999").code == "WRONG-NIC"
+        assert isinstance(answer(r, "3", b"modify H000000001"), Accepted)
 
 
 class TestDuplicates:
@@ -200,17 +200,17 @@ class TestValidators:
         fmt = ReceiverFormat("niem", missing, render_json_ack, "application/xml")
         r = Receiver(format="niem", formats={"niem": fmt})
         ack = answer(r, "N1", b"<x/>")
-        assert (ack.code, ack.retryable) == ("VALIDATOR_UNAVAILABLE", True)
+        assert (ack.code, ack.retryable) == ("CANT-CHECK", True)
         assert r.journal.entries() == []
 
     def test_validator_bug_does_not_crash_the_receiver(self) -> None:
-        """A validator raising an unexpected error gives a retryable VALIDATOR_ERROR answer."""
+        """A validator raising an unexpected error gives a retryable CHECK-FAIL answer."""
         def broken(body: bytes) -> Validated:
             raise KeyError("oops")
 
         r = Receiver(format="b", formats={"b": ReceiverFormat("b", broken, render_json_ack,
                                                               "text/plain")})
-        assert answer(r, "1", b"x").code == "VALIDATOR_ERROR"
+        assert answer(r, "1", b"x").code == "CHECK-FAIL"
 
     def test_decode_errors_are_invalid(self) -> None:
         """A validator's DecodeError becomes an INVALID reject with its message."""
@@ -237,7 +237,7 @@ class TestValidators:
 
     def test_json_ack_round_trips(self) -> None:
         """render_json_ack and parse_json_ack are inverses for both answers."""
-        for ack in (Accepted("M", "NIC/P000000001"), Rejected("M", "INVALID", "why", True)):
+        for ack in (Accepted("M", "H000000001"), Rejected("M", "INVALID", "why", True)):
             assert parse_json_ack(render_json_ack(ack)) == ack
 
     def test_builtin_formats(self) -> None:
@@ -259,7 +259,7 @@ class TestJsonAckParsing:
     def test_render_then_parse_gives_the_ack_back(self, mcn: str, text: str,
                                                   retryable: bool) -> None:
         """Any accept or reject survives rendering and parsing unchanged."""
-        for ack in (Accepted(mcn, text or "NIC/P000000001"),
+        for ack in (Accepted(mcn, text or "H000000001"),
                     Rejected(mcn, "INVALID", text, retryable)):
             assert parse_json_ack(render_json_ack(ack)) == ack
 

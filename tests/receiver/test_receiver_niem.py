@@ -55,12 +55,12 @@ def test_broken_niem_is_rejected_as_invalid() -> None:
 
 
 def test_modify_naming_another_record_is_a_mismatch() -> None:
-    """A NIEM modify whose DOJRecordID is not the order's record is RECORD_MISMATCH."""
+    """A NIEM modify whose DOJRecordID is not the order's record is WRONG-NIC."""
     receiver = Receiver(format="niem")
     record = answer(receiver, "E", niem_message(as_entry(fixture("ch_oah_modify")),
                                                 "E")).record_id
-    wrong = answer(receiver, "M", niem_message(fixture("ch_oah_modify"), "M", "NIC/P999999999"))
-    assert wrong.code == "RECORD_MISMATCH"
+    wrong = answer(receiver, "M", niem_message(fixture("ch_oah_modify"), "M", "H999999999"))
+    assert wrong.code == "WRONG-NIC"
     right = answer(receiver, "M2", niem_message(fixture("ch_oah_modify"), "M2", record))
     assert right == Accepted("M2", record)
 

@@ -136,3 +136,45 @@ class TestFileReceiver:
         ack = parse_json_ack(next(poll_file_acks(tmp_path / "in"))[1])
         assert (ack.code, ack.retryable) == ("BUSY", True)
         assert receiver.journal.entries() == []
+
+
+def _wait_for_acks(inbox: Path, count: int) -> list[tuple[Path, bytes]]:
+    acks: list[tuple[Path, bytes]] = []
+    for _ in range(1000):  # bounded wait for a timer thread, not a timing claim
+        acks = list(poll_file_acks(inbox))
+        if len(acks) >= count:
+            break
+        time.sleep(0.01)
+    return acks
+
+
+def test_file_receiver_late_ack_and_double_ack(tmp_path: Path, order_body) -> None:
+    """A delayed ack still arrives; under ack-twice a second copy appears beside the first."""
+    receiver = Receiver(format="canonical")
+    receiver.faults.ack_delay = 0.05
+    receiver.faults.next("ack-twice")
+    files = FileReceiver(receiver, pickup=tmp_path / "out", acks=tmp_path / "in")
+    files.up()
+    try:
+        with transport(tmp_path) as t:
+            t.send(Envelope("LATE-1", order_body(), "application/json"))
+        acks = _wait_for_acks(tmp_path / "in", 2)
+    finally:
+        files.down()
+    assert len(acks) == 2
+    assert acks[0][1] == acks[1][1]
+    assert parse_json_ack(acks[0][1]).mcn == "LATE-1"
+
+
+def test_file_receiver_drop_leaves_no_ack(tmp_path: Path, order_body) -> None:
+    """Under drop the message is processed and journaled but no ack file is written."""
+    receiver = Receiver(format="canonical")
+    receiver.faults.next("drop")
+    files = FileReceiver(receiver, pickup=tmp_path / "out", acks=tmp_path / "in")
+    files.up()
+    files.down()
+    with transport(tmp_path) as t:
+        t.send(Envelope("DROP-1", order_body(), "application/json"))
+    assert files.poll_once() == 1
+    assert list(poll_file_acks(tmp_path / "in")) == []
+    assert [e.mcn for e in receiver.journal.accepted()] == ["DROP-1"]

@@ -146,6 +146,13 @@ class TestStatusMapping:
             srv.server_close()
 
 
+def test_response_above_the_cap_is_transient(plain_server, receiver, order_body) -> None:
+    """An answer larger than max_response_bytes is not taken as an ack."""
+    with plain_transport(plain_server, max_response_bytes=10) as t, \
+            pytest.raises(TransportUnavailable, match="response above 10 bytes"):
+        t.send(envelope("CAP1", order_body()))
+
+
 class TestTimeoutsAndReconnects:
     def test_slow_ack_beyond_read_timeout_is_transient(self, plain_server, receiver,
                                                        order_body) -> None:
