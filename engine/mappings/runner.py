@@ -130,8 +130,10 @@ def _renderer(module: str, name: str) -> Any:
         return None
 
 
-def _check_outputs(tests_dir: Path, case: str, order: Order) -> tuple[list[str], list[str]]:
-    """(failures, notes) from the pinned NIEM/CLETS outputs of one case."""
+def _check_outputs(tests_dir: Path, case: str, order: Order, *,
+                   update: bool) -> tuple[list[str], list[str]]:
+    """(failures, notes) from the pinned NIEM/CLETS outputs of one case; with `update`,
+    rewrite each pinned file from the renderer instead (after a deliberate format change)."""
     failures: list[str] = []
     notes: list[str] = []
     for label, suffix, module, name in _RENDERERS:
@@ -153,6 +155,11 @@ def _check_outputs(tests_dir: Path, case: str, order: Order) -> tuple[list[str],
         except Exception as exc:  # any renderer fault is this case's failure, reported
             failures.append(f"{label}: rendering failed: {type(exc).__name__}: {exc}")
             continue
+        if update:
+            if expected_file.read_bytes() != rendered.body:
+                expected_file.write_bytes(rendered.body)
+                notes.append(f"{expected_file.name} updated from {module}.{name}")
+            continue
         expected = expected_file.read_text(encoding="utf-8").splitlines(keepends=True)
         actual = rendered.body.decode("utf-8", "replace").splitlines(keepends=True)
         if [s.rstrip() for s in expected] != [s.rstrip() for s in actual]:
@@ -162,7 +169,8 @@ def _check_outputs(tests_dir: Path, case: str, order: Order) -> tuple[list[str],
     return failures, notes
 
 
-def _run_case(mapping: Mapping, tests_dir: Path, case: str, input_file: Path) -> CaseResult:
+def _run_case(mapping: Mapping, tests_dir: Path, case: str, input_file: Path, *,
+              update_rendered: bool) -> CaseResult:
     label = tests_dir.parent.name
     expected_file = tests_dir / f"{case}.expected.json"
     error_file = tests_dir / f"{case}.expected-error.json"
@@ -198,7 +206,7 @@ def _run_case(mapping: Mapping, tests_dir: Path, case: str, input_file: Path) ->
         failures.extend(line.rstrip("\n") for line in difflib.unified_diff(
             _pretty(expected), _pretty(actual), fromfile=str(expected_file),
             tofile=f"mapped from {input_file.name}"))
-    render_failures, notes = _check_outputs(tests_dir, case, order)
+    render_failures, notes = _check_outputs(tests_dir, case, order, update=update_rendered)
     failures.extend(render_failures)
     return CaseResult(label, case, "FAIL" if failures else "PASS", tuple(failures),
                       tuple(notes))
@@ -229,8 +237,9 @@ def _compare_error(label: str, case: str, error_file: Path,
     return CaseResult(label, case, "FAIL" if problems else "PASS", tuple(problems))
 
 
-def run_mapping_dir(folder: Path) -> list[CaseResult]:
-    """Every case of one mapping folder, in name order."""
+def run_mapping_dir(folder: Path, *, update_rendered: bool = False) -> list[CaseResult]:
+    """Every case of one mapping folder, in name order (`update_rendered`: see
+    `_check_outputs`; the canonical expected outputs are never rewritten)."""
     label = folder.name
     mapping_file = folder / "mapping.yaml"
     if not mapping_file.is_file():
@@ -247,13 +256,15 @@ def run_mapping_dir(folder: Path) -> list[CaseResult]:
     results = []
     for input_file in inputs:
         case = input_file.name.split(".input.", 1)[0]
-        results.append(_run_case(mapping, tests_dir, case, input_file))
+        results.append(_run_case(mapping, tests_dir, case, input_file,
+                                 update_rendered=update_rendered))
     return results
 
 
-def run_mapping_tests(folders: Iterable[Path]) -> list[CaseResult]:
+def run_mapping_tests(folders: Iterable[Path], *,
+                      update_rendered: bool = False) -> list[CaseResult]:
     """Every case of every mapping folder found under `folders`."""
     results: list[CaseResult] = []
     for folder in discover_mapping_dirs(folders):
-        results.extend(run_mapping_dir(folder))
+        results.extend(run_mapping_dir(folder, update_rendered=update_rendered))
     return results
