@@ -7,13 +7,16 @@ service date, an "other terms" condition needs the terms.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from engine.errors import FieldError, OrderInvalid
 from engine.model import Action, ConditionCode, Order, ServiceStatus
 
 __all__ = ["check_order", "order_problems"]
 
 
-def _age_on(birth, on) -> int:
+def _age_on(birth: dt.date, on: dt.date) -> int:
+    """Whole years from `birth` to `on` (a leap-day birthday comes on March 1)."""
     return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
 
 
@@ -33,8 +36,8 @@ def order_problems(order: Order) -> list[FieldError]:
     if order.action is Action.EXTEND and order.expiration_date is None:
         problems.append(FieldError("expiration_date", "an 'extend' must give the new date"))
 
-    for i, person in enumerate(order.restrained_persons):
-        if person.birth_date is not None and person.birth_date > issued_on:
+    for i, restrained in enumerate(order.restrained_persons):
+        if restrained.birth_date is not None and restrained.birth_date > issued_on:
             problems.append(FieldError(f"restrained_persons.{i}.birth_date",
                                        "is after the order was issued"))
     for i, person in enumerate(order.protected_persons):

@@ -285,6 +285,8 @@ def _service(draw: st.DrawFn, issued_at: dt.datetime, must_be_served: bool) -> S
 _TIMEZONES = st.sampled_from(TIMEZONES)
 _ISSUED_AT = st.datetimes(_EARLIEST_ISSUE, _LATEST_ISSUE, timezones=_TIMEZONES)
 _VERSIONS_AFTER_FIRST = st.integers(2, 6) | st.integers(2, 100_000)
+#: Up to 3 restrained and 6 protected persons keep each example well under hypothesis'
+#: data budget; the model's own limits (5 and 20) are tested in test_model_properties.py.
 _RESTRAINED_LISTS = st.lists(_RESTRAINED, min_size=1, max_size=3)
 _PROTECTED_LISTS = st.lists(_PROTECTED, min_size=1, max_size=6)
 _CONDITIONS = conditions()

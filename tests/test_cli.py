@@ -4,6 +4,8 @@ broken one naming the field, `engine version`, and the exit codes scripts rely o
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -97,6 +99,14 @@ class TestOtherCommands:
         """`engine version` prints the installed version and exits 0."""
         assert main(["version"]) == 0
         assert capsys.readouterr().out.strip() == f"engine {__version__}"
+
+    def test_python_dash_m_engine_runs_the_cli(self):
+        """`python -m engine version` works in a fresh interpreter (the module entry point)."""
+        done = subprocess.run([sys.executable, "-m", "engine", "version"],
+                              cwd=FIXTURES.parent.parent, capture_output=True, text=True,
+                              timeout=60, check=False)
+        assert done.returncode == 0
+        assert done.stdout.strip() == f"engine {__version__}"
 
     def test_help_lists_check_and_version(self, capsys):
         """`engine --help` exits 0 and lists the core commands."""

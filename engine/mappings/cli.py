@@ -24,7 +24,7 @@ def default_mapping_root() -> Path:
 
 def _cmd_test(args: argparse.Namespace) -> int:
     folders = args.dirs or [default_mapping_root()]
-    results = run_mapping_tests(folders)
+    results = run_mapping_tests(folders, update_rendered=args.update_rendered)
     for result in results:
         print(f"{result.status:<5} {result.mapping}/{result.case}")
         for line in result.details:
@@ -82,6 +82,9 @@ def register_mapping(sub: argparse._SubParsersAction) -> None:
     commands = parser.add_subparsers(dest="mapping_command", metavar="ACTION", required=True)
     p = commands.add_parser("test", help="run mapping test folders (default: config/mappings)")
     p.add_argument("dirs", nargs="*", type=Path, metavar="DIR")
+    p.add_argument("--update-rendered", action="store_true",
+                   help="rewrite pinned NIEM/CLETS outputs from the current renderers "
+                        "(after a deliberate format change; canonical outputs never change)")
     p.set_defaults(func=_cmd_test)
     p = commands.add_parser("check", help="load-time validation of mapping files")
     p.add_argument("files", nargs="+", type=Path, metavar="FILE")

@@ -19,6 +19,7 @@ import datetime as dt
 import difflib
 import importlib
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -112,8 +113,10 @@ def _render_context(tests_dir: Path, case: str, order: Order) -> RenderContext:
     if context_file.is_file():
         settings = json.loads(context_file.read_text(encoding="utf-8"))
     sent_at = settings.get("sent_at")
+    # Message control numbers are letters, digits and '-', at most 36 (schemas/clets-layout).
+    default_mcn = "TEST-" + re.sub(r"[^A-Za-z0-9]+", "-", case)[:31]
     return RenderContext(
-        mcn=settings.get("mcn", f"TEST-{case}"),
+        mcn=settings.get("mcn", default_mcn),
         sent_at=dt.datetime.fromisoformat(sent_at) if sent_at else order.issued_at,
         doj_record_id=settings.get("doj_record_id",
                                    None if order.action is Action.ISSUE else "TEST-RECORD"),
@@ -127,8 +130,10 @@ def _renderer(module: str, name: str) -> Any:
         return None
 
 
-def _check_outputs(tests_dir: Path, case: str, order: Order) -> tuple[list[str], list[str]]:
-    """(failures, notes) from the pinned NIEM/CLETS outputs of one case."""
+def _check_outputs(tests_dir: Path, case: str, order: Order, *,
+                   update: bool) -> tuple[list[str], list[str]]:
+    """(failures, notes) from the pinned NIEM/CLETS outputs of one case; with `update`,
+    rewrite each pinned file from the renderer instead (after a deliberate format change)."""
     failures: list[str] = []
     notes: list[str] = []
     for label, suffix, module, name in _RENDERERS:
@@ -141,9 +146,19 @@ def _check_outputs(tests_dir: Path, case: str, order: Order) -> tuple[list[str],
                          "available in this build")
             continue
         try:
-            rendered = render(order, _render_context(tests_dir, case, order))
+            context = _render_context(tests_dir, case, order)
+        except (ValueError, TypeError, AttributeError) as exc:
+            failures.append(f"{label}: tests/render-context.json is not usable: {exc}")
+            continue
+        try:
+            rendered = render(order, context)
         except Exception as exc:  # any renderer fault is this case's failure, reported
             failures.append(f"{label}: rendering failed: {type(exc).__name__}: {exc}")
+            continue
+        if update:
+            if expected_file.read_bytes() != rendered.body:
+                expected_file.write_bytes(rendered.body)
+                notes.append(f"{expected_file.name} updated from {module}.{name}")
             continue
         expected = expected_file.read_text(encoding="utf-8").splitlines(keepends=True)
         actual = rendered.body.decode("utf-8", "replace").splitlines(keepends=True)
@@ -154,7 +169,8 @@ def _check_outputs(tests_dir: Path, case: str, order: Order) -> tuple[list[str],
     return failures, notes
 
 
-def _run_case(mapping: Mapping, tests_dir: Path, case: str, input_file: Path) -> CaseResult:
+def _run_case(mapping: Mapping, tests_dir: Path, case: str, input_file: Path, *,
+              update_rendered: bool) -> CaseResult:
     label = tests_dir.parent.name
     expected_file = tests_dir / f"{case}.expected.json"
     error_file = tests_dir / f"{case}.expected-error.json"
@@ -190,7 +206,7 @@ def _run_case(mapping: Mapping, tests_dir: Path, case: str, input_file: Path) ->
         failures.extend(line.rstrip("\n") for line in difflib.unified_diff(
             _pretty(expected), _pretty(actual), fromfile=str(expected_file),
             tofile=f"mapped from {input_file.name}"))
-    render_failures, notes = _check_outputs(tests_dir, case, order)
+    render_failures, notes = _check_outputs(tests_dir, case, order, update=update_rendered)
     failures.extend(render_failures)
     return CaseResult(label, case, "FAIL" if failures else "PASS", tuple(failures),
                       tuple(notes))
@@ -221,8 +237,9 @@ def _compare_error(label: str, case: str, error_file: Path,
     return CaseResult(label, case, "FAIL" if problems else "PASS", tuple(problems))
 
 
-def run_mapping_dir(folder: Path) -> list[CaseResult]:
-    """Every case of one mapping folder, in name order."""
+def run_mapping_dir(folder: Path, *, update_rendered: bool = False) -> list[CaseResult]:
+    """Every case of one mapping folder, in name order (`update_rendered`: see
+    `_check_outputs`; the canonical expected outputs are never rewritten)."""
     label = folder.name
     mapping_file = folder / "mapping.yaml"
     if not mapping_file.is_file():
@@ -239,13 +256,15 @@ def run_mapping_dir(folder: Path) -> list[CaseResult]:
     results = []
     for input_file in inputs:
         case = input_file.name.split(".input.", 1)[0]
-        results.append(_run_case(mapping, tests_dir, case, input_file))
+        results.append(_run_case(mapping, tests_dir, case, input_file,
+                                 update_rendered=update_rendered))
     return results
 
 
-def run_mapping_tests(folders: Iterable[Path]) -> list[CaseResult]:
+def run_mapping_tests(folders: Iterable[Path], *,
+                      update_rendered: bool = False) -> list[CaseResult]:
     """Every case of every mapping folder found under `folders`."""
     results: list[CaseResult] = []
     for folder in discover_mapping_dirs(folders):
-        results.extend(run_mapping_dir(folder))
+        results.extend(run_mapping_dir(folder, update_rendered=update_rendered))
     return results

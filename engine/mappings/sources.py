@@ -32,7 +32,8 @@ __all__ = ["CsvSource", "Getter", "JsonSource", "PathInvalid", "Source", "XmlSou
 #: Reads one value (or a list, for the many-getters) from a context; None when absent.
 Getter = Callable[[Any], Any]
 
-_JSON_SEGMENT = re.compile(r"^([^.\[\]\s]+)?((?:\[\d+\])*)$")
+#: A key (any text but '.', '[', ']' and outer blanks) and list indexes: ``Parties[0]``.
+_JSON_SEGMENT = re.compile(r"^([^.\[\]\s](?:[^.\[\]]*[^.\[\]\s])?)?((?:\[\d+\])*)$")
 _JSON_INDEX = re.compile(r"\[(\d+)\]")
 _XPATH_PREFIX = re.compile(r"(?<![\w.:-])([A-Za-z_][\w.-]*):(?![:/])(?=[A-Za-z_*])")
 
@@ -155,6 +156,7 @@ def _key_getter(first: str, second: str | None = None, third: str | None = None)
             if value.__class__ is str and (not value or value.isspace()):
                 return None
             return value
+        get_one.json_keys = (first,)  # type: ignore[attr-defined]  # lets a node inline it
         return get_one
 
     def get(ctx: Any) -> Any:
@@ -166,6 +168,7 @@ def _key_getter(first: str, second: str | None = None, third: str | None = None)
         if value.__class__ is str and (not value or value.isspace()):
             return None
         return value
+    get.json_keys = tuple(k for k in (first, second, third) if k is not None)  # type: ignore[attr-defined]
     return get
 
 
@@ -193,7 +196,8 @@ class XmlSource(Source):
         return root, root
 
     def _compile(self, path: str) -> etree.XPath:
-        for prefix in _XPATH_PREFIX.findall(path):
+        unquoted = re.sub(r"'[^']*'|\"[^\"]*\"", "''", path)  # literals hold no prefixes
+        for prefix in _XPATH_PREFIX.findall(unquoted):
             if prefix not in self.namespaces:
                 raise PathInvalid(f"XML prefix {prefix!r} is not declared in "
                                   "source.namespaces")

@@ -101,25 +101,60 @@ def split_name(text: str, order: str = "auto") -> dict[str, str]:
     return parts
 
 
-#: Formats with a faster exact parser than strptime (the common ISO 8601 shapes).
+#: Formats with a faster exact parser than strptime: the ISO 8601 shapes and the US shapes
+#: old CMS exports use. A fast parser answers only for text it is sure of (else strptime
+#: decides), and a differential test holds it to strptime's results.
 _ISO_DATE = "%Y-%m-%d"
+_ISO_DATE_TEXT = re.compile(r"\d{4}-\d\d-\d\d", re.ASCII)
 _ISO_DATETIMES = ("%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S")
+_US_DATE = "%m/%d/%Y"
+_US_DATE_TEXT = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})", re.ASCII)
+_US_DATETIME = "%m/%d/%Y %I:%M %p"
+_US_DATETIME_TEXT = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4}) (\d{1,2}):([0-5]\d) ([AaPp][Mm])",
+                               re.ASCII)
+
+
+def _fast_date(text: str, fmt: str) -> dt.date | None:
+    if fmt == _ISO_DATE and _ISO_DATE_TEXT.fullmatch(text):
+        return dt.date.fromisoformat(text)
+    if fmt == _US_DATE:
+        match = _US_DATE_TEXT.fullmatch(text)
+        if match and match.group(1) != "0" and match.group(2) != "0":
+            return dt.date(int(match.group(3)), int(match.group(1)), int(match.group(2)))
+    return None
+
+
+def _fast_datetime(text: str, fmt: str) -> dt.datetime | None:
+    if fmt == _US_DATETIME:
+        match = _US_DATETIME_TEXT.fullmatch(text)
+        if not match or match.group(1) == "0" or match.group(2) == "0":
+            return None
+        hour = int(match.group(4))
+        if not 1 <= hour <= 12 or match.group(4) == "00":
+            return None
+        if match.group(6).upper() == "AM":
+            hour = 0 if hour == 12 else hour
+        else:
+            hour = 12 if hour == 12 else hour + 12
+        return dt.datetime(int(match.group(3)), int(match.group(1)), int(match.group(2)),
+                           hour, int(match.group(5)))
+    return _iso_fast(text, fmt)
 
 
 def parse_date(text: str, fmt: str) -> dt.date:
     """A date written in `fmt` (strptime codes); a datetime format gives its date."""
+    text = text.strip()
     try:
-        if fmt == _ISO_DATE and len(text) == 10:
-            return dt.date.fromisoformat(text)
-        return dt.datetime.strptime(text.strip(), fmt).date()
+        return _fast_date(text, fmt) or dt.datetime.strptime(text, fmt).date()
     except (ValueError, OverflowError):
         raise ValueProblem(f"is not a date in the format {fmt!r}") from None
 
 
 def parse_datetime(text: str, fmt: str, zone: ZoneInfo | None) -> dt.datetime:
     """A moment written in `fmt`; a time without an offset is local time in `zone`."""
+    text = text.strip()
     try:
-        moment = _iso_fast(text, fmt) or dt.datetime.strptime(text.strip(), fmt)
+        moment = _fast_datetime(text, fmt) or dt.datetime.strptime(text, fmt)
     except (ValueError, OverflowError):
         raise ValueProblem(f"is not a date and time in the format {fmt!r}") from None
     if moment.tzinfo is None:
@@ -133,9 +168,12 @@ def _iso_fast(text: str, fmt: str) -> dt.datetime | None:
     """`fromisoformat` for text that is exactly `fmt`'s ISO shape; None to use strptime."""
     if fmt not in _ISO_DATETIMES or len(text) < 19 or text[10] != "T":
         return None
+    if not _ISO_DATE_TEXT.fullmatch(text[:10]) or not re.fullmatch(r"\d\d:\d\d:\d\d",
+                                                                     text[11:19], re.ASCII):
+        return None
     if fmt.endswith("%z") != (len(text) > 19) or (len(text) > 19 and text[19] not in "+-Z"):
         return None
-    if len(text) > 19 and not re.fullmatch(r"[+-]\d\d:?\d\d|Z", text[19:]):
+    if len(text) > 19 and not re.fullmatch(r"[+-]\d\d:?\d\d|Z", text[19:], re.ASCII):
         return None
     return dt.datetime.fromisoformat(text)
 

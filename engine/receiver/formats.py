@@ -28,7 +28,7 @@ from typing import Any
 from lxml import etree
 
 from engine.acks import Accepted, Acknowledgement, Rejected
-from engine.errors import AckError, OrderInvalid
+from engine.errors import AckError
 from engine.intake import decode_order
 from engine.safexml import parse_untrusted_xml
 
@@ -149,31 +149,12 @@ def _validate_niem(data: bytes) -> Validated:
 
 
 def _validate_clets(data: bytes) -> Validated:
-    """Check a CLETS message against the layout; identify its order the way NCIC does.
+    """Check a CLETS message against the layout and read which order and record it names.
 
-    ``engine.clets.validate_clets`` returns the message's field errors (empty when valid).
-    CLETS carries no court order id: an entry is identified by ``ORI/OCA/POT`` (court,
-    case number, order type), every later action by its ``NIC`` (the record id).
+    ``engine.clets.read_clets`` validates field by field (`OrderInvalid` when a field breaks
+    its rule) and returns the order key (ORI + OID), the action and the record id (NIC).
     """
-    errors = _lazy("engine.clets", "validate_clets")(data)
-    if errors:
-        raise OrderInvalid(list(errors))
-    layout = _lazy("engine.clets", "default_layout")()
-    text = data.decode("ascii")
-    fields: dict[str, str] = {}
-    for line in text.split(layout.field_separator):
-        if line == layout.supplemental_marker:
-            break
-        name, _, value = line.partition(layout.value_separator)
-        fields.setdefault(name, value)
-    actions = layout.actions_for_key(fields.get(layout.key_field, ""))
-    names = {getattr(a, "value", str(a)) for a in actions}
-    # One key may serve several actions (MPO: modify, extend, serve): all keep the record.
-    action = names.pop() if len(names) == 1 else "modify"
-    if action == "issue":
-        key = "/".join(fields.get(name, "") for name in ("ORI", "OCA", "POT"))
-        return Validated(key, action)
-    return Validated(None, action, None, fields.get("NIC") or None)
+    return _validated_from(_lazy("engine.clets", "read_clets")(data), data)
 
 
 def _render_with(module: str, name: str) -> Callable[[Acknowledgement], bytes]:

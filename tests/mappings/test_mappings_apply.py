@@ -194,6 +194,50 @@ class TestErrors:
                                                         "given": "SOREN"}
 
 
+class TestJsonPaths:
+    def test_keys_with_blanks_and_list_indexes(self, tmp_path: Path) -> None:
+        """JSON paths reach keys with inner blanks and list items by index."""
+        text = (REPO / "tests/mappings/fixtures/wrong-expected/mapping.yaml").read_text()
+        text = text.replace("  case_number: case", "  case_number: 'Case Info.Numbers[1]'")
+        (tmp_path / "mapping.yaml").write_text(text)
+        mapping = load_mapping(tmp_path / "mapping.yaml")
+        order = mapping.apply(json.dumps({
+            "Case Info": {"Numbers": ["OLD-1", "NEW-2"]}, "id": "O1",
+            "issued": "2026-11-20 15:42", "restrained": [{"name": "Grant Ellison", "sex": "M"}],
+            "protected": [{"name": "Wu, Mei"}]}).encode())
+        assert order.case_number == "NEW-2"
+
+
+    def test_number_into_text_field_with_strip(self, tmp_path: Path) -> None:
+        """A JSON number mapped to a text field through `strip` arrives as its digits."""
+        text = (REPO / "tests/mappings/fixtures/wrong-expected/mapping.yaml").read_text()
+        text = text.replace("  order_id: id", "  order_id: {path: id, transform: [strip]}")
+        (tmp_path / "mapping.yaml").write_text(text)
+        mapping = load_mapping(tmp_path / "mapping.yaml")
+        order = mapping.apply(json.dumps({
+            "case": "C1", "id": 12345, "issued": "2026-11-20 15:42",
+            "restrained": [{"name": "Grant Ellison", "sex": "M"}],
+            "protected": [{"name": "Wu, Mei"}]}).encode())
+        assert order.order_id == "12345"
+
+
+    def test_date_and_time_from_two_fields(self, tmp_path: Path) -> None:
+        """`paths` + `join` + `datetime` reads a date and a time kept in separate fields."""
+        text = (REPO / "tests/mappings/fixtures/wrong-expected/mapping.yaml").read_text()
+        text = text.replace(
+            '  issued_at: {path: issued, transform: [{datetime: {format: "%Y-%m-%d %H:%M", '
+            'tz: America/Los_Angeles}}]}',
+            '  issued_at: {paths: [day, time], transform: [{join: " "}, '
+            '{datetime: {format: "%m/%d/%Y %I:%M %p", tz: America/Los_Angeles}}]}')
+        (tmp_path / "mapping.yaml").write_text(text)
+        mapping = load_mapping(tmp_path / "mapping.yaml")
+        order = mapping.apply(json.dumps({
+            "case": "C1", "id": "O1", "issued": "2026-07-04 09:00", "day": "07/04/2026",
+            "time": "9:05 AM", "restrained": [{"name": "Grant Ellison", "sex": "M"}],
+            "protected": [{"name": "Wu, Mei"}]}).encode())
+        assert order.issued_at.isoformat() == "2026-07-04T09:05:00-07:00"
+
+
 class TestCompiledOnce:
     def test_applying_needs_no_mapping_file(self, tmp_path: Path, sample: dict) -> None:
         """A loaded mapping keeps working after its file is gone: nothing is re-read per message."""

@@ -61,14 +61,20 @@ def test_cli_runs_as_a_module() -> None:
     assert done.stdout.count("OK ") == len(SHIPPED)
 
 
-def test_pinned_niem_output_is_compared() -> None:
-    """A shipped case's pinned NIEM message is rendered and compared, not just noted."""
-    niem = pytest.importorskip("engine.niem")
-    if not hasattr(niem, "render_niem"):
-        pytest.skip("this build has no NIEM renderer")
-    folder = REPO / "config" / "mappings" / "santa-clara-odyssey-json"
-    pinned = folder / "tests" / "dv_tro_two_protected.expected-niem.xml"
-    assert pinned.is_file()
-    [result] = [r for r in run_mapping_dir(folder) if r.case == "dv_tro_two_protected"]
+@pytest.mark.parametrize(("module", "renderer", "folder", "case", "suffix"), [
+    ("engine.niem", "render_niem", "santa-clara-odyssey-json", "dv_tro_two_protected",
+     ".expected-niem.xml"),
+    ("engine.clets", "render_clets", "kern-legacy-csv", "dv_tro_one_row_per_party",
+     ".expected-clets.txt"),
+])
+def test_pinned_outbound_message_is_compared(module: str, renderer: str, folder: str,
+                                             case: str, suffix: str) -> None:
+    """A shipped case's pinned NIEM/CLETS message is rendered and compared, not just noted."""
+    formats = pytest.importorskip(module)
+    if not hasattr(formats, renderer):
+        pytest.skip(f"this build has no {module}.{renderer}")
+    mapping_dir = REPO / "config" / "mappings" / folder
+    assert (mapping_dir / "tests" / f"{case}{suffix}").is_file()
+    [result] = [r for r in run_mapping_dir(mapping_dir) if r.case == case]
     assert result.status == "PASS"
     assert result.notes == ()

@@ -120,6 +120,13 @@ class TestLoadChecks:
         message = _error(tmp_path, "  order_id: id\n", "")
         assert "requires 'order_id'" in message
 
+    @pytest.mark.parametrize("path", ["Case..Number", "Case.Number[x]", "Case[", ".Case",
+                                      "Case. Number"])
+    def test_invalid_json_path(self, tmp_path: Path, path: str) -> None:
+        """A JSON path that is not keys and [index]es joined by dots can never match."""
+        message = _error(tmp_path, "  case_number: case", f"  case_number: '{path}'")
+        assert ":13: order.case_number.path: path can never match" in message
+
     def test_invalid_xpath(self, tmp_path: Path) -> None:
         """A syntactically invalid XPath is a path that can never match."""
         text = VALID.replace("format: json", "format: xml").replace(
@@ -133,6 +140,15 @@ class TestLoadChecks:
             "  case_number: case", "  case_number: 'j:Case/nc:Number'")
         with pytest.raises(MappingError, match=r"prefix 'j' is not declared"):
             _load(tmp_path, text)
+
+    def test_quoted_xpath_literal_is_not_a_prefix(self, tmp_path: Path) -> None:
+        """A colon inside a quoted XPath literal is text, not an undeclared prefix."""
+        text = VALID.replace("format: json", "format: xml\n  namespaces: {nc: urn:x}").replace(
+            "  case_number: case", "  case_number: \"nc:Id[@kind='urn:court:case']\"")
+        for path in ("id", "issued", "effective", "restrained", "name", "sex", "protected"):
+            text = text.replace(f"path: {path}", f"path: nc:{path}").replace(
+                f": {path}\n", f": nc:{path}\n").replace(f"each: {path}", f"each: nc:{path}")
+        assert _load(tmp_path, text).format == "xml"
 
     def test_csv_column_not_in_declared_header(self, tmp_path: Path) -> None:
         """A CSV path naming a column the declared header lacks is refused."""

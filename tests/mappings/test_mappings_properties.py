@@ -112,6 +112,40 @@ class TestDates:
         except ValueProblem:
             pass
 
+    @settings(max_examples=400)
+    @given(data=st.data(), fmt=st.sampled_from([
+        "%Y-%m-%d", "%m/%d/%Y", "%m/%d/%Y %I:%M %p", "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%dT%H:%M:%S%z"]))
+    def test_fast_parsers_agree_with_strptime(self, data: st.DataObject, fmt: str) -> None:
+        """The fast date parsers accept exactly what strptime accepts, with the same result."""
+        written = data.draw(st.datetimes(min_value=dt.datetime(1, 1, 1),
+                                         timezones=st.just(dt.UTC) | st.just(LA))
+                            .map(lambda m: m.replace(microsecond=0).strftime(
+                                fmt.replace("%z", "%z" if m.second % 2 else "Z"
+                                            if m.utcoffset() == dt.timedelta(0) else "%z"))))
+        noise = data.draw(st.text(alphabet="0123456789/-:+ TZAPMampm\u0661", max_size=25))
+        text = data.draw(st.sampled_from([written, noise, written[:-1], written + "0",
+                                          written.replace("/", "/0", 1),
+                                          written.replace(":", ":6", 1)]))
+        try:
+            expected = dt.datetime.strptime(text.strip(), fmt)
+        except ValueError:
+            expected = None
+        try:
+            got = parse_datetime(text, fmt, dt.UTC)
+            if expected is not None and expected.tzinfo is None:
+                got = got.replace(tzinfo=None)
+        except ValueProblem:
+            got = None
+        assert got == expected
+        if expected is not None and expected.tzinfo is not None:
+            assert got.utcoffset() == expected.utcoffset()
+        try:
+            day = parse_date(text, fmt)
+        except ValueProblem:
+            day = None
+        assert day == (expected.date() if expected is not None else None)
+
     @given(feet=st.integers(1, 8), inches=st.integers(0, 11),
            form=st.sampled_from(["{f}'{i}\"", "{f}-{i}", "{f} ft {i} in", "{f}{i:02d}"]))
     def test_feet_inches(self, feet: int, inches: int, form: str) -> None:

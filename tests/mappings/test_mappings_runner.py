@@ -124,11 +124,50 @@ class TestRenderedOutputs:
         pinned = good_copy / "tests" / "two_protected.expected-niem.xml"
         pinned.write_text("<order id='LA-DV-9999'/>\n")
         assert [r.status for r in run_mapping_dir(good_copy)] == ["PASS"]
-        assert seen[0].mcn == "TEST-two_protected"
+        assert seen[0].mcn == "TEST-two-protected"
         pinned.write_text("<order id='OTHER'/>\n")
         [result] = run_mapping_dir(good_copy)
         assert result.status == "FAIL"
         assert "-<order id='OTHER'/>" in result.details
+
+
+    def test_update_rendered_rewrites_only_pinned_outputs(
+            self, good_copy: Path, monkeypatch: pytest.MonkeyPatch,
+            capsys: pytest.CaptureFixture[str]) -> None:
+        """`--update-rendered` rewrites a stale pinned NIEM file and leaves the canonical one."""
+        niem = importlib.import_module("engine.niem")
+        monkeypatch.setattr(niem, "render_niem",
+                            lambda order, ctx: Rendered(b"<new/>\n", "application/xml"),
+                            raising=False)
+        tests = good_copy / "tests"
+        pinned = tests / "two_protected.expected-niem.xml"
+        pinned.write_text("<old/>\n")
+        canonical = (tests / "two_protected.expected.json").read_bytes()
+        assert main(["mapping", "test", "--update-rendered", str(good_copy)]) == 0
+        assert "two_protected.expected-niem.xml updated from engine.niem.render_niem" \
+            in capsys.readouterr().out
+        assert pinned.read_text() == "<new/>\n"
+        assert (tests / "two_protected.expected.json").read_bytes() == canonical
+        assert [r.status for r in run_mapping_dir(good_copy)] == ["PASS"]
+
+    def test_render_context_file_sets_the_transmission_facts(
+            self, good_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """tests/render-context.json overrides the MCN and time the pinned output was made with."""
+        niem = importlib.import_module("engine.niem")
+        seen = []
+        monkeypatch.setattr(niem, "render_niem",
+                            lambda order, ctx: seen.append(ctx) or Rendered(b"<x/>\n", "a/b"),
+                            raising=False)
+        tests = good_copy / "tests"
+        (tests / "two_protected.expected-niem.xml").write_text("<x/>\n")
+        (tests / "render-context.json").write_text(json.dumps(
+            {"mcn": "MCN-1", "sent_at": "2026-11-21T00:00:00+00:00"}))
+        assert [r.status for r in run_mapping_dir(good_copy)] == ["PASS"]
+        assert seen[0].mcn == "MCN-1" and seen[0].sent_at.day == 21
+        (tests / "render-context.json").write_text("{not json")
+        [result] = run_mapping_dir(good_copy)
+        assert result.status == "FAIL"
+        assert "render-context.json is not usable" in result.details[0]
 
 
 class TestFieldDifferences:
