@@ -5,7 +5,8 @@ court mappings) comes in through `Parts`, so tests and `engine demo` can run the
 engine with stand-ins. `real_parts()` finds the real ones and says, in ``Parts.notes``,
 which it could not find.
 
-Threads: one intake thread (spool or AMQP, owns its connection), one transmitter thread.
+Threads: one intake thread (spool or AMQP, owns its connection), one transmitter thread per
+destination, one ack consumer per asynchronous destination.
 Both stop when `EngineRunner.stop()` is called; work in flight finishes first.
 """
 
@@ -162,13 +163,16 @@ class EngineRunner:
             raise ConfigError([f"destinations: no renderer installed for format {fmt!r}"
                                for fmt in missing], "destinations")
         tx = config.transmitter
-        self.transmitter = Transmitter(
-            self.ledger, transports=transports, renderers=parts.renderers,
+        # One transmitter (and thread) per destination: a slow or failing destination holds
+        # up only its own orders. Each still claims through the ledger, so replicas share.
+        self.transmitters = [Transmitter(
+            self.ledger, transports={name: transport}, renderers=parts.renderers,
             correlator=self.correlator, retry=config.retry, reschedule=config.reschedule,
             breaker=config.breaker, batch_size=tx.batch_size,
             lease=dt.timedelta(seconds=tx.lease_seconds),
             ack_timeout=dt.timedelta(seconds=tx.ack_timeout), hooks=parts.hooks,
-            clock=clock or _utcnow)
+            clock=clock or _utcnow, destination=name)
+            for name, transport in transports.items()]
         self.intake: AmqpIntake | SpoolIntake
         if config.amqp is not None:
             self.intake = AmqpIntake(config.amqp, self.pipeline)
@@ -194,9 +198,11 @@ class EngineRunner:
         self._threads = [
             threading.Thread(target=self.intake.run, args=(self._stop,), name="intake",
                              daemon=True),
-            threading.Thread(target=self.transmitter.run, args=(self._stop,),
-                             kwargs={"poll_interval": poll}, name="transmitter", daemon=True),
         ]
+        self._threads += [threading.Thread(target=t.run, args=(self._stop,),
+                                           kwargs={"poll_interval": poll}, daemon=True,
+                                           name=f"transmitter-{i}")
+                          for i, t in enumerate(self.transmitters)]
         self._threads += [threading.Thread(target=c.run, args=(self._stop,), daemon=True,
                                            name=f"acks-{i}")
                           for i, c in enumerate(self.ack_consumers)]
@@ -212,7 +218,8 @@ class EngineRunner:
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout)
-        self.transmitter.close()
+        for transmitter in self.transmitters:
+            transmitter.close()
         log.info("engine stopped")
 
     def wait(self) -> None:

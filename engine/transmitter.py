@@ -65,7 +65,8 @@ class Transmitter:
                  clock: Callable[[], dt.datetime] = _utcnow,
                  sleep: Callable[[float], None] | None = None,
                  worker_id: str | None = None,
-                 hooks: EngineHooks | None = None) -> None:
+                 hooks: EngineHooks | None = None,
+                 destination: str | None = None) -> None:
         self._ledger = ledger
         self._transports = dict(transports)
         self._renderers = dict(renderers)
@@ -82,16 +83,20 @@ class Transmitter:
                          for name in self._transports}
         self._connected: set[str] = set()
         self._hooks = hooks
+        #: Only this destination's work (one transmitter thread per destination), or all.
+        self._destination = destination
 
     # -- rounds -----------------------------------------------------------------------------
 
     def run_once(self) -> int:
         """One round: resend what was never answered, then send what is due. Returns the
         number of transmissions handled."""
-        self._ledger.expire_unacknowledged(older_than=self._ack_timeout)
+        self._ledger.expire_unacknowledged(older_than=self._ack_timeout,
+                                           destination=self._destination)
         shut = [name for name, b in self.breakers.items() if b.state is BreakerState.OPEN]
         claims = self._ledger.claim_due(self.worker_id, limit=self._batch_size,
-                                        lease=self._lease, exclude_destinations=shut)
+                                        lease=self._lease, exclude_destinations=shut,
+                                        destination=self._destination)
         failing: set[str] = set()
         for claim in claims:
             if claim.destination in failing:

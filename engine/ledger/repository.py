@@ -382,9 +382,10 @@ class Ledger:
     # -- transmitter ------------------------------------------------------------------------
 
     def claim_due(self, worker: str, *, limit: int, lease: dt.timedelta,
-                  exclude_destinations: Sequence[str] = ()) -> list[Claim]:
+                  exclude_destinations: Sequence[str] = (),
+                  destination: str | None = None) -> list[Claim]:
         """Lease up to ``limit`` transmissions whose turn has come (READY, or RETRY_SCHEDULED
-        and due), skipping rows another replica holds."""
+        and due), skipping rows another replica holds; only ``destination``'s when given."""
         with self._transaction() as tx:
             t, v, o = transmissions.c, order_versions.c, orders.c
             query = (
@@ -400,6 +401,8 @@ class Ledger:
                 .limit(limit))
             if exclude_destinations:
                 query = query.where(t.destination.not_in(list(exclude_destinations)))
+            if destination is not None:
+                query = query.where(t.destination == destination)
             if self._skip_locked:
                 query = query.with_for_update(skip_locked=True, of=transmissions)
             rows = tx.conn.execute(query).all()
@@ -485,14 +488,17 @@ class Ledger:
                                     reason, error_reason=reason)
             return True
 
-    def expire_unacknowledged(self, *, older_than: dt.timedelta) -> int:
+    def expire_unacknowledged(self, *, older_than: dt.timedelta,
+                              destination: str | None = None) -> int:
         """SENT transmissions with no acknowledgement for too long go out again (same MCN)."""
         with self._transaction() as tx:
             t = transmissions.c
             rows = tx.conn.execute(
                 sa.select(transmissions.c.id, t.version_id, t.mcn, order_versions.c.order_key)
                 .join_from(transmissions, order_versions, t.version_id == order_versions.c.id)
-                .where(t.state == State.SENT, t.last_attempt_at <= tx.now - older_than)).all()
+                .where(t.state == State.SENT, t.last_attempt_at <= tx.now - older_than,
+                       *([t.destination == destination] if destination is not None else []))
+                .with_for_update(skip_locked=True, of=transmissions)).all()
             for row in rows:
                 self._set_transmission(tx, row.id, State.RETRY_SCHEDULED,
                                        next_attempt_at=tx.now,

@@ -143,3 +143,34 @@ class TestEmbeddedRun:
                       transport_factory=lambda dest: StandInReceiver().transport())
         with pytest.raises(ConfigError, match="'clets'"):
             EngineRunner(config, parts)
+
+
+class TestRunnerPerDestination:
+    def test_each_destination_has_its_own_transmitter(self, tmp_path: Path) -> None:
+        """With two destinations, each transmitter sends only its destination's orders, so
+        one destination's outage or slowness cannot hold up the other's."""
+        from engine.config import CourtConfig, DestinationConfig, EngineConfig, LedgerConfig
+        from engine.runner import EngineRunner, Parts
+        from engine.stand_ins import StandInReceiver, parse_stand_in_ack
+
+        receivers = {"a": StandInReceiver(down=True), "b": StandInReceiver()}
+        config = EngineConfig(
+            ledger=LedgerConfig(url=f"sqlite:///{tmp_path / 'l.db'}"),
+            spool_dir=tmp_path / "spool",
+            courts={"CA019015J": CourtConfig(destination="a"),
+                    "*": CourtConfig(destination="b")},
+            destinations={n: DestinationConfig(name=n, transport="mock", format="niem")
+                          for n in receivers})
+        runner = EngineRunner(config, Parts(
+            renderers={"niem": stand_in_render}, ack_parsers={"niem": parse_stand_in_ack},
+            transport_factory=lambda dest: receivers[dest.name].transport()))
+        court_b = json.loads(order_message("B-1").body)
+        court_b["court"]["ori"] = "CA001013J"
+        from engine.pipeline import IntakeMessage
+
+        runner.pipeline.run([order_message("A-1"), IntakeMessage(json.dumps(court_b).encode())])
+        by_name = {next(iter(t.breakers)): t for t in runner.transmitters}
+        by_name["b"].run_once()
+        assert receivers["a"].attempts == 0
+        assert runner.ledger.version_row("CA001013J/B-1", 1)["state"] == "ACKED"
+        assert runner.ledger.version_row("CA019015J/A-1", 1)["state"] == "READY"
