@@ -3,9 +3,10 @@
 Asynchronous transports return no ack in the `Receipt`: the AMQP transport names our ack
 queue in ``reply_to`` and the DOJ answers there; the file transport's DOJ drops ack files in
 an inbox. These consumers read those channels and hand each answer to
-`Correlator.apply_bytes`, which records it (malformed and unknown ones too). An AMQP ack is
-acked to the broker only after the correlator's ledger commit; an ack file is archived only
-after it. A ledger outage leaves them where they are, to be read again.
+`Correlator.apply_bytes`, which records it (malformed and unknown ones too). AMQP acks are
+applied in batches (one ledger transaction for what arrived together, then one broker ack
+with ``multiple=True``), and acked to the broker only after that ledger commit; an ack
+file is archived only after it. A ledger outage leaves them where they are, to be read again.
 """
 
 from __future__ import annotations
@@ -35,12 +36,16 @@ class AmqpAckConsumer:
     """Consumes one ack queue (a durable quorum queue we own) on one I/O thread."""
 
     def __init__(self, *, url: str, queue: str, fmt: str, correlator: Correlator,
-                 prefetch: int = 100) -> None:
+                 prefetch: int = 100, batch_size: int = 100, batch_wait: float = 0.02) -> None:
         self._url = url
         self._queue = queue
         self._fmt = fmt
         self._correlator = correlator
-        self._prefetch = prefetch
+        self._prefetch = max(prefetch, batch_size)
+        #: Acks applied in one ledger transaction: at most this many, or what arrived
+        #: before the queue was quiet for ``batch_wait`` seconds.
+        self._batch_size = batch_size
+        self._batch_wait = batch_wait
         self.connected = threading.Event()
 
     def _parameters(self) -> pika.ConnectionParameters:
@@ -72,11 +77,17 @@ class AmqpAckConsumer:
             channel.queue_declare(self._queue, durable=True,
                                   arguments={"x-queue-type": "quorum"})
             self.connected.set()
-            for method, _props, body in channel.consume(self._queue, inactivity_timeout=0.2):
+            held: list[tuple[int, bytes]] = []
+            for method, _props, body in channel.consume(self._queue,
+                                                        inactivity_timeout=self._batch_wait):
                 if method is not None:
-                    self._correlator.apply_bytes(body, self._fmt)  # commits, or raises
-                    channel.basic_ack(method.delivery_tag)
-                if stop.is_set():
+                    held.append((method.delivery_tag, body))
+                if held and (method is None or len(held) >= self._batch_size):
+                    # One ledger transaction for the batch, then one ack for all of it.
+                    self._correlator.apply_many([b for _, b in held], self._fmt)
+                    channel.basic_ack(held[-1][0], multiple=True)
+                    held = []
+                if stop.is_set() and not held:
                     break
             channel.cancel()
         finally:

@@ -112,6 +112,10 @@ class TransmitterConfig:
     lease_seconds: float = 120.0
     #: A SENT transmission with no acknowledgement after this long is sent again (same MCN).
     ack_timeout: float = 300.0
+    #: At most this many SENT-but-unacknowledged transmissions per destination: the engine
+    #: never runs further ahead of the DOJ than this, so a backlog waits in the ledger (not
+    #: in the DOJ's queue) and ``ack_timeout`` measures the DOJ's answer, not our backlog.
+    max_in_flight: int = 500
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

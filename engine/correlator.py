@@ -11,7 +11,8 @@ table and change nothing they should not; none of them raises.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import structlog
 
@@ -56,6 +57,35 @@ class Correlator:
             return self.record_malformed(f"not an acknowledgement: {type(ack).__name__}")
         self._report(result, ack.mcn)
         return result
+
+    def _parse(self, data: bytes, fmt: str) -> Acknowledgement | str:
+        """The parsed acknowledgement, or why it is malformed."""
+        parser = self._parsers.get(fmt)
+        if parser is None:
+            return f"no acknowledgement parser for format {fmt!r}"
+        try:
+            return parser(data)
+        except AckError as exc:
+            return str(exc)
+        except Exception as exc:  # a parser bug must not stop the ack consumer
+            return f"ack parser failed with {type(exc).__name__}"
+
+    def _ledger_args(self, ack: Acknowledgement | str) -> dict[str, Any]:
+        if isinstance(ack, str):
+            return {"mcn": None, "accepted": None, "reason": ack}
+        if isinstance(ack, Accepted):
+            return {"mcn": ack.mcn, "accepted": True, "record_id": ack.record_id}
+        return {"mcn": ack.mcn, "accepted": False, "code": ack.code, "reason": ack.reason,
+                "retryable": ack.retryable, "retry_after": self._retry_after}
+
+    def apply_many(self, data: Sequence[bytes], fmt: str) -> list[AckResult]:
+        """Parse and apply a batch of acknowledgements in ONE ledger transaction (in
+        order; malformed ones recorded). Raises `LedgerError` when nothing was recorded."""
+        parsed = [self._parse(d, fmt) for d in data]
+        results = self._ledger.record_acknowledgements([self._ledger_args(a) for a in parsed])
+        for ack, result in zip(parsed, results, strict=True):
+            self._report(result, None if isinstance(ack, str) else ack.mcn)
+        return results
 
     def apply_bytes(self, data: bytes, fmt: str) -> AckResult:
         """Parse ``data`` with the format's ack parser and apply it; malformed is recorded."""

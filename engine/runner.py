@@ -171,6 +171,7 @@ class EngineRunner:
             breaker=config.breaker, batch_size=tx.batch_size,
             lease=dt.timedelta(seconds=tx.lease_seconds),
             ack_timeout=dt.timedelta(seconds=tx.ack_timeout), hooks=parts.hooks,
+            max_in_flight=tx.max_in_flight,
             clock=clock or _utcnow, destination=name)
             for name, transport in transports.items()]
         self.intake: AmqpIntake | SpoolIntake

@@ -1,9 +1,11 @@
 """The transmitter: sends each order version whose turn has come, and never loses one.
 
-Each round it leases due transmissions from the ledger (``FOR UPDATE SKIP LOCKED`` on
-PostgreSQL, so replicas share the work), renders each at its first send with its MCN and the
-entry's DOJ record id (`RenderContext`), keeps those bytes for every retry, and hands them to
-the destination's `Transport`:
+Each round it leases due transmissions from the ledger (no more than ``max_in_flight``
+sent-but-unacknowledged ones per destination: flow control, so a backlog waits in the
+ledger rather than in the DOJ's queue where ``ack_timeout`` would resend it; ``FOR UPDATE
+SKIP LOCKED`` on PostgreSQL, so replicas share the work), renders each at its first send
+with its MCN and the entry's DOJ record id (`RenderContext`), keeps those bytes for every
+retry, and hands them to the destination's `Transport`:
 
 * transient faults are retried at once a few times (tenacity, `engine.retry`), then the
   transmission is rescheduled durably with a backed-off ``next_attempt_at``;
@@ -14,6 +16,12 @@ the destination's `Transport`:
 
 One order's trouble never holds up another's; only later versions of the same order wait
 (the ledger releases them when the earlier version is ACKED).
+
+A transport that offers ``send_many`` (AMQP: pipelined publisher confirms) gets a round's
+claims for its destination as one batch while its breaker is closed: rendered, stored in
+one ledger transaction, published together, and marked SENT in one transaction once the
+broker confirmed them. A message the batch could not deliver goes through the one-by-one
+path above (retries, reschedule, breaker), with the same bytes and MCN.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import structlog
 
@@ -66,7 +75,7 @@ class Transmitter:
                  sleep: Callable[[float], None] | None = None,
                  worker_id: str | None = None,
                  hooks: EngineHooks | None = None,
-                 destination: str | None = None) -> None:
+                 destination: str | None = None, max_in_flight: int = 500) -> None:
         self._ledger = ledger
         self._transports = dict(transports)
         self._renderers = dict(renderers)
@@ -85,6 +94,8 @@ class Transmitter:
         self._hooks = hooks
         #: Only this destination's work (one transmitter thread per destination), or all.
         self._destination = destination
+        #: Flow control: sent-but-unacknowledged transmissions allowed at once.
+        self._max_in_flight = max_in_flight
 
     # -- rounds -----------------------------------------------------------------------------
 
@@ -94,11 +105,14 @@ class Transmitter:
         self._ledger.expire_unacknowledged(older_than=self._ack_timeout,
                                            destination=self._destination)
         shut = [name for name, b in self.breakers.items() if b.state is BreakerState.OPEN]
-        claims = self._ledger.claim_due(self.worker_id, limit=self._batch_size,
+        room = self._max_in_flight - self._ledger.count_in_flight(self._destination)
+        if room <= 0:
+            return 0  # the destination has enough to answer; wait for its acks
+        claims = self._ledger.claim_due(self.worker_id, limit=min(self._batch_size, room),
                                         lease=self._lease, exclude_destinations=shut,
                                         destination=self._destination)
         failing: set[str] = set()
-        for claim in claims:
+        for claim in self._send_batches(claims, failing):
             if claim.destination in failing:
                 # One failed send (after its retries) is enough news for this round: the
                 # rest wait one reschedule interval instead of each retrying in turn, so a
@@ -153,6 +167,11 @@ class Transmitter:
         envelope = self._envelope(claim)
         if envelope is None:
             return True
+        return self._deliver(claim, envelope, breaker, transport)
+
+    def _deliver(self, claim: Claim, envelope: Envelope, breaker: CircuitBreaker,
+                 transport: Transport) -> bool:
+        """Send one prepared envelope with retries; False when its destination failed."""
         started = time.monotonic()
         try:
             receipt = self._send_with_retries(claim.destination, transport, envelope)
@@ -185,6 +204,101 @@ class Transmitter:
             self._correlator.apply_bytes(receipt.ack, claim.format)
         return True
 
+    # -- batches (transports with send_many) --------------------------------------------------
+
+    def _send_batches(self, claims: list[Claim], failing: set[str]) -> list[Claim]:
+        """Send what can go as a batch; return the claims left for the one-by-one path."""
+        by_destination: dict[str, list[Claim]] = {}
+        for claim in claims:
+            by_destination.setdefault(claim.destination, []).append(claim)
+        rest: list[Claim] = []
+        for name, group in by_destination.items():
+            transport = self._transports.get(name)
+            breaker = self.breakers.get(name)
+            send_many = getattr(transport, "send_many", None)
+            if (len(group) < 2 or send_many is None or breaker is None or transport is None
+                    or breaker.state is not BreakerState.CLOSED):
+                rest += group
+                continue
+            if not self._send_batch(name, group, send_many, breaker, transport):
+                failing.add(name)
+        return rest
+
+    def _send_batch(self, name: str, claims: list[Claim],
+                    send_many: Callable[[list[Envelope]], list[Receipt | Exception]],
+                    breaker: CircuitBreaker, transport: Transport) -> bool:
+        """One destination's claims as one batch; False when the destination failed."""
+        prepared = self._envelopes(claims)
+        if not prepared:
+            return True
+        started = time.monotonic()
+        try:
+            if name not in self._connected:
+                transport.connect()
+                self._connected.add(name)
+            results: list[Receipt | Exception] = list(send_many([e for _, e in prepared]))
+        except Exception as exc:
+            # The whole batch failed (connection): each goes the one-by-one way, with
+            # retries; any of it may have arrived, the receiver drops duplicate MCNs.
+            log.warning("batch send failed; sending one by one", destination=name,
+                        error_class=type(exc).__name__)
+            if isinstance(exc, TransportError) and exc.transient:
+                self._disconnect(name, transport)
+            results = [exc] * len(prepared)
+        sent = [(c, r) for (c, _), r in zip(prepared, results, strict=True)
+                if isinstance(r, Receipt)]
+        elapsed = (time.monotonic() - started) / max(1, len(prepared))
+        if sent:
+            self._breaker_result(breaker, ok=True)
+            self._ledger.mark_sent_many([c for c, _ in sent], self.worker_id)
+            for claim, receipt in sent:
+                call_hook(self._hooks, "after_send", claim, "sent", elapsed)
+                if receipt.ack is not None:
+                    self._correlator.apply_bytes(receipt.ack, claim.format)
+        ok = True
+        for (claim, envelope), result in zip(prepared, results, strict=True):
+            if isinstance(result, Receipt):
+                continue
+            if not ok:
+                self._ledger.mark_retry(
+                    claim, self.worker_id, attempted=False,
+                    next_attempt_at=self._clock() + durable_delay(self._reschedule, 1),
+                    error="destination failed earlier in this round")
+                continue
+            ok = self._deliver(claim, envelope, breaker, transport)
+        return ok
+
+    def _envelopes(self, claims: list[Claim]) -> list[tuple[Claim, Envelope]]:
+        """Envelopes for a batch: stored bytes, or rendered now and stored in ONE
+        transaction (claims that cannot be rendered are marked INVALID, lost ones dropped)."""
+        ready: list[tuple[Claim, Envelope]] = []
+        to_store: list[tuple[Claim, bytes, str, dt.datetime, tuple[str, ...]]] = []
+        for claim in claims:
+            if claim.body is not None:
+                ready.append((claim, self._make_envelope(claim, claim.body,
+                                                         claim.content_type)))
+                continue
+            prepared_at = self._clock()
+            rendered = self._render_or_invalid(claim, prepared_at)
+            if rendered is not None:
+                to_store.append((claim, rendered.body, rendered.content_type, prepared_at,
+                                 tuple(rendered.warnings)))
+        if to_store:
+            kept = self._ledger.store_prepared_many(to_store, self.worker_id)
+            stored = {item[0].transmission_id: item for item, ok in zip(to_store, kept,
+                                                                        strict=True) if ok}
+            ready += [(c, self._make_envelope(c, stored[c.transmission_id][1],
+                                              stored[c.transmission_id][2]))
+                      for c in claims if c.transmission_id in stored]
+            order = {c.transmission_id: i for i, c in enumerate(claims)}
+            ready.sort(key=lambda item: order[item[0].transmission_id])
+        return ready
+
+    @staticmethod
+    def _make_envelope(claim: Claim, body: bytes, content_type: str | None) -> Envelope:
+        return Envelope(mcn=claim.mcn, body=body, content_type=content_type or "",
+                        headers={"x-engine-mcn": claim.mcn})
+
     def _breaker_result(self, breaker: CircuitBreaker, *, ok: bool) -> None:
         before = (breaker.state, breaker.failures)
         if ok:
@@ -195,23 +309,28 @@ class Transmitter:
             call_hook(self._hooks, "breaker_changed", breaker.name, breaker.state,
                       breaker.failures)
 
+    def _render_or_invalid(self, claim: Claim, prepared_at: dt.datetime) -> Any:
+        """The rendered message, or None after marking the version INVALID with why."""
+        try:
+            return self._render(claim, prepared_at)
+        except RenderError as exc:
+            errors = "; ".join(str(e) for e in exc.errors) or str(exc)
+            self._ledger.mark_rejected(claim, self.worker_id, invalid=True,
+                                       reason=f"cannot render as {claim.format}: {errors}")
+            call_hook(self._hooks, "after_send", claim, "invalid", 0.0)
+        except Exception as exc:
+            self._ledger.mark_rejected(
+                claim, self.worker_id, invalid=True,
+                reason=f"(engine): rendering failed with {type(exc).__name__}")
+        return None
+
     def _envelope(self, claim: Claim) -> Envelope | None:
         """The bytes to send: rendered at the first send, the same bytes for every retry."""
         body, content_type = claim.body, claim.content_type
         if body is None:
             prepared_at = self._clock()
-            try:
-                rendered = self._render(claim, prepared_at)
-            except RenderError as exc:
-                errors = "; ".join(str(e) for e in exc.errors) or str(exc)
-                self._ledger.mark_rejected(claim, self.worker_id, invalid=True,
-                                           reason=f"cannot render as {claim.format}: {errors}")
-                call_hook(self._hooks, "after_send", claim, "invalid", 0.0)
-                return None
-            except Exception as exc:
-                self._ledger.mark_rejected(
-                    claim, self.worker_id, invalid=True,
-                    reason=f"(engine): rendering failed with {type(exc).__name__}")
+            rendered = self._render_or_invalid(claim, prepared_at)
+            if rendered is None:
                 return None
             body, content_type = rendered.body, rendered.content_type
             if not self._ledger.store_prepared(claim, self.worker_id, body=body,
@@ -219,8 +338,7 @@ class Transmitter:
                                                prepared_at=prepared_at,
                                                warnings=rendered.warnings):
                 return None  # the claim was lost (lease expired); another worker has it
-        return Envelope(mcn=claim.mcn, body=body, content_type=content_type or "",
-                        headers={"x-engine-mcn": claim.mcn})
+        return self._make_envelope(claim, body, content_type)
 
     def _render(self, claim: Claim, prepared_at: dt.datetime):  # type: ignore[no-untyped-def]
         renderer = self._renderers.get(claim.format)

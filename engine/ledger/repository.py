@@ -418,6 +418,16 @@ class Ledger:
                           order_type=r.order_type)
                     for r in rows]
 
+    def count_in_flight(self, destination: str | None = None) -> int:
+        """SENT transmissions still waiting for their acknowledgement (one destination's,
+        or all): the transmitter's flow-control window."""
+        query = (sa.select(sa.func.count()).select_from(transmissions)
+                 .where(transmissions.c.state == State.SENT))
+        if destination is not None:
+            query = query.where(transmissions.c.destination == destination)
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
     def _held(self, tx: _Tx, claim: Claim, worker: str) -> sa.Row | None:
         """The claimed row, if this worker still holds it in a sendable state."""
         stmt = _SELECT_HELD_LOCKED if self._skip_locked else _SELECT_HELD
@@ -427,33 +437,55 @@ class Ledger:
     def store_prepared(self, claim: Claim, worker: str, *, body: bytes, content_type: str,
                        prepared_at: dt.datetime, warnings: Sequence[str] = ()) -> bool:
         """Keep the rendered message, so every retry sends exactly the same bytes."""
+        return self.store_prepared_many(
+            [(claim, body, content_type, prepared_at, tuple(warnings))], worker)[0]
+
+    def store_prepared_many(self, items: Sequence[tuple[Claim, bytes, str, dt.datetime,
+                                                        Sequence[str]]],
+                            worker: str) -> list[bool]:
+        """`store_prepared` for a batch (claim, body, content type, prepared at, warnings),
+        in ONE transaction; per item False when the claim was lost."""
         with self._transaction() as tx:
-            if self._held(tx, claim, worker) is None:
-                return False
-            tx.conn.execute(_UPDATE_TRANSMISSION, {
-                "b_id": claim.transmission_id, "body": body, "content_type": content_type,
-                "prepared_at": _utc(prepared_at), "updated_at": tx.now})
-            if warnings:
-                tx.conn.execute(_UPDATE_VERSION, {"b_id": claim.version_id,
-                                                  "warnings": json.dumps(list(warnings))})
-            return True
+            out = []
+            for claim, body, content_type, prepared_at, warnings in items:
+                if self._held(tx, claim, worker) is None:
+                    out.append(False)
+                    continue
+                tx.conn.execute(_UPDATE_TRANSMISSION, {
+                    "b_id": claim.transmission_id, "body": body,
+                    "content_type": content_type, "prepared_at": _utc(prepared_at),
+                    "updated_at": tx.now})
+                if warnings:
+                    tx.conn.execute(_UPDATE_VERSION, {"b_id": claim.version_id,
+                                                      "warnings": json.dumps(list(warnings))})
+                out.append(True)
+            return out
 
     def mark_sent(self, claim: Claim, worker: str) -> bool:
         """The transport took the message: SENT, awaiting its acknowledgement.
 
         False (and no change) when the claim was lost or an acknowledgement got there first.
         """
+        return self.mark_sent_many([claim], worker)[0]
+
+    def mark_sent_many(self, claims: Sequence[Claim], worker: str) -> list[bool]:
+        """`mark_sent` for a batch the transport took, in ONE transaction."""
         with self._transaction() as tx:
-            row = self._held(tx, claim, worker)
-            if row is None:
-                return False
-            attempts = row.attempt_count + 1
-            self._set_transmission(tx, row.id, State.SENT, attempt_count=attempts,
-                                   last_attempt_at=tx.now, lease_until=None, last_error=None)
-            self._set_version_state(tx, claim.version_id, claim.order_key, row.state,
-                                    State.SENT, f"sent {row.mcn} to {row.destination} "
-                                    f"(attempt {attempts})")
-            return True
+            out = []
+            for claim in claims:
+                row = self._held(tx, claim, worker)
+                if row is None:
+                    out.append(False)
+                    continue
+                attempts = row.attempt_count + 1
+                self._set_transmission(tx, row.id, State.SENT, attempt_count=attempts,
+                                       last_attempt_at=tx.now, lease_until=None,
+                                       last_error=None)
+                self._set_version_state(tx, claim.version_id, claim.order_key, row.state,
+                                        State.SENT, f"sent {row.mcn} to {row.destination} "
+                                        f"(attempt {attempts})")
+                out.append(True)
+            return out
 
     def mark_retry(self, claim: Claim, worker: str, *, next_attempt_at: dt.datetime,
                    error: str, attempted: bool = True) -> bool:
@@ -522,69 +554,83 @@ class Ledger:
         the wait before resending after a retryable reject (default: at once).
         """
         with self._transaction() as tx:
-            def record(kind: AckKind, tid: int | None) -> None:
-                tx.conn.execute(_INSERT_ACK, {
-                    "mcn": mcn, "transmission_id": tid, "kind": kind, "record_id": record_id,
-                    "code": code, "reason": reason, "received_at": tx.now})
+            return self._apply_ack(tx, mcn=mcn, accepted=accepted, record_id=record_id,
+                                   code=code, reason=reason, retryable=retryable,
+                                   retry_after=retry_after)
 
-            if accepted is None:
-                record(AckKind.MALFORMED, None)
-                return AckResult(AckKind.MALFORMED)
-            stmt = _SELECT_BY_MCN_LOCKED if self._skip_locked else _SELECT_BY_MCN
-            row = tx.conn.execute(stmt, {"b_mcn": mcn}).first()
-            if row is None:
-                record(AckKind.UNKNOWN, None)
-                return AckResult(AckKind.UNKNOWN)
-            if self._skip_locked:  # the order's lock, then re-read under it
-                tx.conn.execute(_SELECT_ORDER_LOCKED, {"b_key": row.order_key})
-                row = tx.conn.execute(_SELECT_BY_MCN_LOCKED, {"b_mcn": mcn}).first()
-            state = State(row.state)
-            if state in (State.ACKED, State.REJECTED, State.INVALID):
-                record(AckKind.DUPLICATE, row.id)
-                return AckResult(AckKind.DUPLICATE, row.order_key, row.version, state,
-                                 row.order_type, row.destination)
-            if state in (State.SUPERSEDED, State.WAITING):
-                record(AckKind.LATE, row.id)
-                return AckResult(AckKind.LATE, row.order_key, row.version, state, row.order_type,
-                                 row.destination)
-            # SENT, or READY / RETRY_SCHEDULED when the ack comes after we gave up waiting:
-            # the MCN is the same, so it answers the message we (re)send; apply it.
-            if accepted:
-                kind = AckKind.ACCEPTED if state is State.SENT else AckKind.LATE
-                new_state = State.ACKED
-                self._set_transmission(tx, row.id, new_state, lease_until=None,
-                                       next_attempt_at=None)
-                self._set_version_state(tx, row.version_id, row.order_key, state, new_state,
-                                        f"accepted; DOJ record id {record_id}",
-                                        error_reason=None)
-                tx.conn.execute(_SET_RECORD_ID, {"b_key": row.order_key,
-                                                 "doj_record_id": record_id,
-                                                 "updated_at": tx.now})
-                record(kind, row.id)
-                self._release_next(tx, row.order_key)
-            elif retryable:
-                kind = AckKind.REJECTED if state is State.SENT else AckKind.LATE
-                new_state = State.RETRY_SCHEDULED
-                when = tx.now + (retry_after(row.attempt_count) if retry_after
-                                 else dt.timedelta(0))
-                self._set_transmission(tx, row.id, new_state, next_attempt_at=when,
-                                       lease_until=None, last_error=f"{code}: {reason}")
-                self._set_version_state(tx, row.version_id, row.order_key, state, new_state,
-                                        f"rejected as retryable ({code}: {reason}); "
-                                        f"next attempt at {when.isoformat()}")
-                record(kind, row.id)
-            else:
-                kind = AckKind.REJECTED if state is State.SENT else AckKind.LATE
-                new_state = State.REJECTED
-                why = f"rejected by the destination: {code}: {reason}"
-                self._set_transmission(tx, row.id, new_state, lease_until=None,
-                                       last_error=why)
-                self._set_version_state(tx, row.version_id, row.order_key, state, new_state,
-                                        why, error_reason=why)
-                record(kind, row.id)
-            return AckResult(kind, row.order_key, row.version, new_state, row.order_type,
-                             row.destination, _aware(row.last_attempt_at),
-                             _aware(row.issued_at))
+    def record_acknowledgements(self, acks: Sequence[dict[str, Any]]) -> list[AckResult]:
+        """`record_acknowledgement` for a batch (each item its keyword arguments), applied
+        in order in ONE transaction: all recorded, or none (`LedgerError`)."""
+        with self._transaction() as tx:
+            return [self._apply_ack(tx, **ack) for ack in acks]
+
+    def _apply_ack(self, tx: _Tx, *, mcn: str | None, accepted: bool | None,
+                   record_id: str | None = None, code: str | None = None,
+                   reason: str | None = None, retryable: bool = False,
+                   retry_after: Callable[[int], dt.timedelta] | None = None) -> AckResult:
+        def record(kind: AckKind, tid: int | None) -> None:
+            tx.conn.execute(_INSERT_ACK, {
+                "mcn": mcn, "transmission_id": tid, "kind": kind, "record_id": record_id,
+                "code": code, "reason": reason, "received_at": tx.now})
+
+        if accepted is None:
+            record(AckKind.MALFORMED, None)
+            return AckResult(AckKind.MALFORMED)
+        stmt = _SELECT_BY_MCN_LOCKED if self._skip_locked else _SELECT_BY_MCN
+        row = tx.conn.execute(stmt, {"b_mcn": mcn}).first()
+        if row is None:
+            record(AckKind.UNKNOWN, None)
+            return AckResult(AckKind.UNKNOWN)
+        if self._skip_locked:  # the order's lock, then re-read under it
+            tx.conn.execute(_SELECT_ORDER_LOCKED, {"b_key": row.order_key})
+            row = tx.conn.execute(_SELECT_BY_MCN_LOCKED, {"b_mcn": mcn}).first()
+        state = State(row.state)
+        if state in (State.ACKED, State.REJECTED, State.INVALID):
+            record(AckKind.DUPLICATE, row.id)
+            return AckResult(AckKind.DUPLICATE, row.order_key, row.version, state,
+                             row.order_type, row.destination)
+        if state in (State.SUPERSEDED, State.WAITING):
+            record(AckKind.LATE, row.id)
+            return AckResult(AckKind.LATE, row.order_key, row.version, state, row.order_type,
+                             row.destination)
+        # SENT, or READY / RETRY_SCHEDULED when the ack comes after we gave up waiting:
+        # the MCN is the same, so it answers the message we (re)send; apply it.
+        if accepted:
+            kind = AckKind.ACCEPTED if state is State.SENT else AckKind.LATE
+            new_state = State.ACKED
+            self._set_transmission(tx, row.id, new_state, lease_until=None,
+                                   next_attempt_at=None)
+            self._set_version_state(tx, row.version_id, row.order_key, state, new_state,
+                                    f"accepted; DOJ record id {record_id}",
+                                    error_reason=None)
+            tx.conn.execute(_SET_RECORD_ID, {"b_key": row.order_key,
+                                             "doj_record_id": record_id,
+                                             "updated_at": tx.now})
+            record(kind, row.id)
+            self._release_next(tx, row.order_key)
+        elif retryable:
+            kind = AckKind.REJECTED if state is State.SENT else AckKind.LATE
+            new_state = State.RETRY_SCHEDULED
+            when = tx.now + (retry_after(row.attempt_count) if retry_after
+                             else dt.timedelta(0))
+            self._set_transmission(tx, row.id, new_state, next_attempt_at=when,
+                                   lease_until=None, last_error=f"{code}: {reason}")
+            self._set_version_state(tx, row.version_id, row.order_key, state, new_state,
+                                    f"rejected as retryable ({code}: {reason}); "
+                                    f"next attempt at {when.isoformat()}")
+            record(kind, row.id)
+        else:
+            kind = AckKind.REJECTED if state is State.SENT else AckKind.LATE
+            new_state = State.REJECTED
+            why = f"rejected by the destination: {code}: {reason}"
+            self._set_transmission(tx, row.id, new_state, lease_until=None,
+                                   last_error=why)
+            self._set_version_state(tx, row.version_id, row.order_key, state, new_state,
+                                    why, error_reason=why)
+            record(kind, row.id)
+        return AckResult(kind, row.order_key, row.version, new_state, row.order_type,
+                         row.destination, _aware(row.last_attempt_at),
+                         _aware(row.issued_at))
 
     # -- people -----------------------------------------------------------------------------
 

@@ -4,7 +4,8 @@ The message carries ``message_id`` = ``correlation_id`` = the message control nu
 ``reply_to`` = our acknowledgement queue; the DOJ answers there, echoing the
 ``correlation_id``. `send` returns once the broker has confirmed the message
 (``Receipt.ack`` is ``None``: the acknowledgement arrives later on the ack queue, and the
-correlator matches it by MCN).
+correlator matches it by MCN). `send_many` does the same for a batch with pipelined
+confirms: every message is published, then the broker's confirms are awaited together.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from engine.errors import TransportError, TransportUnavailable
 from engine.transports._config import TransportConfigError
 from engine.transports.amqp_settings import (
     AmqpSettings,
     ConfirmingPublisher,
+    OutgoingMessage,
     QueueTopology,
     declare_topology,
 )
@@ -81,6 +84,25 @@ class AmqpTransport(Transport):
             reply_to=self.config.reply_to, content_type=envelope.content_type,
             headers={**envelope.headers, MCN_HEADER: envelope.mcn})
         return Receipt(envelope.mcn, None)
+
+    def send_many(self, envelopes: list[Envelope]) -> list[Receipt | TransportError]:
+        """Send a batch with pipelined confirms: per envelope its `Receipt` once confirmed,
+        or the transient `TransportError` saying why it was not. A connection failure
+        raises `TransportUnavailable` for the whole batch."""
+        results = self._publisher.publish_many([OutgoingMessage(
+            exchange=self.config.exchange, routing_key=self.config.queue, body=e.body,
+            message_id=e.mcn, correlation_id=e.mcn, reply_to=self.config.reply_to,
+            content_type=e.content_type, headers={**e.headers, MCN_HEADER: e.mcn})
+            for e in envelopes])
+        out: list[Receipt | TransportError] = []
+        for envelope, error in zip(envelopes, results, strict=True):
+            if error is None:
+                out.append(Receipt(envelope.mcn, None))
+            elif isinstance(error, TransportError):
+                out.append(error)
+            else:  # pragma: no cover - publish_many returns transport errors only
+                out.append(TransportUnavailable(str(error)))
+        return out
 
     def close(self) -> None:
         self._publisher.close()
