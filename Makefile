@@ -21,6 +21,11 @@ test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
 
+## Performance: the engine end to end against a bare RabbitMQ relay (docs/performance.md).
+## Needs the local RabbitMQ. BENCH_ARGS passes options, e.g. BENCH_ARGS="--mode backlog".
+bench: $(STAMP)
+	$(PY) bench/pipeline.py $(BENCH_ARGS)
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 

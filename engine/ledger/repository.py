@@ -51,9 +51,17 @@ __all__ = [
 _MCN_ALPHABET = "0123456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no I or O: read aloud on the phone
 
 
+#: Random bytes below this map evenly onto the alphabet (7 x 34); the rest are skipped.
+_MCN_BYTE_LIMIT = 238
+
+
 def new_mcn() -> str:
     """A fresh message control number: 12 characters, upper-case letters and digits."""
-    return "".join(secrets.choice(_MCN_ALPHABET) for _ in range(12))
+    chars: list[str] = []
+    while len(chars) < 12:  # one pass almost always: 16 bytes, about 15 usable
+        chars += [_MCN_ALPHABET[b % 34] for b in secrets.token_bytes(16)
+                  if b < _MCN_BYTE_LIMIT]
+    return "".join(chars[:12])
 
 
 def _aware(value: dt.datetime | None) -> dt.datetime | None:
@@ -262,15 +270,18 @@ class Ledger:
         tx.conn.execute(_UPDATE_TRANSMISSION, {"b_id": transmission_id, "state": to_state,
                                                "updated_at": tx.now, **values})
 
-    def _new_transmission(self, tx: _Tx, version_id: int, order_key: str, destination: str,
-                          fmt: str, state: State) -> int:
+    def _unused_mcn(self, tx: _Tx) -> str:
         for _ in range(5):
             mcn = self._new_mcn()
             taken = tx.conn.execute(_SELECT_MCN, {"b_mcn": mcn}).first()
             if taken is None:
-                break
-        else:  # pragma: no cover - 34**12 values; five collisions in a row is a broken factory
-            raise LedgerError("could not find an unused message control number")
+                return mcn
+        # 34**12 values; five collisions in a row is a broken factory
+        raise LedgerError("could not find an unused message control number")  # pragma: no cover
+
+    def _new_transmission(self, tx: _Tx, version_id: int, order_key: str, destination: str,
+                          fmt: str, state: State) -> int:
+        mcn = self._unused_mcn(tx)
         tid = _new_id(tx.conn.execute(_INSERT_TRANSMISSION, {
             "mcn": mcn, "version_id": version_id, "destination": destination, "format": fmt,
             "state": state, "attempt_count": 0, "created_at": tx.now, "updated_at": tx.now,
@@ -315,6 +326,8 @@ class Ledger:
         version_key = f"{rec.order_key}#{rec.version}"
         order = tx.conn.execute(_SELECT_ORDER_LOCKED if self._skip_locked else _SELECT_ORDER,
                                 {"b_key": rec.order_key}).first()
+        if order is None and rec.version == 1 and rec.error_reason is None:
+            return self._record_new_entry(tx, rec, version_key)
         if order is None:
             tx.conn.execute(_INSERT_ORDER, {
                 "order_key": rec.order_key, "court_ori": rec.court_ori,
@@ -378,6 +391,43 @@ class Ledger:
         state = tx.conn.execute(_SELECT_VERSION, {"b_key": rec.order_key,
                                                   "b_version": rec.version}).one().state
         return IntakeResult(outcome, version_key, State(state), rec.error_reason)
+
+    def _record_new_entry(self, tx: _Tx, rec: IntakeRecord, version_key: str) -> IntakeResult:
+        """The common case in fewer statements: a valid version 1 of an order the ledger has
+        never seen. It cannot be a duplicate or a conflict, and it is released at once; the
+        rows and the audit trail are the same as the general path's."""
+        assert rec.destination and rec.format, "a valid record names its destination"
+        tx.conn.execute(_INSERT_ORDER, {
+            "order_key": rec.order_key, "court_ori": rec.court_ori,
+            "case_number": rec.case_number, "order_type": rec.order_type,
+            "latest_version": rec.version, "created_at": tx.now, "updated_at": tx.now})
+        vid = _new_id(tx.conn.execute(_INSERT_VERSION, {
+            "order_key": rec.order_key, "version": rec.version, "state": State.READY,
+            "received_at": tx.now, "updated_at": tx.now, "action": rec.action,
+            "content_hash": rec.content_hash, "canonical_json": rec.canonical_json,
+            "destination": rec.destination, "due_at": rec.due_at, "issued_at": rec.issued_at,
+            "warnings": json.dumps(list(rec.warnings)), "error_reason": None}))
+        tx.audit(order_key=rec.order_key, version_id=vid, transmission_id=None,
+                 from_state=None, to_state=State.RECEIVED, detail="intake message recorded")
+        tx.audit(order_key=rec.order_key, version_id=vid, transmission_id=None,
+                 from_state=State.RECEIVED, to_state=State.WAITING,
+                 detail="valid; waits its turn")
+        mcn = self._unused_mcn(tx)
+        tid = _new_id(tx.conn.execute(_INSERT_TRANSMISSION, {
+            "mcn": mcn, "version_id": vid, "destination": rec.destination,
+            "format": rec.format, "state": State.READY, "attempt_count": 0,
+            "created_at": tx.now, "updated_at": tx.now, "next_attempt_at": tx.now}))
+        tx.audit(order_key=rec.order_key, version_id=vid, transmission_id=tid,
+                 from_state=None, to_state=State.WAITING,
+                 detail=f"transmission {mcn} to {rec.destination}")
+        tx.audit(order_key=rec.order_key, version_id=vid, transmission_id=None,
+                 from_state=State.WAITING, to_state=State.READY,
+                 detail="released: first version of the order")
+        tx.conn.execute(_INSERT_INTAKE, {
+            "message_id": (rec.message_id or "")[:200] or None, "raw_hash": rec.raw_hash,
+            "version_key": version_key, "outcome": IntakeOutcome.NEW, "reason": None,
+            "received_at": tx.now})
+        return IntakeResult(IntakeOutcome.NEW, version_key, State.READY, None)
 
     # -- transmitter ------------------------------------------------------------------------
 
