@@ -105,7 +105,8 @@ _SELECT_HELD = (
 _SELECT_BY_MCN = (
     sa.select(transmissions.c.id, transmissions.c.state, transmissions.c.attempt_count,
               transmissions.c.version_id, transmissions.c.destination,
-              transmissions.c.last_attempt_at, order_versions.c.order_key,
+              transmissions.c.last_attempt_at, transmissions.c.lease_until,
+              order_versions.c.order_key,
               order_versions.c.version, order_versions.c.issued_at, orders.c.order_type)
     .join_from(transmissions, order_versions, transmissions.c.version_id == order_versions.c.id)
     .join(orders, orders.c.order_key == order_versions.c.order_key)
@@ -645,11 +646,20 @@ class Ledger:
                              row.destination)
         # SENT, or READY / RETRY_SCHEDULED when the ack comes after we gave up waiting:
         # the MCN is the same, so it answers the message we (re)send; apply it.
+        # READY / RETRY_SCHEDULED under an unexpired lease is a send in flight: the answer
+        # overtook the transmitter's mark_sent (pipelined batches). It counts as that
+        # attempt's answer, and the claim is released so the late mark_sent changes nothing.
+        lease = _aware(row.lease_until)
+        in_flight = state is not State.SENT and lease is not None and lease > tx.now
+        answered = state is State.SENT or in_flight
+        sent_now: dict[str, Any] = ({"attempt_count": row.attempt_count + 1,
+                                     "last_attempt_at": tx.now, "claimed_by": None}
+                                    if in_flight else {})
         if accepted:
-            kind = AckKind.ACCEPTED if state is State.SENT else AckKind.LATE
+            kind = AckKind.ACCEPTED if answered else AckKind.LATE
             new_state = State.ACKED
             self._set_transmission(tx, row.id, new_state, lease_until=None,
-                                   next_attempt_at=None)
+                                   next_attempt_at=None, **sent_now)
             self._set_version_state(tx, row.version_id, row.order_key, state, new_state,
                                     f"accepted; DOJ record id {record_id}",
                                     error_reason=None)
@@ -659,22 +669,23 @@ class Ledger:
             record(kind, row.id)
             self._release_next(tx, row.order_key)
         elif retryable:
-            kind = AckKind.REJECTED if state is State.SENT else AckKind.LATE
+            kind = AckKind.REJECTED if answered else AckKind.LATE
             new_state = State.RETRY_SCHEDULED
             when = tx.now + (retry_after(row.attempt_count) if retry_after
                              else dt.timedelta(0))
             self._set_transmission(tx, row.id, new_state, next_attempt_at=when,
-                                   lease_until=None, last_error=f"{code}: {reason}")
+                                   lease_until=None, last_error=f"{code}: {reason}",
+                                   **sent_now)
             self._set_version_state(tx, row.version_id, row.order_key, state, new_state,
                                     f"rejected as retryable ({code}: {reason}); "
                                     f"next attempt at {when.isoformat()}")
             record(kind, row.id)
         else:
-            kind = AckKind.REJECTED if state is State.SENT else AckKind.LATE
+            kind = AckKind.REJECTED if answered else AckKind.LATE
             new_state = State.REJECTED
             why = f"rejected by the destination: {code}: {reason}"
             self._set_transmission(tx, row.id, new_state, lease_until=None,
-                                   last_error=why)
+                                   last_error=why, **sent_now)
             self._set_version_state(tx, row.version_id, row.order_key, state, new_state,
                                     why, error_reason=why)
             record(kind, row.id)
