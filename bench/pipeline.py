@@ -531,13 +531,13 @@ def stage_costs(url: str, n: int, tag: str, workdir: Path) -> dict[str, float]:
     from engine.checks import check_order
     from engine.clets import render_clets, validate_clets
     from engine.formats import RenderContext
-    from engine.intake import decode_order
+    from engine.intake import decode_order, order_from_dict
     from engine.ledger import IntakeRecord, open_ledger
     from engine.model import Action
     from engine.niem.render import build_message
     from engine.niem.schema import message_schema
     from engine.pipeline import canonical_json
-    from engine.transports.amqp_settings import ConfirmingPublisher
+    from engine.transports.amqp_settings import ConfirmingPublisher, OutgoingMessage
 
     templates = issue_templates()
     bodies = [b for _, b in order_bodies(n, tag, templates)]
@@ -577,9 +577,13 @@ def stage_costs(url: str, n: int, tag: str, workdir: Path) -> dict[str, float]:
                 destination="doj", format="niem", issued_at=o.issued_at))
 
     out["canonical_json_and_hashes"] = _per_order_us(prepare, n)
+    out["transmit_decode_stored_order"] = _per_order_us(lambda: [order_from_dict(json.loads(
+        r.canonical_json)) for r in records], n)
     ledger = open_ledger(f"sqlite:///{workdir / 'stages.db'}")
+    probe = open_ledger(f"sqlite:///{workdir / 'intake.db'}")
     out["ledger_intake_commit_batch100"] = _per_order_us(
-        lambda: [ledger.record_intake(records[i:i + 100]) for i in range(0, n, 100)], n)
+        lambda: [probe.record_intake(records[i:i + 100]) for i in range(0, n, 100)], n)
+    probe.engine.dispose()
     claims: list[Any] = []
 
     def claim() -> None:
@@ -590,9 +594,31 @@ def stage_costs(url: str, n: int, tag: str, workdir: Path) -> dict[str, float]:
                                       prepared_at=now)
                 ledger.mark_sent(c, "bench")
 
-    out["ledger_claim_store_mark_sent"] = _per_order_us(claim, n)
-    out["ledger_ack_commit"] = _per_order_us(lambda: [ledger.record_acknowledgement(
-        mcn=c.mcn, accepted=True, record_id="H000000001") for c in claims], n)
+    half = n // 2
+    first, second = records[:half], records[half:]
+    ledger.record_intake([])
+
+    def claim_batched() -> None:
+        while batch := ledger.claim_due("bench", limit=50, lease=dt.timedelta(minutes=2)):
+            claims.extend(batch)
+            ledger.store_prepared_many([(c, b"x", "text/plain", now, ()) for c in batch],
+                                       "bench")
+            ledger.mark_sent_many(batch, "bench")
+
+    # One by one (the path a failing destination takes) on the first half, batched (the
+    # engine's path for AMQP) on the second.
+    for i in range(0, len(first), 100):
+        ledger.record_intake(first[i:i + 100])
+    out["ledger_claim_store_mark_sent_each"] = _per_order_us(claim, len(first))
+    out["ledger_ack_commit_each"] = _per_order_us(lambda: [ledger.record_acknowledgement(
+        mcn=c.mcn, accepted=True, record_id="H000000001") for c in claims], len(claims))
+    for i in range(0, len(second), 100):
+        ledger.record_intake(second[i:i + 100])
+    claims.clear()
+    out["ledger_claim_store_mark_sent_batch50"] = _per_order_us(claim_batched, len(second))
+    out["ledger_ack_commit_batch100"] = _per_order_us(lambda: [ledger.record_acknowledgements(
+        [{"mcn": c.mcn, "accepted": True, "record_id": "H000000001"}
+         for c in claims[i:i + 100]]) for i in range(0, len(claims), 100)], len(claims))
     ledger.engine.dispose()
     queue = f"bench.stage.{tag}"
     publisher = ConfirmingPublisher(url)
@@ -606,8 +632,9 @@ def stage_costs(url: str, n: int, tag: str, workdir: Path) -> dict[str, float]:
         if publish_many is not None:
             def pipelined() -> None:
                 for i in range(0, n, 50):
-                    publish_many([{"routing_key": queue, "body": payload,
-                                   "message_id": str(j)} for j in range(i, min(n, i + 50))])
+                    publish_many([OutgoingMessage(routing_key=queue, body=payload,
+                                                  message_id=str(j))
+                                  for j in range(i, min(n, i + 50))])
             out["publish_confirmed_batch50"] = _per_order_us(pipelined, n)
     finally:
         with contextlib.suppress(Exception):
@@ -666,12 +693,13 @@ def main(argv: list[str] | None = None) -> int:
         if "baseline" in result and result["engine"]["engine_orders_per_second"]:
             result["ratio_engine_to_baseline"] = (result["engine"]["engine_orders_per_second"]
                                                   / result["baseline"]["per_second"])
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        path = RESULTS / f"pipeline-{args.mode}-{result['started'].replace(':', '')}.json"
+        path.write_text(json.dumps(result, indent=2))  # kept even if the stages fail
         if not args.no_stages:
             print("stage costs ...", file=sys.stderr)
             result["stage_us_per_order"] = stage_costs(args.url, args.stage_count, tag, workdir)
     result["load_average_at_end"] = os.getloadavg()
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"pipeline-{args.mode}-{result['started'].replace(':', '')}.json"
     path.write_text(json.dumps(result, indent=2))
     print_summary(result)
     print(json.dumps(result, indent=2))
