@@ -115,7 +115,7 @@ class TransmitterConfig:
     #: At most this many SENT-but-unacknowledged transmissions per destination: the engine
     #: never runs further ahead of the DOJ than this, so a backlog waits in the ledger (not
     #: in the DOJ's queue) and ``ack_timeout`` measures the DOJ's answer, not our backlog.
-    max_in_flight: int = 500
+    max_in_flight: int = 200
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

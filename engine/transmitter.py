@@ -75,7 +75,7 @@ class Transmitter:
                  sleep: Callable[[float], None] | None = None,
                  worker_id: str | None = None,
                  hooks: EngineHooks | None = None,
-                 destination: str | None = None, max_in_flight: int = 500) -> None:
+                 destination: str | None = None, max_in_flight: int = 200) -> None:
         self._ledger = ledger
         self._transports = dict(transports)
         self._renderers = dict(renderers)

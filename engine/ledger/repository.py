@@ -102,6 +102,12 @@ _SELECT_HELD = (
               transmissions.c.mcn, transmissions.c.destination)
     .where(transmissions.c.id == _B("b_id"), transmissions.c.claimed_by == _B("b_worker"),
            transmissions.c.state.in_([State.READY, State.RETRY_SCHEDULED])))
+_SELECT_HELD_MANY = (
+    sa.select(transmissions.c.id, transmissions.c.state, transmissions.c.attempt_count,
+              transmissions.c.mcn, transmissions.c.destination)
+    .where(transmissions.c.id.in_(_B("b_ids", expanding=True)),
+           transmissions.c.claimed_by == _B("b_worker"),
+           transmissions.c.state.in_([State.READY, State.RETRY_SCHEDULED])))
 _SELECT_BY_MCN = (
     sa.select(transmissions.c.id, transmissions.c.state, transmissions.c.attempt_count,
               transmissions.c.version_id, transmissions.c.destination,
@@ -116,6 +122,7 @@ _SELECT_BY_MCN = (
 #: two replicas at once cannot both miss the release (each would see the other uncommitted).
 _SELECT_ORDER_LOCKED = _SELECT_ORDER.with_for_update()
 _SELECT_HELD_LOCKED = _SELECT_HELD.with_for_update()
+_SELECT_HELD_MANY_LOCKED = _SELECT_HELD_MANY.with_for_update()
 _SELECT_BY_MCN_LOCKED = _SELECT_BY_MCN.with_for_update(of=transmissions)
 _SET_RECORD_ID = (orders.update()
                   .where(orders.c.order_key == _B("b_key"), orders.c.doj_record_id.is_(None)))
@@ -479,6 +486,15 @@ class Ledger:
         with self.engine.connect() as conn:
             return int(conn.execute(query).scalar_one())
 
+    def _held_many(self, tx: _Tx, claims: Sequence[Claim], worker: str) -> dict[int, sa.Row]:
+        """`_held` for a batch in one statement: transmission id -> row, held ones only."""
+        if not claims:
+            return {}
+        stmt = _SELECT_HELD_MANY_LOCKED if self._skip_locked else _SELECT_HELD_MANY
+        rows = tx.conn.execute(stmt, {"b_ids": [c.transmission_id for c in claims],
+                                      "b_worker": worker}).all()
+        return {r.id: r for r in rows}
+
     def _held(self, tx: _Tx, claim: Claim, worker: str) -> sa.Row | None:
         """The claimed row, if this worker still holds it in a sendable state."""
         stmt = _SELECT_HELD_LOCKED if self._skip_locked else _SELECT_HELD
@@ -497,19 +513,25 @@ class Ledger:
         """`store_prepared` for a batch (claim, body, content type, prepared at, warnings),
         in ONE transaction; per item False when the claim was lost."""
         with self._transaction() as tx:
+            held = self._held_many(tx, [item[0] for item in items], worker)
+            bodies: list[dict[str, Any]] = []
+            warned: list[dict[str, Any]] = []
             out = []
             for claim, body, content_type, prepared_at, warnings in items:
-                if self._held(tx, claim, worker) is None:
+                if claim.transmission_id not in held:
                     out.append(False)
                     continue
-                tx.conn.execute(_UPDATE_TRANSMISSION, {
-                    "b_id": claim.transmission_id, "body": body,
-                    "content_type": content_type, "prepared_at": _utc(prepared_at),
-                    "updated_at": tx.now})
+                bodies.append({"b_id": claim.transmission_id, "body": body,
+                               "content_type": content_type,
+                               "prepared_at": _utc(prepared_at), "updated_at": tx.now})
                 if warnings:
-                    tx.conn.execute(_UPDATE_VERSION, {"b_id": claim.version_id,
-                                                      "warnings": json.dumps(list(warnings))})
+                    warned.append({"b_id": claim.version_id,
+                                   "warnings": json.dumps(list(warnings))})
                 out.append(True)
+            if bodies:  # one executemany per statement, not one round per row
+                tx.conn.execute(_UPDATE_TRANSMISSION, bodies)
+            if warned:
+                tx.conn.execute(_UPDATE_VERSION, warned)
             return out
 
     def mark_sent(self, claim: Claim, worker: str) -> bool:
@@ -522,20 +544,28 @@ class Ledger:
     def mark_sent_many(self, claims: Sequence[Claim], worker: str) -> list[bool]:
         """`mark_sent` for a batch the transport took, in ONE transaction."""
         with self._transaction() as tx:
+            held = self._held_many(tx, claims, worker)
+            sent: list[dict[str, Any]] = []
+            versions: list[dict[str, Any]] = []
             out = []
             for claim in claims:
-                row = self._held(tx, claim, worker)
+                row = held.get(claim.transmission_id)
                 if row is None:
                     out.append(False)
                     continue
                 attempts = row.attempt_count + 1
-                self._set_transmission(tx, row.id, State.SENT, attempt_count=attempts,
-                                       last_attempt_at=tx.now, lease_until=None,
-                                       last_error=None)
-                self._set_version_state(tx, claim.version_id, claim.order_key, row.state,
-                                        State.SENT, f"sent {row.mcn} to {row.destination} "
-                                        f"(attempt {attempts})")
+                sent.append({"b_id": row.id, "state": State.SENT, "updated_at": tx.now,
+                             "attempt_count": attempts, "last_attempt_at": tx.now,
+                             "lease_until": None, "last_error": None})
+                versions.append({"b_id": claim.version_id, "state": State.SENT,
+                                 "updated_at": tx.now})
+                tx.audit(order_key=claim.order_key, version_id=claim.version_id,
+                         transmission_id=None, from_state=row.state, to_state=State.SENT,
+                         detail=f"sent {row.mcn} to {row.destination} (attempt {attempts})")
                 out.append(True)
+            if sent:
+                tx.conn.execute(_UPDATE_TRANSMISSION, sent)
+                tx.conn.execute(_UPDATE_VERSION, versions)
             return out
 
     def mark_retry(self, claim: Claim, worker: str, *, next_attempt_at: dt.datetime,
