@@ -485,6 +485,7 @@ def run_engine(args: argparse.Namespace, *, count: int, mode: str, tag: str,
                            "median": (statistics.median(run.rss_samples) / 1024
                                       if run.rss_samples else None)},
         "engine_cpu_seconds": cpu,
+        "engine_cpu_us_per_order": cpu / count * 1e6,
         "receiver": receiver_totals,
         "load_average": {"before": load_before, "after": load_after},
         "ledger": "postgresql" if ledger_url.startswith("postgresql") else "sqlite",
@@ -510,7 +511,11 @@ def run_baseline(args: argparse.Namespace, count: int, tag: str) -> dict[str, An
     source, target = f"bench.relay.in.{tag}", f"bench.relay.out.{tag}"
     try:
         relay_fill(args.url, source, [b for _, b in order_bodies(count, tag, templates)])
-        return run_relay(args.url, source, target, count)
+        cpu = time.process_time()
+        result = run_relay(args.url, source, target, count)
+        # CPU per message: a figure the other processes on a shared machine disturb less.
+        result["cpu_us_per_message"] = (time.process_time() - cpu) / count * 1e6
+        return result
     finally:
         delete_queues(args.url, [source, target])
 
@@ -725,6 +730,9 @@ def print_summary(r: dict[str, Any]) -> None:
         c = e["court_publish_to_doj_publish_ms"]
         lines.append(f"court->DOJ publish p50 {c['p50']:.1f} ms  p99 {c['p99']:.1f} ms "
                      f"at {e['rate']:.0f}/s")
+    if "baseline" in r:
+        lines.append(f"CPU per order: engine {e['engine_cpu_us_per_order']:.0f} us, relay "
+                     f"{r['baseline']['cpu_us_per_message']:.0f} us per message")
     lines.append(f"drain from engine start {e['drain_seconds_from_engine_start']:.1f} s; "
                  f"peak RSS {e['peak_rss_mb']:.0f} MB; engine CPU {e['engine_cpu_seconds']:.0f} s")
     for stage, us in r.get("stage_us_per_order", {}).items():
