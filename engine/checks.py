@@ -7,13 +7,16 @@ service date, an "other terms" condition needs the terms.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from engine.errors import FieldError, OrderInvalid
 from engine.model import Action, ConditionCode, Order, ServiceStatus
 
 __all__ = ["check_order", "order_problems"]
 
 
-def _age_on(birth, on) -> int:
+def _age_on(birth: dt.date, on: dt.date) -> int:
+    """Whole years from `birth` to `on` (a leap-day birthday comes on March 1)."""
     return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
 
 
@@ -33,8 +36,8 @@ def order_problems(order: Order) -> list[FieldError]:
     if order.action is Action.EXTEND and order.expiration_date is None:
         problems.append(FieldError("expiration_date", "an 'extend' must give the new date"))
 
-    for i, person in enumerate(order.restrained_persons):
-        if person.birth_date is not None and person.birth_date > issued_on:
+    for i, restrained in enumerate(order.restrained_persons):
+        if restrained.birth_date is not None and restrained.birth_date > issued_on:
             problems.append(FieldError(f"restrained_persons.{i}.birth_date",
                                        "is after the order was issued"))
     for i, person in enumerate(order.protected_persons):
@@ -58,6 +61,10 @@ def order_problems(order: Order) -> list[FieldError]:
     service = order.service
     if service.status is ServiceStatus.SERVED and service.served_at is None:
         problems.append(FieldError("service.served_at", "a served order needs the service time"))
+    if service.status is ServiceStatus.NOT_SERVED and service.served_at is not None:
+        # A service time on an unserved order would tell an officer the person has notice.
+        problems.append(FieldError("service.served_at",
+                                   "an order not served cannot have a service time"))
     if service.served_at is not None and service.served_at < order.issued_at:
         problems.append(FieldError("service.served_at", "is before the order was issued"))
     if order.action is Action.SERVE and service.status is not ServiceStatus.SERVED:

@@ -15,6 +15,7 @@ from pathlib import Path
 from engine import __version__
 from engine.errors import InputError, OrderInvalid
 from engine.intake import decode_order
+from engine.schema_export import register_schema
 
 __all__ = ["main"]
 
@@ -67,10 +68,23 @@ def _register_core(sub: argparse._SubParsersAction) -> None:
 
 def _registrations() -> list[Register]:
     """Every area's command registration, in help order."""
+    from engine.clets.cli import register_clets
     from engine.convert import register_convert
     from engine.deadlines_cli import register_deadlines
+    from engine.mappings.cli import register_mapping
+    from engine.ops_cli import register_operations  # run, demo, db, orders, dlq
+    from engine.receiver.cli import register_receiver
 
-    return [_register_core, register_convert, register_deadlines]
+    return [
+        register_operations,
+        _register_core,
+        register_schema,
+        register_convert,
+        register_mapping,
+        register_clets,
+        register_deadlines,
+        register_receiver,
+    ]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -76,6 +76,8 @@ def _niem_to_canonical(raw: bytes, options: ConvertOptions) -> bytes:
 FORMATS: dict[str, OutputFormat] = {
     "niem": OutputFormat("NIEM 5.2 XML message for a canonical intake file",
                          render_canonical_with("engine.niem:render_niem")),
+    "clets": OutputFormat("CLETS message for a canonical intake file",
+                          render_canonical_with("engine.clets:render_clets")),
     "canonical": OutputFormat("canonical order JSON for a NIEM XML message",
                               _niem_to_canonical),
 }

@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from engine.errors import DecodeError, FieldError, OrderInvalid
-from engine.model import Order
+from engine.model import NamePart, Order, Text, Token
 
 __all__ = [
     "MAX_MESSAGE_BYTES",
@@ -61,6 +61,39 @@ def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def _pattern_of(annotated: Any) -> str:
+    return next(m.pattern for m in annotated.__metadata__ if getattr(m, "pattern", None))
+
+
+#: Plain words for the model's text patterns: a clerk reads the rule, not a regular expression.
+_PATTERN_REASONS = {
+    _pattern_of(NamePart): "must be letters of any script, with spaces, apostrophes, hyphens "
+                           "or periods, starting with a letter",
+    _pattern_of(Text): "must be one line of text with no control characters (tabs, line breaks)",
+    _pattern_of(Token): "must be letters, digits and . _ : / - starting with a letter or digit",
+}
+#: The same for fields with a pattern of their own, by field name.
+_FIELD_PATTERN_REASONS = {
+    "ori": "must be an NCIC ORI: 2 letters, then 7 letters or digits (e.g. CA019015J)",
+    "suffix": "must be one of JR, SR, I, II, III, IV, V, VI (no periods)",
+    "issuer": "must be a two-letter state or country code (e.g. CA)",
+    "sha256": "must be the SHA-256 of the image as 64 lowercase hex digits",
+    "uri": "must be an absolute URI without spaces (e.g. https://...)",
+    "media_type": "must be application/pdf",
+    "schema_version": "must be 1.N: this engine reads version 1 of the intake format",
+}
+
+
+def _reason(err: Any) -> str:
+    """Pydantic's message, except that a pattern is said in words."""
+    if err["type"] == "string_pattern_mismatch":
+        pattern = err.get("ctx", {}).get("pattern")
+        field = next((p for p in reversed(err["loc"]) if isinstance(p, str)), "")
+        return (_PATTERN_REASONS.get(pattern) or _FIELD_PATTERN_REASONS.get(field)
+                or err["msg"])
+    return err["msg"]
+
+
 def field_errors(exc: ValidationError) -> list[FieldError]:
     """Pydantic's errors as path + reason, with no input values (they may be personal data)."""
     errors = exc.errors(include_input=False, include_url=False)
@@ -71,7 +104,7 @@ def field_errors(exc: ValidationError) -> list[FieldError]:
         # dropped); that echo hides the real cause, so keep only the item's error.
         if err["type"] == "too_short" and any(p.startswith(path + ".") for p in paths):
             continue
-        out.append(FieldError(path or "(order)", err["msg"]))
+        out.append(FieldError(path or "(order)", _reason(err)))
     return out
 
 

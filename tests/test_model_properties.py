@@ -10,9 +10,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.checks import check_order, order_problems
+from engine.errors import OrderInvalid
 from engine.intake import decode_order, encode_order, order_from_dict, order_to_dict
 from engine.model import Action, Order, OrderType
-from tests.strategies import orders, person_names
+from tests.conftest import ORDER_FIXTURES
+from tests.strategies import orders, person_names, protected_persons, restrained_persons
 
 
 class TestGeneratedOrders:
@@ -65,3 +67,26 @@ class TestCanonicalJsonRoundTrip:
         """Apostrophes, hyphens, accents and other scripts in names are kept exactly."""
         data = json.loads(json.dumps(name.model_dump(mode="json"), ensure_ascii=False))
         assert type(name).model_validate(data).surname == name.surname
+
+
+class TestLargestOrders:
+    @settings(max_examples=10)
+    @given(orders(action=Action.ISSUE), st.data())
+    def test_order_with_the_most_persons_round_trips(self, order: Order, data: st.DataObject):
+        """An order with the model's maximum of 5 restrained and 20 protected persons is
+        valid and survives canonical JSON unchanged."""
+        issued_on = order.issued_at.date()
+        restrained = data.draw(st.lists(restrained_persons(issued_on), min_size=5, max_size=5))
+        protected = data.draw(st.lists(protected_persons(issued_on), min_size=20, max_size=20))
+        big = Order.model_validate({**order.model_dump(), "restrained_persons": restrained,
+                                    "protected_persons": protected})
+        assert order_problems(big) == []
+        assert decode_order(encode_order(big)) == big
+
+    def test_one_more_person_than_the_maximum_is_refused(self):
+        """A sixth restrained person is refused at `restrained_persons`."""
+        data = json.loads(ORDER_FIXTURES[0].read_text(encoding="utf-8"))
+        data["restrained_persons"] = data["restrained_persons"][:1] * 6
+        with pytest.raises(OrderInvalid) as info:
+            decode_order(json.dumps(data))
+        assert [e.path for e in info.value.errors] == ["restrained_persons"]

@@ -1,0 +1,11 @@
+"""Declarative court mappings: a court's CMS export (JSON, XML, CSV) to the canonical order.
+
+A court integration team writes a YAML mapping (see docs/mapping-guide.md) instead of code;
+`load_mapping` checks it against the canonical model at load, `Mapping.apply` maps one
+message. `engine mapping test` runs a mapping's example cases, Benthos style.
+"""
+
+from engine.errors import MappingError
+from engine.mappings.mapping import Mapping, load_mapping
+
+__all__ = ["Mapping", "MappingError", "load_mapping"]

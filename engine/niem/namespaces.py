@@ -22,7 +22,7 @@ NS: dict[str, str] = {
 }
 
 #: The prefixes declared on the root of every document we write.
-NSMAP: dict[str | None, str] = dict(NS)
+NSMAP: dict[str | None, str] = {prefix: uri for prefix, uri in NS.items()}
 
 
 @cache

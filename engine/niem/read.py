@@ -173,7 +173,10 @@ class _Reader:
                 if year.tag != q("nc", "YearDate"):
                     self.problem(year, "must be nc:YearDate")
                 else:
-                    ident["expires_year"] = int((year.text or "").strip())
+                    try:
+                        ident["expires_year"] = int((year.text or "").strip())
+                    except ValueError:  # a gYear with a time zone or a sign
+                        self.problem(year, "must be a plain four-digit year")
             sequence = element.get(q("structures", "sequenceID"))
             found.append((int(sequence) if sequence else 10**9, position, ident, element))
         found.sort(key=lambda item: item[:2])  # sequenceID restores the canonical order
@@ -397,6 +400,11 @@ def read_niem(data: bytes) -> Order:
     if schema_problems:
         raise OrderInvalid(schema_problems)
     reader = _Reader(root)
+    nil = [reader.path(e) for e in root.iter() if e.get(q("xsi", "nil")) in ("true", "1")
+           and e.tag != q("nc", "Activity")]
+    if nil:  # NIEM allows xsi:nil on any of its elements; this contract only on references
+        raise OrderInvalid([FieldError(path, "xsi:nil is allowed only on nc:Activity references")
+                            for path in nil])
     try:
         data_dict = reader.order()
     except _Problems as exc:

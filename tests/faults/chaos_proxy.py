@@ -81,6 +81,10 @@ class ChaosProxy:
             # SO_LINGER 0 makes close() send RST: the peer sees a reset, not a clean FIN.
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         with contextlib.suppress(OSError):
+            # Wakes the pump thread blocked in recv() on this socket (close() alone does
+            # not), without sending a FIN first.
+            sock.shutdown(socket.SHUT_RD)
+        with contextlib.suppress(OSError):
             sock.close()
 
     def _accept_loop(self) -> None:

@@ -62,3 +62,10 @@ def test_golden_documents_keep_names_in_their_original_spelling() -> None:
     text = (GOLDEN / "dv_tro_issue.xml").read_text(encoding="utf-8")
     assert "<nc:PersonSurName>Nguyễn</nc:PersonSurName>" in text
     assert "<nc:PersonSurName>O'Brien</nc:PersonSurName>" in text
+
+
+def test_the_contract_example_is_the_golden_document() -> None:
+    """docs/niem-contract.md shows the golden epo_issue message verbatim, so it cannot drift."""
+    contract = (Path(__file__).parents[2] / "docs" / "niem-contract.md").read_text("utf-8")
+    example = (GOLDEN / "epo_issue.xml").read_text("utf-8")
+    assert f"```xml\n{example}```" in contract

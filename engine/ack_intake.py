@@ -1,0 +1,134 @@
+"""Acknowledgements that arrive later, on their own channel, fed to the correlator.
+
+Asynchronous transports return no ack in the `Receipt`: the AMQP transport names our ack
+queue in ``reply_to`` and the DOJ answers there; the file transport's DOJ drops ack files in
+an inbox. These consumers read those channels and hand each answer to
+`Correlator.apply_bytes`, which records it (malformed and unknown ones too). An AMQP ack is
+acked to the broker only after the correlator's ledger commit; an ack file is archived only
+after it. A ledger outage leaves them where they are, to be read again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pika
+import pika.exceptions
+import structlog
+
+from engine.correlator import Correlator
+from engine.errors import LedgerError
+from engine.retry import RetryPolicy, durable_delay
+
+__all__ = ["AmqpAckConsumer", "FileAckPoller"]
+
+log = structlog.get_logger(__name__)
+
+_RECONNECT = RetryPolicy(max_retries=0, initial_interval=0.5, max_interval=30.0,
+                         max_elapsed=1.0, jitter=0.5)
+
+
+class AmqpAckConsumer:
+    """Consumes one ack queue (a durable quorum queue we own) on one I/O thread."""
+
+    def __init__(self, *, url: str, queue: str, fmt: str, correlator: Correlator,
+                 prefetch: int = 100) -> None:
+        self._url = url
+        self._queue = queue
+        self._fmt = fmt
+        self._correlator = correlator
+        self._prefetch = prefetch
+        self.connected = threading.Event()
+
+    def _parameters(self) -> pika.ConnectionParameters:
+        try:  # the transports' settings understand amqps:// and TLS files
+            from engine.transports.amqp_settings import connection_parameters
+        except ImportError:
+            return pika.URLParameters(self._url)
+        return connection_parameters(self._url)
+
+    def run(self, stop: threading.Event) -> None:
+        failures = 0
+        while not stop.is_set():
+            try:
+                self._consume(stop)
+                failures = 0
+            except (pika.exceptions.AMQPError, LedgerError) as exc:
+                failures += 1
+                log.warning("ack consumer interrupted; reconnecting", queue=self._queue,
+                            error_class=type(exc).__name__, attempt=failures)
+            self.connected.clear()
+            if failures:
+                stop.wait(durable_delay(_RECONNECT, failures).total_seconds())
+
+    def _consume(self, stop: threading.Event) -> None:
+        connection = pika.BlockingConnection(self._parameters())
+        try:
+            channel = connection.channel()
+            channel.basic_qos(prefetch_count=self._prefetch)
+            channel.queue_declare(self._queue, durable=True,
+                                  arguments={"x-queue-type": "quorum"})
+            self.connected.set()
+            for method, _props, body in channel.consume(self._queue, inactivity_timeout=0.2):
+                if method is not None:
+                    self._correlator.apply_bytes(body, self._fmt)  # commits, or raises
+                    channel.basic_ack(method.delivery_tag)
+                if stop.is_set():
+                    break
+            channel.cancel()
+        finally:
+            self.connected.clear()
+            if connection.is_open:
+                with contextlib.suppress(pika.exceptions.AMQPError):
+                    connection.close()
+
+
+def _list_ack_files(inbox: Path) -> Iterator[tuple[Path, bytes]]:
+    for path in sorted(inbox.iterdir()) if inbox.is_dir() else []:
+        if path.name.startswith(".") or not path.is_file():
+            continue
+        try:
+            yield path, path.read_bytes()
+        except FileNotFoundError:  # another replica took it
+            continue
+
+
+class FileAckPoller:
+    """Reads ack files from an inbox; each, once recorded, moves to ``<inbox>/.done/``."""
+
+    def __init__(self, *, inbox: Path, fmt: str, correlator: Correlator,
+                 lister: Callable[[Path], Iterator[tuple[Path, bytes]]] | None = None) -> None:
+        self._inbox = inbox
+        self._fmt = fmt
+        self._correlator = correlator
+        if lister is None:
+            try:
+                from engine.transports.file import poll_file_acks
+            except ImportError:
+                lister = _list_ack_files
+            else:
+                lister = poll_file_acks
+        self._list: Callable[[Path], Iterator[tuple[Path, bytes]]] = lister
+
+    def run_once(self) -> int:
+        done = self._inbox / ".done"
+        count = 0
+        for path, data in self._list(self._inbox):
+            try:
+                self._correlator.apply_bytes(data, self._fmt)
+            except LedgerError:
+                log.warning("ledger unavailable; ack files stay for the next round")
+                return count
+            done.mkdir(exist_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                path.replace(done / path.name)
+            count += 1
+        return count
+
+    def run(self, stop: threading.Event, *, poll_interval: float = 0.5) -> None:
+        while not stop.is_set():
+            if not self.run_once():
+                stop.wait(poll_interval)

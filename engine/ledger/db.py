@@ -1,0 +1,75 @@
+"""Opening the ledger database: SQLite (file, WAL, busy timeout) or PostgreSQL, by URL.
+
+`open_database(url)` returns a SQLAlchemy engine with the ledger's tables migrated to the
+newest revision (Alembic, run in-process). SQLite writes begin with ``BEGIN IMMEDIATE`` so two
+threads never deadlock upgrading a read lock; PostgreSQL needs nothing special.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import make_url
+
+from engine.errors import LedgerError
+
+__all__ = ["HEAD_REVISION", "create_database_engine", "open_database", "upgrade"]
+
+_MIGRATIONS = Path(__file__).parent / "migrations"
+#: The newest migration; `engine db upgrade` brings a ledger here.
+HEAD_REVISION = "0001"
+#: Milliseconds a SQLite writer waits for another writer before giving up.
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+    # Take transaction control from the driver, so "begin" below can say IMMEDIATE.
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA synchronous=NORMAL")  # safe with WAL: a crash loses no commit
+    cur.close()
+
+
+def _sqlite_begin(conn) -> None:  # type: ignore[no-untyped-def]
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def create_database_engine(url: str) -> sa.Engine:
+    """A SQLAlchemy engine for ``url``, without touching the schema."""
+    try:
+        parsed = make_url(url)
+    except sa.exc.ArgumentError as exc:
+        raise LedgerError(f"ledger URL is not a database URL: {exc}") from None
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(parsed, connect_args={"check_same_thread": False})
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        sa.event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    return sa.create_engine(parsed, pool_pre_ping=True)
+
+
+def upgrade(engine: sa.Engine, revision: str = "head") -> None:
+    """Apply every migration up to ``revision`` (Alembic, in-process)."""
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    try:
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, revision)
+    except sa.exc.SQLAlchemyError as exc:
+        raise LedgerError(f"ledger migration failed: {type(exc).__name__}") from exc
+
+
+def open_database(url: str) -> sa.Engine:
+    """The ledger database at ``url``, migrated to the newest revision."""
+    engine = create_database_engine(url)
+    upgrade(engine)
+    return engine

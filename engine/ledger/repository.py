@@ -1,0 +1,770 @@
+"""The ledger: every order version's state, its transmissions and acknowledgements, and an
+append-only audit of every change, in one database that is the source of truth.
+
+Each public method is one transaction. The rules that keep the invariants live here,
+next to the rows they guard:
+
+* intake is idempotent: the same order version with the same content is a duplicate and
+  makes nothing new; different content is a conflict, recorded, never applied (except over
+  an INVALID version, which a corrected message replaces);
+* per-order sequencing: a version is released to READY only when every earlier version
+  (1..n-1) is ACKED (`_release_next`), so versions of one order go out one at a time, in order;
+* the transmitter claims due work with ``FOR UPDATE SKIP LOCKED`` plus a lease, so replicas on
+  PostgreSQL never send the same transmission at once, and a crashed replica's claim expires;
+* a transmission's MCN is fixed when it is created and kept across retries.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from engine.errors import LedgerError
+from engine.ledger.schema import (
+    acknowledgements,
+    audit,
+    intake_messages,
+    order_versions,
+    orders,
+    transmissions,
+)
+from engine.ledger.states import AckKind, IntakeOutcome, State
+
+__all__ = [
+    "AckResult",
+    "Claim",
+    "IntakeRecord",
+    "IntakeResult",
+    "Ledger",
+    "LedgerRefused",
+    "ResendRefused",
+    "new_mcn",
+]
+
+_MCN_ALPHABET = "0123456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no I or O: read aloud on the phone
+
+
+def new_mcn() -> str:
+    """A fresh message control number: 12 characters, upper-case letters and digits."""
+    return "".join(secrets.choice(_MCN_ALPHABET) for _ in range(12))
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    """SQLite hands datetimes back without a zone; everything in the ledger is UTC."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=dt.UTC)
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    return value.astimezone(dt.UTC)
+
+
+# Hot-path statements, built once: building a SQLAlchemy construct per call costs several
+# times what executing it does. Updates take their SET columns from the parameters.
+_B = sa.bindparam
+_UPDATE_VERSION = order_versions.update().where(order_versions.c.id == _B("b_id"))
+_UPDATE_TRANSMISSION = transmissions.update().where(transmissions.c.id == _B("b_id"))
+_INSERT_VERSION = order_versions.insert()
+_INSERT_TRANSMISSION = transmissions.insert()
+_INSERT_ORDER = orders.insert()
+_INSERT_INTAKE = intake_messages.insert()
+_INSERT_ACK = acknowledgements.insert()
+_SELECT_ORDER = sa.select(orders.c.latest_version).where(orders.c.order_key == _B("b_key"))
+_SELECT_VERSION = sa.select(order_versions).where(order_versions.c.order_key == _B("b_key"),
+                                                  order_versions.c.version == _B("b_version"))
+_SELECT_MCN = sa.select(transmissions.c.id).where(transmissions.c.mcn == _B("b_mcn"))
+_SELECT_VERSIONS_OF_ORDER = (
+    sa.select(order_versions.c.id, order_versions.c.version, order_versions.c.state)
+    .where(order_versions.c.order_key == _B("b_key")).order_by(order_versions.c.version))
+_SELECT_CURRENT_TRANSMISSION = (
+    sa.select(transmissions.c.id, transmissions.c.state, transmissions.c.format)
+    .where(transmissions.c.version_id == _B("b_vid"),
+           transmissions.c.state != State.SUPERSEDED)
+    .order_by(transmissions.c.id.desc()).limit(1))
+_SELECT_HELD = (
+    sa.select(transmissions.c.id, transmissions.c.state, transmissions.c.attempt_count,
+              transmissions.c.mcn, transmissions.c.destination)
+    .where(transmissions.c.id == _B("b_id"), transmissions.c.claimed_by == _B("b_worker"),
+           transmissions.c.state.in_([State.READY, State.RETRY_SCHEDULED])))
+_SELECT_BY_MCN = (
+    sa.select(transmissions.c.id, transmissions.c.state, transmissions.c.attempt_count,
+              transmissions.c.version_id, transmissions.c.destination,
+              transmissions.c.last_attempt_at, order_versions.c.order_key,
+              order_versions.c.version, order_versions.c.issued_at, orders.c.order_type)
+    .join_from(transmissions, order_versions, transmissions.c.version_id == order_versions.c.id)
+    .join(orders, orders.c.order_key == order_versions.c.order_key)
+    .where(transmissions.c.mcn == _B("b_mcn")))
+#: Per-order serialisation on PostgreSQL: intake, acknowledgement and resend of one order
+#: take its row lock first, so a version being recorded and its predecessor being ACKED in
+#: two replicas at once cannot both miss the release (each would see the other uncommitted).
+_SELECT_ORDER_LOCKED = _SELECT_ORDER.with_for_update()
+_SELECT_HELD_LOCKED = _SELECT_HELD.with_for_update()
+_SELECT_BY_MCN_LOCKED = _SELECT_BY_MCN.with_for_update(of=transmissions)
+_SET_RECORD_ID = (orders.update()
+                  .where(orders.c.order_key == _B("b_key"), orders.c.doj_record_id.is_(None)))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IntakeRecord:
+    """One intake message, made ready by the pipeline for the ledger to record."""
+
+    raw_hash: str
+    order_key: str
+    version: int
+    court_ori: str
+    case_number: str
+    order_type: str
+    action: str
+    #: sha256 of the canonical JSON (or of the raw bytes when there is no order).
+    content_hash: str
+    canonical_json: str | None
+    destination: str | None = None
+    format: str | None = None
+    due_at: dt.datetime | None = None
+    issued_at: dt.datetime | None = None
+    warnings: tuple[str, ...] = ()
+    #: None for a valid order; field paths and reasons (never values) for an INVALID one.
+    error_reason: str | None = None
+    message_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeResult:
+    outcome: IntakeOutcome
+    version_key: str
+    state: State
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Claim:
+    """A transmission the transmitter holds (leased) and must now send."""
+
+    transmission_id: int
+    mcn: str
+    destination: str
+    format: str
+    body: bytes | None
+    content_type: str | None
+    prepared_at: dt.datetime | None
+    attempt_count: int
+    version_id: int
+    order_key: str
+    version: int
+    canonical_json: str | None
+    doj_record_id: str | None
+    order_type: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AckResult:
+    kind: AckKind
+    order_key: str | None = None
+    version: int | None = None
+    state: State | None = None
+    order_type: str | None = None
+    destination: str | None = None
+    #: When the acknowledged transmission was last sent (ack latency).
+    sent_at: dt.datetime | None = None
+    #: When the court issued the version (issue-to-ack latency).
+    issued_at: dt.datetime | None = None
+
+
+class LedgerRefused(LedgerError):
+    """The database refused the data itself (a constraint, a value too long): trying the
+    same thing again cannot help, so the intake dead-letters such a message."""
+
+    transient = False
+
+
+class ResendRefused(LedgerError):
+    """A resend that cannot be done as asked; the message says why."""
+
+    transient = False
+
+
+@dataclass(slots=True)
+class _Tx:
+    """One transaction's connection and clock, with the audit helper."""
+
+    conn: sa.Connection
+    now: dt.datetime
+    audits: list[dict[str, Any]] = field(default_factory=list)
+
+    def audit(self, *, order_key: str | None, version_id: int | None,
+              transmission_id: int | None, from_state: str | None, to_state: str | None,
+              detail: str) -> None:
+        self.audits.append({"at": self.now, "order_key": order_key, "version_id": version_id,
+                            "transmission_id": transmission_id, "from_state": from_state,
+                            "to_state": to_state, "detail": detail})
+
+    def flush(self) -> None:
+        if self.audits:
+            self.conn.execute(audit.insert(), self.audits)
+            self.audits.clear()
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _new_id(result: sa.CursorResult[Any]) -> int:
+    key = result.inserted_primary_key
+    assert key is not None, "an insert of one row returns its key"
+    return int(key[0])
+
+
+class Ledger:
+    """The repository over one database (SQLite or PostgreSQL); safe to share across threads."""
+
+    def __init__(self, engine: sa.Engine, *, clock: Callable[[], dt.datetime] = _utcnow,
+                 mcn_factory: Callable[[], str] = new_mcn) -> None:
+        self.engine = engine
+        self._clock = clock
+        self._new_mcn = mcn_factory
+        self._skip_locked = engine.dialect.name == "postgresql"
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    @contextmanager
+    def _transaction(self) -> Iterator[_Tx]:
+        try:
+            with self.engine.begin() as conn:
+                tx = _Tx(conn, _utc(self._clock()))
+                yield tx
+                tx.flush()
+        except (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.DisconnectionError,
+                sa.exc.TimeoutError, sa.exc.IntegrityError) as exc:
+            # IntegrityError too: two replicas recording the same new order race on its
+            # key; the loser's retry finds the winner's row and goes on.
+            # The message names the error class only: statements carry personal data.
+            raise LedgerError(f"ledger unavailable: {type(exc).__name__}") from exc
+        except sa.exc.SQLAlchemyError as exc:
+            raise LedgerRefused(f"ledger refused the data: {type(exc).__name__}") from exc
+
+    def _set_version_state(self, tx: _Tx, version_id: int, order_key: str, from_state: str,
+                           to_state: State, detail: str, **values: Any) -> None:
+        tx.conn.execute(_UPDATE_VERSION, {"b_id": version_id, "state": to_state,
+                                          "updated_at": tx.now, **values})
+        tx.audit(order_key=order_key, version_id=version_id, transmission_id=None,
+                 from_state=from_state, to_state=to_state, detail=detail)
+
+    def _set_transmission(self, tx: _Tx, transmission_id: int, to_state: State,
+                          **values: Any) -> None:
+        tx.conn.execute(_UPDATE_TRANSMISSION, {"b_id": transmission_id, "state": to_state,
+                                               "updated_at": tx.now, **values})
+
+    def _new_transmission(self, tx: _Tx, version_id: int, order_key: str, destination: str,
+                          fmt: str, state: State) -> int:
+        for _ in range(5):
+            mcn = self._new_mcn()
+            taken = tx.conn.execute(_SELECT_MCN, {"b_mcn": mcn}).first()
+            if taken is None:
+                break
+        else:  # pragma: no cover - 34**12 values; five collisions in a row is a broken factory
+            raise LedgerError("could not find an unused message control number")
+        tid = _new_id(tx.conn.execute(_INSERT_TRANSMISSION, {
+            "mcn": mcn, "version_id": version_id, "destination": destination, "format": fmt,
+            "state": state, "attempt_count": 0, "created_at": tx.now, "updated_at": tx.now,
+            "next_attempt_at": tx.now if state is State.READY else None,
+        }))
+        tx.audit(order_key=order_key, version_id=version_id, transmission_id=tid,
+                 from_state=None, to_state=state, detail=f"transmission {mcn} to {destination}")
+        return int(tid)
+
+    def _current_transmission(self, tx: _Tx, version_id: int) -> sa.Row | None:
+        return tx.conn.execute(_SELECT_CURRENT_TRANSMISSION, {"b_vid": version_id}).first()
+
+    def _release_next(self, tx: _Tx, order_key: str) -> None:
+        """Move the order's next version to READY when every earlier version is ACKED."""
+        rows = tx.conn.execute(_SELECT_VERSIONS_OF_ORDER, {"b_key": order_key}).all()
+        acked_below = 0
+        for row in rows:
+            if row.state == State.ACKED:
+                acked_below += 1
+                continue
+            # The lowest version not yet ACKED: it may go only if 1..n-1 are all ACKED.
+            if row.state == State.WAITING and row.version == acked_below + 1:
+                current = self._current_transmission(tx, row.id)
+                if current is not None:
+                    self._set_transmission(tx, current.id, State.READY,
+                                           next_attempt_at=tx.now)
+                why = ("first version of the order" if row.version == 1
+                       else f"version {row.version - 1} is ACKED")
+                self._set_version_state(tx, row.id, order_key, State.WAITING, State.READY,
+                                        f"released: {why}")
+            return
+
+    # -- intake -----------------------------------------------------------------------------
+
+    def record_intake(self, records: Sequence[IntakeRecord]) -> list[IntakeResult]:
+        """Record a batch of intake messages in ONE transaction (then the caller acks them)."""
+        with self._transaction() as tx:
+            results = [self._record_one(tx, rec) for rec in records]
+            return results
+
+    def _record_one(self, tx: _Tx, rec: IntakeRecord) -> IntakeResult:
+        version_key = f"{rec.order_key}#{rec.version}"
+        order = tx.conn.execute(_SELECT_ORDER_LOCKED if self._skip_locked else _SELECT_ORDER,
+                                {"b_key": rec.order_key}).first()
+        if order is None:
+            tx.conn.execute(_INSERT_ORDER, {
+                "order_key": rec.order_key, "court_ori": rec.court_ori,
+                "case_number": rec.case_number, "order_type": rec.order_type,
+                "latest_version": rec.version, "created_at": tx.now, "updated_at": tx.now})
+        elif rec.version > order.latest_version:
+            tx.conn.execute(orders.update().where(orders.c.order_key == rec.order_key)
+                            .values(latest_version=rec.version, updated_at=tx.now))
+        existing = tx.conn.execute(_SELECT_VERSION, {"b_key": rec.order_key,
+                                                     "b_version": rec.version}).first()
+        valid = rec.error_reason is None
+        target = State.WAITING if valid else State.INVALID
+        values = dict(action=rec.action, content_hash=rec.content_hash,
+                      canonical_json=rec.canonical_json, destination=rec.destination,
+                      due_at=rec.due_at, issued_at=rec.issued_at,
+                      warnings=json.dumps(list(rec.warnings)),
+                      error_reason=rec.error_reason)
+
+        def note(outcome: IntakeOutcome, reason: str | None) -> None:
+            tx.conn.execute(_INSERT_INTAKE, {
+                "message_id": (rec.message_id or "")[:200] or None, "raw_hash": rec.raw_hash,
+                "version_key": version_key, "outcome": outcome, "reason": reason,
+                "received_at": tx.now})
+
+        if existing is None:
+            vid = _new_id(tx.conn.execute(_INSERT_VERSION, {
+                "order_key": rec.order_key, "version": rec.version, "state": State.RECEIVED,
+                "received_at": tx.now, "updated_at": tx.now, **values}))
+            tx.audit(order_key=rec.order_key, version_id=vid, transmission_id=None,
+                     from_state=None, to_state=State.RECEIVED, detail="intake message recorded")
+            self._set_version_state(tx, vid, rec.order_key, State.RECEIVED, target,
+                                    rec.error_reason or "valid; waits its turn")
+            outcome = IntakeOutcome.NEW if valid else IntakeOutcome.INVALID
+        elif existing.content_hash == rec.content_hash:
+            note(IntakeOutcome.DUPLICATE, None)
+            return IntakeResult(IntakeOutcome.DUPLICATE, version_key, State(existing.state))
+        elif existing.state == State.INVALID:
+            vid = existing.id
+            stale = self._current_transmission(tx, vid)
+            if stale is not None:
+                self._set_transmission(tx, stale.id, State.SUPERSEDED, lease_until=None)
+            self._set_version_state(tx, vid, rec.order_key, State.INVALID, target,
+                                    "replaced by a corrected intake message"
+                                    + (f": {rec.error_reason}" if rec.error_reason else ""),
+                                    **values)
+            outcome = IntakeOutcome.REPLACED
+        else:
+            reason = (f"conflict: version {rec.version} was already received with different "
+                      f"content (state {existing.state}); the new content was not applied")
+            tx.audit(order_key=rec.order_key, version_id=existing.id, transmission_id=None,
+                     from_state=existing.state, to_state=existing.state, detail=reason)
+            note(IntakeOutcome.CONFLICT, reason)
+            return IntakeResult(IntakeOutcome.CONFLICT, version_key, State(existing.state),
+                                reason)
+        if valid:
+            assert rec.destination and rec.format, "a valid record names its destination"
+            self._new_transmission(tx, vid, rec.order_key, rec.destination, rec.format,
+                                   State.WAITING)
+        note(outcome, rec.error_reason)
+        self._release_next(tx, rec.order_key)
+        state = tx.conn.execute(_SELECT_VERSION, {"b_key": rec.order_key,
+                                                  "b_version": rec.version}).one().state
+        return IntakeResult(outcome, version_key, State(state), rec.error_reason)
+
+    # -- transmitter ------------------------------------------------------------------------
+
+    def claim_due(self, worker: str, *, limit: int, lease: dt.timedelta,
+                  exclude_destinations: Sequence[str] = (),
+                  destination: str | None = None) -> list[Claim]:
+        """Lease up to ``limit`` transmissions whose turn has come (READY, or RETRY_SCHEDULED
+        and due), skipping rows another replica holds; only ``destination``'s when given."""
+        with self._transaction() as tx:
+            t, v, o = transmissions.c, order_versions.c, orders.c
+            query = (
+                sa.select(t.id, t.mcn, t.destination, t.format, t.body, t.content_type,
+                          t.prepared_at, t.attempt_count, t.version_id, v.order_key,
+                          v.version, v.canonical_json, o.doj_record_id, o.order_type)
+                .join_from(transmissions, order_versions, t.version_id == v.id)
+                .join(orders, o.order_key == v.order_key)
+                .where(t.state.in_([State.READY, State.RETRY_SCHEDULED]),
+                       sa.or_(t.next_attempt_at.is_(None), t.next_attempt_at <= tx.now),
+                       sa.or_(t.lease_until.is_(None), t.lease_until <= tx.now))
+                .order_by(t.next_attempt_at, t.id)
+                .limit(limit))
+            if exclude_destinations:
+                query = query.where(t.destination.not_in(list(exclude_destinations)))
+            if destination is not None:
+                query = query.where(t.destination == destination)
+            if self._skip_locked:
+                query = query.with_for_update(skip_locked=True, of=transmissions)
+            rows = tx.conn.execute(query).all()
+            if rows:
+                tx.conn.execute(transmissions.update()
+                                .where(t.id.in_([r.id for r in rows]))
+                                .values(lease_until=tx.now + lease, claimed_by=worker))
+            return [Claim(transmission_id=r.id, mcn=r.mcn, destination=r.destination,
+                          format=r.format, body=r.body, content_type=r.content_type,
+                          prepared_at=_aware(r.prepared_at), attempt_count=r.attempt_count,
+                          version_id=r.version_id, order_key=r.order_key, version=r.version,
+                          canonical_json=r.canonical_json, doj_record_id=r.doj_record_id,
+                          order_type=r.order_type)
+                    for r in rows]
+
+    def _held(self, tx: _Tx, claim: Claim, worker: str) -> sa.Row | None:
+        """The claimed row, if this worker still holds it in a sendable state."""
+        stmt = _SELECT_HELD_LOCKED if self._skip_locked else _SELECT_HELD
+        return tx.conn.execute(stmt, {"b_id": claim.transmission_id,
+                                      "b_worker": worker}).first()
+
+    def store_prepared(self, claim: Claim, worker: str, *, body: bytes, content_type: str,
+                       prepared_at: dt.datetime, warnings: Sequence[str] = ()) -> bool:
+        """Keep the rendered message, so every retry sends exactly the same bytes."""
+        with self._transaction() as tx:
+            if self._held(tx, claim, worker) is None:
+                return False
+            tx.conn.execute(_UPDATE_TRANSMISSION, {
+                "b_id": claim.transmission_id, "body": body, "content_type": content_type,
+                "prepared_at": _utc(prepared_at), "updated_at": tx.now})
+            if warnings:
+                tx.conn.execute(_UPDATE_VERSION, {"b_id": claim.version_id,
+                                                  "warnings": json.dumps(list(warnings))})
+            return True
+
+    def mark_sent(self, claim: Claim, worker: str) -> bool:
+        """The transport took the message: SENT, awaiting its acknowledgement.
+
+        False (and no change) when the claim was lost or an acknowledgement got there first.
+        """
+        with self._transaction() as tx:
+            row = self._held(tx, claim, worker)
+            if row is None:
+                return False
+            attempts = row.attempt_count + 1
+            self._set_transmission(tx, row.id, State.SENT, attempt_count=attempts,
+                                   last_attempt_at=tx.now, lease_until=None, last_error=None)
+            self._set_version_state(tx, claim.version_id, claim.order_key, row.state,
+                                    State.SENT, f"sent {row.mcn} to {row.destination} "
+                                    f"(attempt {attempts})")
+            return True
+
+    def mark_retry(self, claim: Claim, worker: str, *, next_attempt_at: dt.datetime,
+                   error: str, attempted: bool = True) -> bool:
+        """Reschedule durably (outage, breaker open, retryable reject)."""
+        with self._transaction() as tx:
+            row = self._held(tx, claim, worker)
+            if row is None:
+                return False
+            attempts = row.attempt_count + (1 if attempted else 0)
+            self._set_transmission(tx, row.id, State.RETRY_SCHEDULED, attempt_count=attempts,
+                                   next_attempt_at=_utc(next_attempt_at), lease_until=None,
+                                   last_error=error,
+                                   **({"last_attempt_at": tx.now} if attempted else {}))
+            if row.state != State.RETRY_SCHEDULED or attempted:
+                self._set_version_state(
+                    tx, claim.version_id, claim.order_key, row.state, State.RETRY_SCHEDULED,
+                    f"{error}; next attempt at {_utc(next_attempt_at).isoformat()}")
+            return True
+
+    def mark_rejected(self, claim: Claim, worker: str, *, reason: str,
+                      invalid: bool = False) -> bool:
+        """Permanent: REJECTED by the destination (or INVALID when it could not be rendered)."""
+        with self._transaction() as tx:
+            row = self._held(tx, claim, worker)
+            if row is None:
+                return False
+            state = State.INVALID if invalid else State.REJECTED
+            self._set_transmission(tx, row.id, state, lease_until=None, last_error=reason,
+                                   attempt_count=row.attempt_count + (0 if invalid else 1),
+                                   last_attempt_at=tx.now)
+            self._set_version_state(tx, claim.version_id, claim.order_key, row.state, state,
+                                    reason, error_reason=reason)
+            return True
+
+    def expire_unacknowledged(self, *, older_than: dt.timedelta,
+                              destination: str | None = None) -> int:
+        """SENT transmissions with no acknowledgement for too long go out again (same MCN)."""
+        with self._transaction() as tx:
+            t = transmissions.c
+            rows = tx.conn.execute(
+                sa.select(transmissions.c.id, t.version_id, t.mcn, order_versions.c.order_key)
+                .join_from(transmissions, order_versions, t.version_id == order_versions.c.id)
+                .where(t.state == State.SENT, t.last_attempt_at <= tx.now - older_than,
+                       *([t.destination == destination] if destination is not None else []))
+                .with_for_update(skip_locked=True, of=transmissions)).all()
+            for row in rows:
+                self._set_transmission(tx, row.id, State.RETRY_SCHEDULED,
+                                       next_attempt_at=tx.now,
+                                       last_error="no acknowledgement in time")
+                self._set_version_state(tx, row.version_id, row.order_key, State.SENT,
+                                        State.RETRY_SCHEDULED,
+                                        f"no acknowledgement for {row.mcn} in time; "
+                                        "sending again with the same MCN")
+            return len(rows)
+
+    # -- acknowledgements -------------------------------------------------------------------
+
+    def record_acknowledgement(self, *, mcn: str | None, accepted: bool | None,
+                               record_id: str | None = None, code: str | None = None,
+                               reason: str | None = None, retryable: bool = False,
+                               retry_after: Callable[[int], dt.timedelta] | None = None,
+                               ) -> AckResult:
+        """Apply one acknowledgement by MCN and record it; never raises for odd acks.
+
+        ``accepted=None`` records a malformed acknowledgement. ``retry_after(attempts)`` is
+        the wait before resending after a retryable reject (default: at once).
+        """
+        with self._transaction() as tx:
+            def record(kind: AckKind, tid: int | None) -> None:
+                tx.conn.execute(_INSERT_ACK, {
+                    "mcn": mcn, "transmission_id": tid, "kind": kind, "record_id": record_id,
+                    "code": code, "reason": reason, "received_at": tx.now})
+
+            if accepted is None:
+                record(AckKind.MALFORMED, None)
+                return AckResult(AckKind.MALFORMED)
+            stmt = _SELECT_BY_MCN_LOCKED if self._skip_locked else _SELECT_BY_MCN
+            row = tx.conn.execute(stmt, {"b_mcn": mcn}).first()
+            if row is None:
+                record(AckKind.UNKNOWN, None)
+                return AckResult(AckKind.UNKNOWN)
+            if self._skip_locked:  # the order's lock, then re-read under it
+                tx.conn.execute(_SELECT_ORDER_LOCKED, {"b_key": row.order_key})
+                row = tx.conn.execute(_SELECT_BY_MCN_LOCKED, {"b_mcn": mcn}).first()
+            state = State(row.state)
+            if state in (State.ACKED, State.REJECTED, State.INVALID):
+                record(AckKind.DUPLICATE, row.id)
+                return AckResult(AckKind.DUPLICATE, row.order_key, row.version, state,
+                                 row.order_type, row.destination)
+            if state in (State.SUPERSEDED, State.WAITING):
+                record(AckKind.LATE, row.id)
+                return AckResult(AckKind.LATE, row.order_key, row.version, state, row.order_type,
+                                 row.destination)
+            # SENT, or READY / RETRY_SCHEDULED when the ack comes after we gave up waiting:
+            # the MCN is the same, so it answers the message we (re)send; apply it.
+            if accepted:
+                kind = AckKind.ACCEPTED if state is State.SENT else AckKind.LATE
+                new_state = State.ACKED
+                self._set_transmission(tx, row.id, new_state, lease_until=None,
+                                       next_attempt_at=None)
+                self._set_version_state(tx, row.version_id, row.order_key, state, new_state,
+                                        f"accepted; DOJ record id {record_id}",
+                                        error_reason=None)
+                tx.conn.execute(_SET_RECORD_ID, {"b_key": row.order_key,
+                                                 "doj_record_id": record_id,
+                                                 "updated_at": tx.now})
+                record(kind, row.id)
+                self._release_next(tx, row.order_key)
+            elif retryable:
+                kind = AckKind.REJECTED if state is State.SENT else AckKind.LATE
+                new_state = State.RETRY_SCHEDULED
+                when = tx.now + (retry_after(row.attempt_count) if retry_after
+                                 else dt.timedelta(0))
+                self._set_transmission(tx, row.id, new_state, next_attempt_at=when,
+                                       lease_until=None, last_error=f"{code}: {reason}")
+                self._set_version_state(tx, row.version_id, row.order_key, state, new_state,
+                                        f"rejected as retryable ({code}: {reason}); "
+                                        f"next attempt at {when.isoformat()}")
+                record(kind, row.id)
+            else:
+                kind = AckKind.REJECTED if state is State.SENT else AckKind.LATE
+                new_state = State.REJECTED
+                why = f"rejected by the destination: {code}: {reason}"
+                self._set_transmission(tx, row.id, new_state, lease_until=None,
+                                       last_error=why)
+                self._set_version_state(tx, row.version_id, row.order_key, state, new_state,
+                                        why, error_reason=why)
+                record(kind, row.id)
+            return AckResult(kind, row.order_key, row.version, new_state, row.order_type,
+                             row.destination, _aware(row.last_attempt_at),
+                             _aware(row.issued_at))
+
+    # -- people -----------------------------------------------------------------------------
+
+    def resend(self, order_key: str, version: int, *, fmt: str | None = None) -> str:
+        """Put a REJECTED or INVALID version back in line with a NEW transmission (new MCN).
+
+        A new MCN because the destination has already answered the old one: re-using it
+        would make the receiver drop the resend as a duplicate (invariant 4 protects retries
+        of one transmission, not a person's decision to send again). ``fmt`` is the
+        destination's format, needed when the version never had a transmission (it failed
+        its trial render at intake). Returns the new MCN.
+        """
+        with self._transaction() as tx:
+            if self._skip_locked:
+                tx.conn.execute(_SELECT_ORDER_LOCKED, {"b_key": order_key})
+            row = tx.conn.execute(sa.select(order_versions).where(
+                order_versions.c.order_key == order_key,
+                order_versions.c.version == version).with_for_update()).first()
+            if row is None:
+                raise ResendRefused(f"no version {version} of order {order_key}")
+            if row.state not in (State.REJECTED, State.INVALID):
+                raise ResendRefused(f"{order_key}#{version} is {row.state}; only REJECTED or "
+                                    "INVALID versions can be resent")
+            if row.canonical_json is None or row.destination is None:
+                raise ResendRefused(f"{order_key}#{version} was never a readable order; the "
+                                    "court must send a corrected message")
+            current = self._current_transmission(tx, row.id)
+            fmt = current.format if current is not None else fmt
+            if current is not None:
+                self._set_transmission(tx, current.id, State.SUPERSEDED, lease_until=None)
+                tx.audit(order_key=order_key, version_id=row.id, transmission_id=current.id,
+                         from_state=current.state, to_state=State.SUPERSEDED,
+                         detail="superseded by a resend")
+            if fmt is None:
+                raise ResendRefused(f"{order_key}#{version} has no transmission to resend; "
+                                    "the court must send a corrected message")
+            tid = self._new_transmission(tx, row.id, order_key, row.destination, fmt,
+                                         State.WAITING)
+            self._set_version_state(tx, row.id, order_key, row.state, State.WAITING,
+                                    "resend requested by a person", error_reason=None)
+            self._release_next(tx, order_key)
+            return str(tx.conn.execute(sa.select(transmissions.c.mcn)
+                                       .where(transmissions.c.id == tid)).scalar_one())
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def find_versions(self, *, case_number: str | None = None, court_ori: str | None = None,
+                      state: str | None = None, overdue_at: dt.datetime | None = None,
+                      order_key: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+        """Order versions matching every filter given, newest first."""
+        v, o = order_versions.c, orders.c
+        query = (sa.select(v.id, v.order_key, v.version, v.action, v.state, v.due_at,
+                           v.received_at, v.updated_at, v.error_reason, v.destination,
+                           o.case_number, o.court_ori, o.doj_record_id)
+                 .join_from(order_versions, orders, v.order_key == o.order_key)
+                 .order_by(v.received_at.desc(), v.id.desc()).limit(limit))
+        if case_number:
+            query = query.where(o.case_number == case_number)
+        if court_ori:
+            query = query.where(o.court_ori == court_ori)
+        if state:
+            query = query.where(v.state == state.upper())
+        if order_key:
+            query = query.where(v.order_key == order_key)
+        if overdue_at is not None:
+            query = query.where(v.due_at.is_not(None), v.due_at < _utc(overdue_at),
+                                v.state != State.ACKED)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        out = []
+        for r in rows:
+            item = r._asdict()
+            for key in ("due_at", "received_at", "updated_at"):
+                item[key] = _aware(item[key])
+            out.append(item)
+        return out
+
+    def history(self, order_key: str) -> dict[str, Any]:
+        """Everything the ledger knows about one order except its personal data."""
+        with self.engine.connect() as conn:
+            order = conn.execute(sa.select(orders).where(orders.c.order_key == order_key)).first()
+            if order is None:
+                return {}
+            versions = conn.execute(sa.select(order_versions).where(
+                order_versions.c.order_key == order_key)
+                .order_by(order_versions.c.version)).all()
+            out: dict[str, Any] = {
+                "order_key": order_key, "court_ori": order.court_ori,
+                "case_number": order.case_number, "order_type": order.order_type,
+                "doj_record_id": order.doj_record_id, "versions": []}
+            for v in versions:
+                trans = conn.execute(sa.select(transmissions).where(
+                    transmissions.c.version_id == v.id).order_by(transmissions.c.id)).all()
+                tids = [t.id for t in trans]
+                acks = conn.execute(sa.select(acknowledgements).where(
+                    acknowledgements.c.transmission_id.in_(tids))
+                    .order_by(acknowledgements.c.id)).all() if tids else []
+                events = conn.execute(sa.select(audit).where(audit.c.version_id == v.id)
+                                      .order_by(audit.c.id)).all()
+                out["versions"].append({
+                    "version": v.version, "action": v.action, "state": v.state,
+                    "due_at": _aware(v.due_at), "received_at": _aware(v.received_at),
+                    "error_reason": v.error_reason, "warnings": json.loads(v.warnings),
+                    "transmissions": [{
+                        "mcn": t.mcn, "destination": t.destination, "format": t.format,
+                        "state": t.state, "attempts": t.attempt_count,
+                        "next_attempt_at": _aware(t.next_attempt_at),
+                        "last_error": t.last_error} for t in trans],
+                    "acknowledgements": [{
+                        "mcn": a.mcn, "kind": a.kind, "record_id": a.record_id,
+                        "code": a.code, "reason": a.reason,
+                        "received_at": _aware(a.received_at)} for a in acks],
+                    "audit": [{"at": _aware(e.at), "from": e.from_state, "to": e.to_state,
+                               "detail": e.detail} for e in events],
+                })
+            return out
+
+    def order_key_for(self, ref: str) -> tuple[str, int | None] | None:
+        """Resolve what a person typed (order key, ``key#version`` or an MCN)."""
+        key, _, version = ref.partition("#")
+        with self.engine.connect() as conn:
+            if conn.execute(sa.select(orders.c.order_key)
+                            .where(orders.c.order_key == key)).first():
+                return key, int(version) if version.isdigit() else None
+            row = conn.execute(
+                sa.select(order_versions.c.order_key, order_versions.c.version)
+                .join_from(transmissions, order_versions,
+                           transmissions.c.version_id == order_versions.c.id)
+                .where(transmissions.c.mcn == ref)).first()
+            return (row.order_key, row.version) if row else None
+
+    def state_counts(self) -> dict[str, int]:
+        """Order versions per state (for metrics and `engine demo`)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(order_versions.c.state, sa.func.count())
+                                .group_by(order_versions.c.state)).all()
+        return {r[0]: int(r[1]) for r in rows}
+
+    def open_versions(self) -> list[dict[str, Any]]:
+        """Order versions the engine still owes the registry (not ACKED, REJECTED or
+        INVALID): order type, action, state, issued_at, due_at. For the backlog metrics."""
+        v, o = order_versions.c, orders.c
+        query = (sa.select(o.order_type, v.action, v.state, v.issued_at, v.due_at,
+                           v.received_at)
+                 .join_from(order_versions, orders, v.order_key == o.order_key)
+                 .where(v.state.not_in([State.ACKED, State.REJECTED, State.INVALID])))
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [{"order_type": r.order_type, "action": r.action, "state": r.state,
+                 "issued_at": _aware(r.issued_at), "due_at": _aware(r.due_at),
+                 "received_at": _aware(r.received_at)} for r in rows]
+
+    def intake_counts(self) -> dict[str, int]:
+        """Intake messages per outcome (duplicates and conflicts are visible here)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(intake_messages.c.outcome, sa.func.count())
+                                .group_by(intake_messages.c.outcome)).all()
+        return {r[0]: int(r[1]) for r in rows}
+
+    def acknowledgement_counts(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(acknowledgements.c.kind, sa.func.count())
+                                .group_by(acknowledgements.c.kind)).all()
+        return {r[0]: int(r[1]) for r in rows}
+
+    def version_row(self, order_key: str, version: int) -> dict[str, Any] | None:
+        """One version's row (with its canonical JSON: personal data, never to logs)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(order_versions).where(
+                order_versions.c.order_key == order_key,
+                order_versions.c.version == version)).first()
+        return row._asdict() if row else None
+
+    def transmissions_for(self, order_key: str) -> list[dict[str, Any]]:
+        """Every transmission of the order, oldest first (bodies included)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(transmissions, order_versions.c.version)
+                .join_from(transmissions, order_versions,
+                           transmissions.c.version_id == order_versions.c.id)
+                .where(order_versions.c.order_key == order_key)
+                .order_by(transmissions.c.id)).all()
+        return [r._asdict() for r in rows]

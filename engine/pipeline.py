@@ -1,0 +1,307 @@
+"""The intake pipeline: one message in, one ledger record out, in one direction.
+
+    decode (court mapping or canonical JSON) -> check -> route (court -> destination,
+    format) -> render (trial, to validate) -> deadline -> ledger commit
+
+Each step is a small callable over a plain `Work` item (settings in ``__init__``, work in
+``__call__``), and the pipeline is a plain list of them. A step that finds bad input sets
+``work.error`` (field paths and reasons, never values) and the rest are skipped: the message
+becomes an INVALID record with its reason, never an exception that stops the queue.
+
+The message is rendered here only to prove it *can* be (a placeholder MCN and record id);
+the transmitter renders it again at send time with the real MCN and the entry's DOJ record
+id, which does not exist until the entry is acknowledged (invariant 3).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from engine.checks import check_order
+from engine.config import DestinationConfig, EngineConfig
+from engine.errors import DecodeError, InputError, OrderInvalid, RenderError
+from engine.formats import RenderContext, Renderer
+from engine.hooks import EngineHooks, call_hook
+from engine.intake import decode_order, order_to_dict
+from engine.ledger import IntakeRecord, IntakeResult, Ledger
+from engine.model import Action, Order
+
+__all__ = [
+    "CANONICAL",
+    "TRIAL_MCN",
+    "TRIAL_RECORD_ID",
+    "Check",
+    "Deadline",
+    "Decode",
+    "IntakeMessage",
+    "MappingLoader",
+    "Pipeline",
+    "Route",
+    "Step",
+    "TrialRender",
+    "Work",
+    "canonical_json",
+]
+
+#: Mapping name meaning "the message is already canonical order JSON".
+CANONICAL = "canonical"
+#: Stand-ins used only for the trial render at intake; never sent.
+TRIAL_MCN = "TRIAL0000000"
+TRIAL_RECORD_ID = "H000000000"
+#: Court ORI used for messages that could not be read far enough to know their court.
+UNKNOWN_COURT = "UNKNOWN"
+
+#: name -> function turning raw CMS bytes into an `Order` (`Mapping.apply`).
+MappingLoader = Callable[[str], Callable[[bytes], Order]]
+
+
+def canonical_json(order: Order) -> str:
+    """The order's canonical JSON with sorted keys: equal orders give equal text."""
+    return json.dumps(order_to_dict(order), ensure_ascii=False, sort_keys=True,
+                      separators=(",", ":"))
+
+
+def _sha256(data: bytes | str) -> str:
+    return hashlib.sha256(data.encode() if isinstance(data, str) else data).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeMessage:
+    """One message as the intake hands it over."""
+
+    body: bytes
+    #: The broker's message id (or spool file name), for the record.
+    message_id: str | None = None
+    #: Court ORI from the message's headers (``x-court-ori``) or spool folder: chooses
+    #: the mapping. None means canonical JSON, which names its own court.
+    court_ori: str | None = None
+
+
+@dataclass(slots=True)
+class Work:
+    """What the steps pass along: the message, what is known so far, what went wrong."""
+
+    message: IntakeMessage
+    order: Order | None = None
+    destination: DestinationConfig | None = None
+    due_at: dt.datetime | None = None
+    warnings: tuple[str, ...] = ()
+    #: Set by the first step that finds a problem; later steps do not run.
+    error: str | None = None
+    #: Keys found in a message too broken to decode (best effort, canonical JSON only).
+    partial_key: tuple[str, str, int] | None = None
+
+
+class Step(Protocol):
+    def __call__(self, work: Work) -> None: ...
+
+
+def _describe(exc: InputError | RenderError) -> str:
+    errors = getattr(exc, "errors", ())
+    if errors:
+        return "; ".join(str(e) for e in errors)
+    return str(exc)
+
+
+class Decode:
+    """Bytes -> `Order`, through the court's mapping or as canonical JSON."""
+
+    def __init__(self, config: EngineConfig, load_mapping: MappingLoader | None = None) -> None:
+        self._config = config
+        self._load_mapping = load_mapping
+        self._mappings: dict[str, Callable[[bytes], Order]] = {}
+
+    def _decoder(self, court_ori: str | None) -> Callable[[bytes], Order]:
+        court = self._config.court(court_ori) if court_ori else None
+        name = court.mapping if court else CANONICAL
+        if name == CANONICAL:
+            return decode_order
+        if name not in self._mappings:
+            if self._load_mapping is None:
+                raise DecodeError(f"court {court_ori} uses mapping {name!r}, but no mapping "
+                                  "loader is configured")
+            self._mappings[name] = self._load_mapping(name)
+        return self._mappings[name]
+
+    def __call__(self, work: Work) -> None:
+        if work.message.court_ori is not None and not _is_ori(work.message.court_ori):
+            work.error = "headers.x-court-ori: not a 9-character court ORI"
+            return
+        try:
+            work.order = self._decoder(work.message.court_ori)(work.message.body)
+        except (InputError, RenderError) as exc:
+            work.error = _describe(exc)
+            work.partial_key = _partial_key(work.message.body)
+
+
+def _is_ori(value: str) -> bool:
+    return re.fullmatch(r"[A-Z]{2}[A-Z0-9]{7}", value) is not None
+
+
+def _partial_key(body: bytes) -> tuple[str, str, int] | None:
+    """Court ORI, order id and version from canonical JSON too broken to be an order."""
+    try:
+        data = json.loads(body)
+        ori, order_id, version = data["court"]["ori"], data["order_id"], data["version"]
+    except (ValueError, TypeError, KeyError):
+        return None
+    ok = (isinstance(ori, str) and isinstance(order_id, str) and isinstance(version, int)
+          and 0 < len(order_id) <= 64 and 0 < version <= 100_000
+          and _is_ori(ori) and "#" not in order_id and "/" not in order_id)
+    return (ori, order_id, version) if ok else None
+
+
+class Check:
+    """Rules across fields (`engine.checks`), whatever the order's source."""
+
+    def __call__(self, work: Work) -> None:
+        assert work.order is not None
+        try:
+            check_order(work.order)
+        except OrderInvalid as exc:
+            work.error = _describe(exc)
+
+
+class Route:
+    """The court's destination, hence the transport and format."""
+
+    def __init__(self, config: EngineConfig) -> None:
+        self._config = config
+
+    def __call__(self, work: Work) -> None:
+        assert work.order is not None
+        ori = work.order.court.ori
+        court = self._config.court(ori)
+        if court is None:
+            work.error = "court.ori: no court configured with this ORI (config courts)"
+            return
+        if work.message.court_ori and work.message.court_ori != ori:
+            work.error = "court.ori: differs from the court named in the message headers"
+            return
+        work.destination = self._config.destinations[court.destination]
+
+
+class TrialRender:
+    """Render once with stand-in MCN and record id, so an order that can never be sent is
+    INVALID now, with its reason, instead of failing at send time."""
+
+    def __init__(self, renderers: Mapping[str, Renderer],
+                 clock: Callable[[], dt.datetime]) -> None:
+        self._renderers = renderers
+        self._clock = clock
+
+    def __call__(self, work: Work) -> None:
+        assert work.order is not None and work.destination is not None
+        renderer = self._renderers.get(work.destination.format)
+        if renderer is None:
+            work.error = f"(config): no renderer for format {work.destination.format!r}"
+            return
+        record_id = None if work.order.action is Action.ISSUE else TRIAL_RECORD_ID
+        try:
+            rendered = renderer(work.order, RenderContext(TRIAL_MCN, self._clock(), record_id))
+        except RenderError as exc:
+            work.error = f"cannot render as {work.destination.format}: {_describe(exc)}"
+            return
+        work.warnings = tuple(rendered.warnings)
+
+
+class Deadline:
+    """When the registry must have this version (`engine.deadlines.due_at`, injected)."""
+
+    def __init__(self, due_at: Callable[[Order], dt.datetime] | None) -> None:
+        self._due_at = due_at
+
+    def __call__(self, work: Work) -> None:
+        if self._due_at is None or work.order is None:
+            return
+        try:
+            work.due_at = self._due_at(work.order)
+        except InputError as exc:
+            if work.error is None:
+                work.error = f"cannot set a deadline: {_describe(exc)}"
+
+
+@dataclass
+class Pipeline:
+    """The steps in order, and the ledger they end in."""
+
+    ledger: Ledger
+    steps: Sequence[Step]
+    #: Told about each result after its commit (metrics, alerts).
+    hooks: EngineHooks | None = None
+    _after_error: tuple[type, ...] = field(default=(Deadline,), repr=False)
+
+    @classmethod
+    def build(cls, config: EngineConfig, ledger: Ledger, *, renderers: Mapping[str, Renderer],
+              due_at: Callable[[Order], dt.datetime] | None = None,
+              load_mapping: MappingLoader | None = None,
+              clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+              hooks: EngineHooks | None = None) -> Pipeline:
+        steps: list[Step] = [Decode(config, load_mapping), Check(), Route(config),
+                             TrialRender(renderers, clock), Deadline(due_at)]
+        return cls(ledger, steps, hooks)
+
+    def prepare(self, message: IntakeMessage) -> IntakeRecord:
+        """Run every step over one message; never raises for bad input."""
+        work = Work(message)
+        for step in self.steps:
+            if work.error is not None and not isinstance(step, self._after_error):
+                continue
+            try:
+                step(work)
+            except Exception as exc:
+                # A bug in a step must not stop the queue; the order is kept (resendable
+                # once fixed) and the reason names the step and error class, never values.
+                work.error = (f"(engine): step {type(step).__name__} failed with "
+                              f"{type(exc).__name__}")
+        return _to_record(work)
+
+    def run(self, messages: Sequence[IntakeMessage]) -> list[IntakeResult]:
+        """Prepare each message, then commit them all in ONE ledger transaction.
+
+        Raises `LedgerError` when the commit fails: the caller must not ack then.
+        """
+        records = [self.prepare(m) for m in messages]
+        results = self.ledger.record_intake(records)
+        for record, result in zip(records, results, strict=True):
+            call_hook(self.hooks, "after_intake", result,
+                      record.order_type if record.canonical_json else None)
+        return results
+
+
+def _to_record(work: Work) -> IntakeRecord:
+    raw_hash = _sha256(work.message.body)
+    order = work.order
+    if order is not None:
+        text = canonical_json(order)
+        return IntakeRecord(
+            raw_hash=raw_hash, order_key=order.key, version=order.version,
+            court_ori=order.court.ori, case_number=order.case_number,
+            order_type=order.order_type.value, action=order.action.value,
+            content_hash=_sha256(text), canonical_json=text,
+            destination=work.destination.name if work.destination else None,
+            format=work.destination.format if work.destination else None,
+            due_at=work.due_at, issued_at=order.issued_at, warnings=work.warnings,
+            error_reason=work.error,
+            message_id=work.message.message_id)
+    assert work.error is not None
+    if work.partial_key is not None:
+        ori, order_id, version = work.partial_key
+        key = f"{ori}/{order_id}"
+    else:
+        # Too broken to know its order: keyed by its content, so it is still an order
+        # version a person can find (state INVALID), and the same bytes again are a duplicate.
+        court = work.message.court_ori
+        ori = court if court is not None and _is_ori(court) else UNKNOWN_COURT
+        key, version = f"{ori}/UNREADABLE-{raw_hash[:16]}", 1
+    return IntakeRecord(
+        raw_hash=raw_hash, order_key=key, version=version, court_ori=ori,
+        case_number="UNKNOWN", order_type="unknown", action="unknown",
+        content_hash=raw_hash, canonical_json=None, error_reason=work.error,
+        message_id=work.message.message_id)

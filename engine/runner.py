@@ -1,0 +1,230 @@
+"""The running engine: intake, transmitter and correlator wired to one ledger.
+
+Every part another area provides (renderers, ack parsers, transports, the deadline rule,
+court mappings) comes in through `Parts`, so tests and `engine demo` can run the same
+engine with stand-ins. `real_parts()` finds the real ones and says, in ``Parts.notes``,
+which it could not find.
+
+Threads: one intake thread (spool or AMQP, owns its connection), one transmitter thread per
+destination, one ack consumer per asynchronous destination.
+Both stop when `EngineRunner.stop()` is called; work in flight finishes first.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from engine.ack_intake import AmqpAckConsumer, FileAckPoller
+from engine.config import ConfigError, DestinationConfig, EngineConfig, mapping_path
+from engine.correlator import AckParser, Correlator
+from engine.errors import DecodeError
+from engine.formats import Renderer
+from engine.hooks import EngineHooks
+from engine.intake_amqp import AmqpIntake
+from engine.intake_spool import SpoolIntake
+from engine.ledger import Ledger, open_ledger
+from engine.model import Order
+from engine.pipeline import MappingLoader, Pipeline
+from engine.transmitter import Transmitter
+from engine.transports.base import Transport
+
+__all__ = ["EngineRunner", "Parts", "real_parts"]
+
+log = structlog.get_logger(__name__)
+
+TransportFactory = Callable[[DestinationConfig], Transport]
+
+#: Transport kind -> (module, class) in `engine.transports`.
+TRANSPORT_CLASSES = {
+    "amqp": ("engine.transports.amqp", "AmqpTransport"),
+    "https": ("engine.transports.https", "HttpsTransport"),
+    "tcp": ("engine.transports.tcp", "TcpTransport"),
+    "file": ("engine.transports.file", "FileDropTransport"),
+}
+
+
+@dataclass
+class Parts:
+    """What the core needs from the other areas."""
+
+    renderers: Mapping[str, Renderer]
+    ack_parsers: Mapping[str, AckParser]
+    transport_factory: TransportFactory
+    due_at: Callable[[Order], dt.datetime] | None = None
+    load_mapping: MappingLoader | None = None
+    #: Metrics and alerts attach here (`engine.hooks`).
+    hooks: EngineHooks | None = None
+    #: What was substituted or missing, said to the person running the engine.
+    notes: list[str] = field(default_factory=list)
+
+
+def _optional(module: str, *names: str) -> tuple[Any, ...] | None:
+    try:
+        mod = importlib.import_module(module)
+        return tuple(getattr(mod, n) for n in names)
+    except (ImportError, AttributeError):
+        return None
+
+
+def _transport_from_config(dest: DestinationConfig) -> Transport:
+    build = _optional("engine.transports", "build_transport")
+    if build is not None:
+        return build[0]({"kind": dest.transport, **dict(dest.settings)},  # type: ignore[no-any-return]
+                        where=f"destinations.{dest.name}.settings")
+    if dest.transport not in TRANSPORT_CLASSES:
+        raise ValueError(f"destinations.{dest.name}.transport: {dest.transport!r} cannot be "
+                         "built from configuration")
+    module, cls = TRANSPORT_CLASSES[dest.transport]
+    found = _optional(module, cls)
+    if found is None:
+        raise ValueError(f"destinations.{dest.name}.transport: {module}.{cls} is not "
+                         "installed in this build")
+    return found[0](**dict(dest.settings))
+
+
+def real_parts(config: EngineConfig) -> Parts:
+    """The real renderers, parsers, deadline rule and mapping loader, where installed."""
+    notes: list[str] = []
+    renderers: dict[str, Renderer] = {}
+    parsers: dict[str, AckParser] = {}
+    for fmt, module in (("niem", "engine.niem"), ("clets", "engine.clets")):
+        found = _optional(module, f"render_{fmt}", f"parse_{fmt}_ack")
+        if found is None:
+            notes.append(f"format {fmt}: {module} is not installed; {fmt} destinations "
+                         "cannot render")
+            continue
+        renderers[fmt], parsers[fmt] = found
+    deadline = _optional("engine.deadlines", "due_at")
+    if deadline is None:
+        notes.append("deadlines: engine.deadlines is not installed; versions have no due time")
+    mapping = _optional("engine.mappings", "load_mapping")
+    load_mapping: MappingLoader | None = None
+    if mapping is not None:
+        def load_mapping(name: str) -> Callable[[bytes], Order]:
+            path = mapping_path(config.mappings_dir, name)
+            if path is None:
+                raise DecodeError(f"mapping {name!r} not found in {config.mappings_dir}")
+            return mapping[0](path).apply  # type: ignore[no-any-return]
+    return Parts(renderers=renderers, ack_parsers=parsers,
+                 transport_factory=_transport_from_config,
+                 due_at=deadline[0] if deadline else None, load_mapping=load_mapping,
+                 notes=notes)
+
+
+def _ack_consumers(config: EngineConfig, correlator: Correlator
+                   ) -> list[AmqpAckConsumer | FileAckPoller]:
+    """One consumer per asynchronous destination: its AMQP ack queue or its file inbox."""
+    out: list[AmqpAckConsumer | FileAckPoller] = []
+    for dest in config.destinations.values():
+        settings = dict(dest.settings)
+        if dest.transport == "amqp" and settings.get("reply_to"):
+            out.append(AmqpAckConsumer(
+                url=str(settings.get("url", "amqp://guest:guest@127.0.0.1:5672/%2F")),
+                queue=str(settings["reply_to"]), fmt=dest.format, correlator=correlator))
+        elif dest.transport == "file" and settings.get("inbox"):
+            out.append(FileAckPoller(inbox=Path(str(settings["inbox"])), fmt=dest.format,
+                                     correlator=correlator))
+    return out
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class EngineRunner:
+    """Builds the engine from config and parts; `start()`, then `stop()`."""
+
+    def __init__(self, config: EngineConfig, parts: Parts, *, ledger: Ledger | None = None,
+                 clock: Callable[[], dt.datetime] | None = None) -> None:
+        self.config = config
+        self.parts = parts
+        self.ledger = ledger or open_ledger(config.ledger.url, clock=clock)
+        self.correlator = Correlator(self.ledger, parts.ack_parsers,
+                                     reschedule=config.reschedule, hooks=parts.hooks)
+        self.pipeline = Pipeline.build(config, self.ledger, renderers=parts.renderers,
+                                       due_at=parts.due_at, load_mapping=parts.load_mapping,
+                                       hooks=parts.hooks)
+        try:
+            transports = {name: parts.transport_factory(dest)
+                          for name, dest in config.destinations.items()}
+        except ValueError as exc:  # transport settings that cannot work: say where
+            raise ConfigError([str(exc)], "destinations") from exc
+        missing = sorted({d.format for d in config.destinations.values()}
+                         - set(parts.renderers))
+        if missing:
+            raise ConfigError([f"destinations: no renderer installed for format {fmt!r}"
+                               for fmt in missing], "destinations")
+        tx = config.transmitter
+        # One transmitter (and thread) per destination: a slow or failing destination holds
+        # up only its own orders. Each still claims through the ledger, so replicas share.
+        self.transmitters = [Transmitter(
+            self.ledger, transports={name: transport}, renderers=parts.renderers,
+            correlator=self.correlator, retry=config.retry, reschedule=config.reschedule,
+            breaker=config.breaker, batch_size=tx.batch_size,
+            lease=dt.timedelta(seconds=tx.lease_seconds),
+            ack_timeout=dt.timedelta(seconds=tx.ack_timeout), hooks=parts.hooks,
+            clock=clock or _utcnow, destination=name)
+            for name, transport in transports.items()]
+        self.intake: AmqpIntake | SpoolIntake
+        if config.amqp is not None:
+            self.intake = AmqpIntake(config.amqp, self.pipeline)
+            self.intake_kind = f"AMQP queue {config.amqp.intake_queue}"
+        else:
+            self.intake = SpoolIntake(config.spool_dir, self.pipeline)
+            self.intake_kind = f"spool directory {config.spool_dir}"
+        self.ack_consumers = _ack_consumers(config, self.correlator)
+        self._stop = threading.Event()
+        self._stopped = False
+        self._threads: list[threading.Thread] = []
+
+    def describe(self) -> list[str]:
+        """What this engine is made of, one line each (no secrets)."""
+        url = self.ledger.engine.url.render_as_string(hide_password=True)
+        lines = [f"intake: {self.intake_kind}", f"ledger: {url}"]
+        for name, dest in self.config.destinations.items():
+            lines.append(f"destination {name}: {dest.transport} transport, {dest.format} format")
+        return lines + [f"note: {n}" for n in self.parts.notes]
+
+    def start(self) -> None:
+        poll = self.config.transmitter.poll_interval
+        self._threads = [
+            threading.Thread(target=self.intake.run, args=(self._stop,), name="intake",
+                             daemon=True),
+        ]
+        self._threads += [threading.Thread(target=t.run, args=(self._stop,),
+                                           kwargs={"poll_interval": poll}, daemon=True,
+                                           name=f"transmitter-{i}")
+                          for i, t in enumerate(self.transmitters)]
+        self._threads += [threading.Thread(target=c.run, args=(self._stop,), daemon=True,
+                                           name=f"acks-{i}")
+                          for i, c in enumerate(self.ack_consumers)]
+        for thread in self._threads:
+            thread.start()
+        log.info("engine started", intake=self.intake_kind)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop every thread (work in flight finishes first); safe to call twice."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout)
+        for transmitter in self.transmitters:
+            transmitter.close()
+        log.info("engine stopped")
+
+    def wait(self) -> None:
+        """Block until `stop()` is called (from a signal handler) or a thread dies."""
+        while not self._stop.wait(1.0):
+            if any(not t.is_alive() for t in self._threads):
+                log.error("an engine thread ended; stopping")
+                break

@@ -1,0 +1,26 @@
+"""Shared pieces for the CLETS tests: the fixed transmission context of the golden files."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from engine.formats import RenderContext
+
+#: The record id the golden files use for every action after the entry.
+GOLDEN_RECORD_ID = "H000012345"
+
+
+@pytest.fixture
+def golden_context() -> RenderContext:
+    """The fixed context golden messages are rendered with (no record id)."""
+    return RenderContext(mcn="MCN-GOLDEN-0001",
+                         sent_at=dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.UTC))
+
+
+@pytest.fixture
+def later_context(golden_context: RenderContext) -> RenderContext:
+    """The golden context with the entry's DOJ record id, for actions after the entry."""
+    return RenderContext(mcn=golden_context.mcn, sent_at=golden_context.sent_at,
+                         doj_record_id=GOLDEN_RECORD_ID)

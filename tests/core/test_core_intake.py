@@ -1,0 +1,152 @@
+"""Intake ack rules, apart from the broker (IntakeBatch) and the spool directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from engine.errors import LedgerError
+from engine.intake_amqp import Delivery, IntakeBatch
+from engine.intake_spool import SpoolIntake
+from engine.ledger import LedgerRefused
+from engine.pipeline import IntakeMessage, Pipeline
+from engine.retry import RetryPolicy
+from tests.core.core_harness import Core, order_message
+
+NO_WAIT = RetryPolicy(max_retries=2, initial_interval=0, max_interval=0, jitter=0)
+
+
+class Channel:
+    """Records what the batch asks the channel to do."""
+
+    def __init__(self, dead_letter_ok: bool = True) -> None:
+        self.acks: list[tuple[int, bool]] = []
+        self.rejects: list[int] = []
+        self.dead: list[tuple[int, str]] = []
+        self.dead_letter_ok = dead_letter_ok
+
+    def batch(self, pipeline) -> IntakeBatch:  # type: ignore[no-untyped-def]
+        def dead_letter(delivery: Delivery, reason: str) -> bool:
+            self.dead.append((delivery.tag, reason))
+            return self.dead_letter_ok
+        return IntakeBatch(pipeline, ack=lambda t, m: self.acks.append((t, m)),
+                           reject=self.rejects.append, dead_letter=dead_letter,
+                           sleep=lambda s: None, ledger_retry=NO_WAIT)
+
+
+def deliveries(*messages: IntakeMessage) -> list[Delivery]:
+    return [Delivery(i + 1, m) for i, m in enumerate(messages)]
+
+
+class TestIntakeBatch:
+    def test_batch_is_acked_once_after_commit(self, core: Core) -> None:
+        """Three messages commit together, then one ack with multiple=True for the last."""
+        channel = Channel()
+        batch = channel.batch(core.pipeline)
+        for d in deliveries(order_message("A"), order_message("B"), IntakeMessage(b"junk")):
+            batch.add(d)
+        batch.flush()
+        assert channel.acks == [(3, True)]
+        assert sum(core.ledger.state_counts().values()) == 3
+
+    def test_nothing_is_acked_while_the_ledger_is_down(self, core: Core,
+                                                       monkeypatch) -> None:
+        """A ledger that stays unavailable leaves the batch unacked and held."""
+        def down(records):  # type: ignore[no-untyped-def]
+            raise LedgerError("down")
+        monkeypatch.setattr(core.ledger, "record_intake", down)
+        channel = Channel()
+        batch = channel.batch(core.pipeline)
+        batch.add(Delivery(1, order_message()))
+        with pytest.raises(LedgerError):
+            batch.flush()
+        assert channel.acks == [] and len(batch.items) == 1
+
+    def test_poison_message_is_dead_lettered_and_the_rest_acked(self, core: Core,
+                                                                monkeypatch) -> None:
+        """A message the ledger refuses is dead-lettered with the reason; the others in its
+        batch are recorded and acked one by one."""
+        real = core.ledger.record_intake
+
+        def refuse_b(records):  # type: ignore[no-untyped-def]
+            if any(r.order_key.endswith("/B") for r in records):
+                raise LedgerRefused("ledger refused the data: DataError")
+            return real(records)
+        monkeypatch.setattr(core.ledger, "record_intake", refuse_b)
+        channel = Channel()
+        batch = channel.batch(core.pipeline)
+        for d in deliveries(order_message("A"), order_message("B"), order_message("C")):
+            batch.add(d)
+        batch.flush()
+        assert channel.dead == [(2, "ledger refused the message: ledger refused the data: "
+                                    "DataError")]
+        assert channel.acks == [(1, False), (2, False), (3, False)]
+
+    def test_poison_is_rejected_when_the_dead_letter_publish_fails(self, core: Core,
+                                                                   monkeypatch) -> None:
+        """If the copy to the dead-letter exchange is not confirmed, the message is
+        rejected (requeue=False) so the broker dead-letters it instead."""
+        def refuse(records):  # type: ignore[no-untyped-def]
+            raise LedgerRefused("refused")
+        monkeypatch.setattr(core.ledger, "record_intake", refuse)
+        channel = Channel(dead_letter_ok=False)
+        batch = channel.batch(core.pipeline)
+        batch.add(Delivery(7, order_message()))
+        batch.flush()
+        assert (channel.rejects, channel.acks) == ([7], [])
+
+
+class TestSpool:
+    def test_files_move_after_commit(self, core: Core, tmp_path: Path) -> None:
+        """Valid files go to done/, invalid ones to invalid/ with a reason file."""
+        spool = SpoolIntake(tmp_path / "spool", core.pipeline)
+        (spool.incoming / "good.json").write_bytes(order_message().body)
+        (spool.incoming / "bad.json").write_bytes(b"not json")
+        (spool.incoming / "half.tmp").write_bytes(b"{")
+        assert spool.run_once() == 2
+        assert (spool.done / "good.json").exists()
+        assert (spool.invalid / "bad.json").exists()
+        assert "not JSON" in (spool.invalid / "bad.json.reason").read_text()
+        assert [p.name for p in spool.incoming.iterdir()] == ["half.tmp"]
+
+    def test_files_stay_when_the_ledger_is_down(self, core: Core, tmp_path: Path,
+                                                monkeypatch) -> None:
+        """With the ledger unavailable, nothing moves; the next round reads them again."""
+        def down(records):  # type: ignore[no-untyped-def]
+            raise LedgerError("down")
+        monkeypatch.setattr(core.ledger, "record_intake", down)
+        spool = SpoolIntake(tmp_path / "spool", core.pipeline)
+        (spool.incoming / "good.json").write_bytes(order_message().body)
+        assert spool.run_once() == 0
+        assert (spool.incoming / "good.json").exists()
+
+
+class TestMappedCourt:
+    def test_a_court_mapping_turns_cms_json_into_an_order(self, tmp_path: Path) -> None:
+        """A court configured with a mapping has its CMS messages (spool folder = ORI)
+        mapped, checked and recorded like canonical ones; bad CMS input is INVALID with
+        the mapping's reason."""
+        from engine.config import parse_config
+        from engine.ledger import Ledger, State, open_database
+        from engine.runner import real_parts
+        from engine.stand_ins import stand_in_render
+
+        repo = Path(__file__).parents[2]
+        config = parse_config({
+            "courts": {"CA043015J": {"mapping": "santa-clara-odyssey-json",
+                                     "destination": "doj"}},
+            "destinations": {"doj": {"transport": "https", "format": "niem"}},
+        }, env={}, base_dir=repo)
+        ledger = Ledger(open_database(f"sqlite:///{tmp_path / 'l.db'}"))
+        pipeline = Pipeline.build(config, ledger, renderers={"niem": stand_in_render},
+                                  load_mapping=real_parts(config).load_mapping)
+        cases = repo / "config" / "mappings" / "santa-clara-odyssey-json" / "tests"
+        good, bad = pipeline.run([
+            IntakeMessage((cases / "dv_oah_modify_served.input.json").read_bytes(),
+                          court_ori="CA043015J"),
+            IntakeMessage((cases / "bad_date_and_no_restrained.input.json").read_bytes(),
+                          court_ori="CA043015J")])
+        assert good.version_key == "CA043015J/SCL-DV-2026-0042#2"
+        assert good.state is State.WAITING  # version 1 has not been seen
+        assert bad.state is State.INVALID and bad.reason

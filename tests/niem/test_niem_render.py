@@ -1,0 +1,133 @@
+"""Rendering: what goes where in the NIEM document, and how an unsendable order is refused."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from engine.errors import RenderError
+from engine.formats import RenderContext
+from engine.intake import decode_order
+from engine.model import Order, Sex
+from engine.niem import read_niem, render_niem
+from engine.niem.namespaces import NS
+from engine.niem.schema import message_schema
+
+ORDERS = Path(__file__).parents[1] / "fixtures" / "orders"
+SENT_AT = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.UTC)
+CTX = RenderContext(mcn="MCN-1", sent_at=SENT_AT, doj_record_id="CA-DOJ-PO-000042")
+
+
+def load(stem: str) -> Order:
+    return decode_order((ORDERS / f"{stem}.json").read_bytes())
+
+
+def xpath(body: bytes, path: str) -> list:
+    return etree.fromstring(body).xpath(path, namespaces=NS)
+
+
+def test_rendered_message_is_utf8_xml_with_the_xml_content_type() -> None:
+    """The body declares UTF-8 and the content type is application/xml."""
+    rendered = render_niem(load("epo_issue"), CTX)
+    assert rendered.content_type == "application/xml"
+    assert rendered.body.startswith(b"<?xml version='1.0' encoding='UTF-8'?>")
+    assert rendered.warnings == ()
+
+
+def test_wrapper_carries_the_transmission_facts() -> None:
+    """MCN, sender ORI, sent-at, action, version and DOJ record id sit in the pox wrapper."""
+    body = render_niem(load("ch_oah_modify"), CTX).body
+    root = "/pox:ProtectionOrderMessage/pox:"
+    assert xpath(body, f"{root}MessageControlNumber/text()") == ["MCN-1"]
+    assert xpath(body, f"{root}MessageSenderORI/text()") == ["CA001013J"]
+    assert xpath(body, f"{root}MessageSentDateTime/text()") == ["2026-11-23T09:00:00+00:00"]
+    assert xpath(body, f"{root}MessageActionCode/text()") == ["modify"]
+    assert xpath(body, f"{root}OrderVersionNumber/text()") == ["2"]
+    assert xpath(body, f"{root}DOJRecordID/text()") == ["CA-DOJ-PO-000042"]
+
+
+def test_order_facts_use_real_niem_elements() -> None:
+    """Court ORI, Brady, PCO codes and the driver licence sit in their NIEM 5.2 elements."""
+    body = render_niem(load("dv_tro_issue"), CTX).body
+    po = "/pox:ProtectionOrderMessage/j:ProtectionOrder"
+    ori = (f"{po}/j:CourtOrderIssuingCourt/j:OrganizationAugmentation/"
+           "j:OrganizationORIIdentification/nc:IdentificationID/text()")
+    assert xpath(body, ori) == ["CA019015J"]
+    assert xpath(body, f"{po}/j:ProtectionOrderBradyIndicator/text()") == ["false"]
+    assert xpath(body, f"{po}/ncic:ProtectionOrderConditionCode/text()") == [
+        "01", "04", "05", "07", "09"]
+    licence = (f"{po}/j:ProtectionOrderRestrictedPerson/j:PersonAugmentation/j:DriverLicense/"
+               "j:DriverLicenseIdentification")
+    assert xpath(body, f"{licence}/nc:IdentificationID/text()") == ["D1234567"]
+    assert xpath(body, f"{licence}/nc:IdentificationSourceText/text()") == ["CA"]
+    assert xpath(body, f"{licence}/nc:IdentificationExpirationDate/nc:YearDate/text()") == [
+        "2028"]
+    assert xpath(body, f"{po}/j:ProtectionOrderRestrictedPerson/ncic:PersonEyeColorCode/"
+                       "text()") == ["BLU"]
+
+
+def test_a_modify_without_the_doj_record_id_is_refused() -> None:
+    """Every action after the entry must carry the DOJ record id; without it: RenderError."""
+    ctx = RenderContext(mcn="MCN-1", sent_at=SENT_AT)
+    with pytest.raises(RenderError) as exc:
+        render_niem(load("ch_oah_modify"), ctx)
+    assert [e.path for e in exc.value.errors] == ["doj_record_id"]
+
+
+def test_a_sent_at_without_offset_is_refused() -> None:
+    """A naive sent-at would be ambiguous on the wire; it is refused."""
+    ctx = RenderContext(mcn="MCN-1", sent_at=dt.datetime(2026, 11, 23, 9, 0))
+    with pytest.raises(RenderError, match="UTC offset"):
+        render_niem(load("epo_issue"), ctx)
+
+
+def test_a_document_the_schema_refuses_is_never_returned_and_no_value_leaks() -> None:
+    """An MCN with a space breaks the wrapper schema: RenderError with the path, not the value."""
+    ctx = RenderContext(mcn="Nguyễn Lan", sent_at=SENT_AT)
+    with pytest.raises(RenderError) as exc:
+        render_niem(load("epo_issue"), ctx)
+    assert [e.path for e in exc.value.errors] == [
+        "/pox:ProtectionOrderMessage/pox:MessageControlNumber"]
+    assert "Nguyễn" not in str(exc.value)
+    assert "Nguyễn" not in " ".join(e.reason for e in exc.value.errors)
+
+
+def test_text_xml_cannot_carry_is_refused_naming_the_field() -> None:
+    """A character XML 1.0 forbids (U+FFFE) is a RenderError naming the field, not its text."""
+    order = load("ch_oah_modify").model_copy(update={"miscellaneous": "Stay away \ufffe"})
+    with pytest.raises(RenderError) as exc:
+        render_niem(order, CTX)
+    assert [e.path for e in exc.value.errors] == ["miscellaneous"]
+
+
+def test_nonbinary_is_sent_as_ncic_unknown_with_the_sex_text() -> None:
+    """NCIC has no nonbinary code: ncic:PersonSexCode U plus nc:PersonSexText, read back exactly."""
+    order = load("epo_issue")
+    person = order.restrained_persons[0].model_copy(update={"sex": Sex.NONBINARY})
+    order = order.model_copy(update={"restrained_persons": (person,)})
+    body = render_niem(order, CTX).body
+    restrained = "//j:ProtectionOrderRestrictedPerson"
+    assert xpath(body, f"{restrained}/ncic:PersonSexCode/text()") == ["U"]
+    assert xpath(body, f"{restrained}/nc:PersonSexText/text()") == ["nonbinary"]
+    assert read_niem(body).restrained_persons[0].sex is Sex.NONBINARY
+
+
+def test_an_offset_with_seconds_is_written_as_the_same_instant_in_utc() -> None:
+    """xs:dateTime cannot carry an offset with seconds; the instant is kept, written in UTC."""
+    odd = dt.timezone(dt.timedelta(hours=-7, seconds=-52))
+    issued = dt.datetime(2026, 11, 20, 15, 42, tzinfo=odd)
+    order = load("epo_issue").model_copy(update={"issued_at": issued})
+    body = render_niem(order, CTX).body
+    (text,) = xpath(body, "//j:CourtOrderIssuingDate/nc:DateTime/text()")
+    assert text.endswith("+00:00")
+    assert dt.datetime.fromisoformat(text) == issued
+
+
+def test_the_schema_is_compiled_once_per_process() -> None:
+    """Every render validates with the same compiled schema object (compiled on first use)."""
+    render_niem(load("epo_issue"), CTX)
+    assert message_schema() is message_schema()
+    assert message_schema().schema is message_schema().schema
