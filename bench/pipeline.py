@@ -672,6 +672,8 @@ def main(argv: list[str] | None = None) -> int:
                              '{"prefetch": 400, "batch_size": 200}}\'')
     args = parser.parse_args(argv)
     count = args.count or (100_000 if args.mode == "backlog" else 20_000)
+    if args.mode == "steady":
+        count = int(args.rate * args.seconds)
     tag = uuid.uuid4().hex[:10]
     result: dict[str, Any] = {
         "benchmark": "pipeline", "mode": args.mode,

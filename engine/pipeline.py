@@ -235,6 +235,8 @@ class Pipeline:
     steps: Sequence[Step]
     #: Told about each result after its commit (metrics, alerts).
     hooks: EngineHooks | None = None
+    #: Called after each successful ledger commit (the runner wakes its transmitters).
+    after_commit: Callable[[], None] | None = None
     _after_error: tuple[type, ...] = field(default=(Deadline,), repr=False)
 
     @classmethod
@@ -269,6 +271,8 @@ class Pipeline:
         """
         records = [self.prepare(m) for m in messages]
         results = self.ledger.record_intake(records)
+        if self.after_commit is not None:
+            self.after_commit()
         for record, result in zip(records, results, strict=True):
             call_hook(self.hooks, "after_intake", result,
                       record.order_type if record.canonical_json else None)

@@ -208,10 +208,19 @@ class EngineRunner:
             threading.Thread(target=self.intake.run, args=(self._stop,), name="intake",
                              daemon=True),
         ]
+        # New intake wakes every transmitter at once instead of at its next poll.
+        wakes = [threading.Event() for _ in self.transmitters]
+
+        def wake_transmitters() -> None:
+            for wake in wakes:
+                wake.set()
+
+        self.pipeline.after_commit = wake_transmitters
         self._threads += [threading.Thread(target=t.run, args=(self._stop,),
-                                           kwargs={"poll_interval": poll}, daemon=True,
-                                           name=f"transmitter-{i}")
-                          for i, t in enumerate(self.transmitters)]
+                                           kwargs={"poll_interval": poll, "wake": wake},
+                                           daemon=True, name=f"transmitter-{i}")
+                          for i, (t, wake) in enumerate(zip(self.transmitters, wakes,
+                                                            strict=True))]
         self._threads += [threading.Thread(target=c.run, args=(self._stop,), daemon=True,
                                            name=f"acks-{i}")
                           for i, c in enumerate(self.ack_consumers)]

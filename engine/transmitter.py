@@ -126,8 +126,10 @@ class Transmitter:
                 failing.add(claim.destination)
         return len(claims)
 
-    def run(self, stop: threading.Event, *, poll_interval: float = 0.5) -> None:
-        """Send until ``stop`` is set; a round that finds nothing waits ``poll_interval``."""
+    def run(self, stop: threading.Event, *, poll_interval: float = 0.5,
+            wake: threading.Event | None = None) -> None:
+        """Send until ``stop`` is set; a round that finds nothing waits ``poll_interval``,
+        or less when ``wake`` is set (new work committed in this process)."""
         while not stop.is_set():
             try:
                 handled = self.run_once()
@@ -136,7 +138,10 @@ class Transmitter:
                 log.exception("transmitter round failed; trying again")
                 handled = 0
             if not handled:
-                stop.wait(poll_interval)
+                if wake is None:
+                    stop.wait(poll_interval)
+                elif wake.wait(poll_interval):
+                    wake.clear()
 
     def close(self) -> None:
         for name, transport in self._transports.items():

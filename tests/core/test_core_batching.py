@@ -170,3 +170,46 @@ class TestLedgerBatches:
         assert stored == [False, False]
         assert core.ledger.mark_sent_many(mine, "me") == [True, True]
         assert core.ledger.state_counts() == {State.SENT: 2}
+
+
+class TestWake:
+    def test_a_commit_wakes_the_transmitter_before_its_poll_interval(self, core: Core
+                                                                      ) -> None:
+        """With a one-hour poll interval, an intake commit still gets its order sent: the
+        pipeline's after_commit sets the transmitter's wake event."""
+        import threading
+
+        stop, wake = threading.Event(), threading.Event()
+        core.pipeline.after_commit = wake.set
+        thread = threading.Thread(target=core.transmitter.run, args=(stop,),
+                                  kwargs={"poll_interval": 3600.0, "wake": wake}, daemon=True)
+        thread.start()
+        try:
+            core.intake(order_message())
+            for _ in range(200):  # bounded: 20 s at most, far below the poll interval
+                if core.ledger.state_counts() == {"ACKED": 1}:
+                    break
+                stop.wait(0.1)
+            assert core.ledger.state_counts() == {"ACKED": 1}
+        finally:
+            stop.set()
+            wake.set()
+            thread.join(10)
+
+    def test_after_commit_runs_only_when_the_commit_succeeded(self, core: Core) -> None:
+        """A failed ledger commit calls no after_commit (nothing new to send)."""
+        from engine.errors import LedgerError
+
+        calls: list[int] = []
+        core.pipeline.after_commit = lambda: calls.append(1)
+        core.intake(order_message("A"))
+        original = core.ledger.record_intake
+
+        def broken(records):  # type: ignore[no-untyped-def]
+            raise LedgerError("ledger unavailable: OperationalError")
+
+        core.ledger.record_intake = broken  # type: ignore[method-assign]
+        with pytest.raises(LedgerError):
+            core.intake(order_message("B"))
+        core.ledger.record_intake = original  # type: ignore[method-assign]
+        assert calls == [1]
