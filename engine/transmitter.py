@@ -52,7 +52,10 @@ from engine.retry import (
 )
 from engine.transports.base import Envelope, Receipt, Transport
 
-__all__ = ["Transmitter"]
+__all__ = ["EXPIRY_EVERY", "Transmitter"]
+
+#: How often a transmitter looks for SENT transmissions whose acknowledgement is overdue.
+EXPIRY_EVERY = dt.timedelta(seconds=1)
 
 log = structlog.get_logger(__name__)
 
@@ -96,14 +99,20 @@ class Transmitter:
         self._destination = destination
         #: Flow control: sent-but-unacknowledged transmissions allowed at once.
         self._max_in_flight = max_in_flight
+        self._expired_at: dt.datetime | None = None
 
     # -- rounds -----------------------------------------------------------------------------
 
     def run_once(self) -> int:
         """One round: resend what was never answered, then send what is due. Returns the
         number of transmissions handled."""
-        self._ledger.expire_unacknowledged(older_than=self._ack_timeout,
-                                           destination=self._destination)
+        now = self._clock()
+        if self._expired_at is None or now - self._expired_at >= EXPIRY_EVERY:
+            # A transaction of its own: once a second is enough (ack_timeout is minutes),
+            # and a busy round then costs its claim, store and mark-sent only.
+            self._ledger.expire_unacknowledged(older_than=self._ack_timeout,
+                                               destination=self._destination)
+            self._expired_at = now
         shut = [name for name, b in self.breakers.items() if b.state is BreakerState.OPEN]
         room = self._max_in_flight - self._ledger.count_in_flight(self._destination)
         if room <= 0:
