@@ -58,8 +58,6 @@ COURT_HEADER = "x-court-ori"
 #: How long a stuck ledger is retried in place before the batch is handed back.
 LEDGER_RETRY = RetryPolicy(max_retries=5, initial_interval=0.2, max_interval=5.0,
                            max_elapsed=20.0, jitter=0.2)
-#: Seconds without a new message after which a partial batch is committed at once.
-IDLE_FLUSH = 0.005
 #: Backoff between reconnection attempts.
 RECONNECT = RetryPolicy(max_retries=0, initial_interval=0.5, max_interval=30.0,
                         max_elapsed=1.0, jitter=0.5)
@@ -241,10 +239,8 @@ class AmqpIntake:
             self.connected.set()
             log.info("intake consuming", queue=config.intake_queue, prefetch=config.prefetch)
             timeout = config.batch_ms / 1000
-            # A batch is committed when full, when ``batch_ms`` old, or as soon as the queue
-            # is quiet for IDLE_FLUSH: a backlog fills whole batches, a trickle is not held.
-            for method, props, body in channel.consume(
-                    config.intake_queue, inactivity_timeout=min(timeout, IDLE_FLUSH)):
+            for method, props, body in channel.consume(config.intake_queue,
+                                                       inactivity_timeout=timeout):
                 if method is not None:
                     headers = (props.headers or {}) if props is not None else {}
                     court = headers.get(COURT_HEADER)
