@@ -381,12 +381,14 @@ class EngineRun:
         """Poll the ledger until ``count`` versions are ACKED (or final otherwise)."""
         assert self.engine is not None
         last_progress, last_done = time.monotonic(), -1
+        counts: dict[str, int] = {}
         while True:
             self.sample_rss()
             if self.engine.poll() is not None:
                 raise RuntimeError(f"engine exited with {self.engine.returncode}; see "
                                    f"{self.workdir}/engine.log")
-            with contextlib.suppress(sa.exc.OperationalError):
+            # Until the engine has migrated the ledger there are no tables to read.
+            with contextlib.suppress(sa.exc.OperationalError, sa.exc.ProgrammingError):
                 counts = probe.counts()
                 final = sum(counts.get(s, 0) for s in ("ACKED", "REJECTED", "INVALID"))
                 if final >= count:
