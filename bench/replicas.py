@@ -143,7 +143,9 @@ def run_replicas(replicas: int, orders: int, *, versions: int = 1,
                 "versions_per_second": round(len(bodies) / elapsed, 1),
                 "engine_cpu_ms_per_version": round(1000 * engine_cpu / len(bodies), 2),
                 "receiver_cpu_ms_per_version": round(1000 * receiver_cpu / len(bodies), 2),
-                "cores": os.cpu_count()}
+                "cores": os.cpu_count(),
+                # Other work on the machine during the run (1-minute load average at its end).
+                "load_average": round(os.getloadavg()[0], 1)}
     finally:
         for proc in [*procs, receiver]:
             if proc.returncode is None and proc.poll() is None:
@@ -181,12 +183,13 @@ def main() -> None:
     base = results[0]["versions_per_second"]
     print(f"{args.orders} orders, {results[0]['versions']} versions, "
           f"{results[0]['cores']} cores")
-    print("| replicas | versions/s | vs first | engine CPU ms/version | receiver CPU ms/version |")
-    print("| --- | --- | --- | --- | --- |")
+    print("| replicas | versions/s | vs first | engine CPU ms/version | "
+          "receiver CPU ms/version | load average |")
+    print("| --- | --- | --- | --- | --- | --- |")
     for r in results:
         print(f"| {r['replicas']} | {r['versions_per_second']} | "
               f"{r['versions_per_second'] / base:.2f}x | {r['engine_cpu_ms_per_version']} | "
-              f"{r['receiver_cpu_ms_per_version']} |")
+              f"{r['receiver_cpu_ms_per_version']} | {r['load_average']} |")
 
 
 if __name__ == "__main__":
