@@ -8,10 +8,12 @@ zero duplicate effects (no version registered under two MCNs), each order's vers
 accepted in sequence (the receiver itself refuses a modify or cancel before its entry), and
 every version ACKED.
 
-Size: ``ENGINE_REPLICAS_ORDERS`` orders (default 1,000 so a CI run stays near a minute on
-2 cores). The documented acceptance run is 5,000 orders (about 10,000 versions)::
+Size: ``ENGINE_REPLICAS_ORDERS`` orders, default 1,000 (2,000 versions, about 30 s on this
+2-core machine), so CI stays within its budget. The acceptance run is 5,000 orders (10,000
+versions); it passed here in 4 min 27 s on the same 2 cores while other benchmarks ran
+(load average 6), too long to repeat on every CI run::
 
-    ENGINE_REPLICAS_ORDERS=5000 python -m pytest -q tests/integration/test_replicas_acceptance.py
+    ENGINE_REPLICAS_ORDERS=5000 python -m pytest -q -s tests/integration/test_replicas_acceptance.py
 
 Queues and the ledger schema are uuid-named and dropped after; waits are bounded.
 """
@@ -49,7 +51,7 @@ REPO = Path(__file__).parents[2]
 FIXTURES = REPO / "tests" / "fixtures" / "orders"
 ORDERS = int(os.environ.get("ENGINE_REPLICAS_ORDERS", "1000"))
 REPLICAS = 3
-#: Generous bound for the whole run; the 5,000-order run takes about 2-3 minutes here.
+#: Generous bound for the whole run (10 min for 5,000 orders); the waits end as soon as done.
 WAIT_LIMIT = 120.0 + ORDERS * 0.1
 
 
