@@ -6,7 +6,8 @@ embedded one-box setup: spool intake, SQLite ledger, nothing external.
 
 Secrets never sit in the file and are never logged: the AMQP URL comes from the environment
 (``ENGINE_AMQP_URL``) or from a file named by ``amqp.url_file``; `AmqpConfig.__repr__`
-hides it.
+hides it. A ledger URL that carries a password (PostgreSQL) comes the same way, from
+``ENGINE_LEDGER_URL`` or ``ledger.url_file``; ``ledger.url`` is for password-less URLs.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from engine.retry import DEFAULT_RESCHEDULE, DEFAULT_RETRY, RetryPolicy
 __all__ = [
     "AMQP_URL_ENV",
     "FORMATS",
+    "LEDGER_URL_ENV",
     "TRANSPORT_KINDS",
     "AmqpConfig",
     "ConfigError",
@@ -43,6 +45,8 @@ __all__ = [
 
 #: Environment variable holding the AMQP URL (it carries a password).
 AMQP_URL_ENV = "ENGINE_AMQP_URL"
+#: Environment variable holding the ledger URL when it carries a password (PostgreSQL).
+LEDGER_URL_ENV = "ENGINE_LEDGER_URL"
 #: Outbound formats a destination can speak.
 FORMATS = ("clets", "niem")
 #: Transport kinds a destination can use (modules in `engine.transports`; ``mock`` for tests).
@@ -85,6 +89,10 @@ class AmqpConfig:
 class LedgerConfig:
     #: SQLAlchemy URL: ``sqlite:///path/ledger.db`` or ``postgresql+psycopg://...``.
     url: str = "sqlite:///var/ledger.db"
+
+    def __repr__(self) -> str:  # a PostgreSQL URL may carry a password
+        scheme = self.url.split(":", 1)[0]
+        return f"LedgerConfig(url='{scheme}:***')"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -210,6 +218,23 @@ def _amqp_url(section: dict[str, Any], where: str, problems: _Problems,
     return None
 
 
+def _ledger_url(section: dict[str, Any], problems: _Problems,
+                env: Mapping[str, str]) -> str | None:
+    """``$ENGINE_LEDGER_URL``, else the file ``ledger.url_file`` names, else None."""
+    if env.get(LEDGER_URL_ENV):
+        return env[LEDGER_URL_ENV].strip()
+    url_file = section.get("url_file")
+    if not url_file:
+        return None
+    if "url" in section:
+        problems.add("ledger.url_file", "give ledger.url or ledger.url_file, not both")
+    try:
+        return Path(url_file).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        problems.add("ledger.url_file", f"cannot read {url_file}: {exc.strerror}")
+    return None
+
+
 def parse_config(data: Any, *, source: str = "config",
                  env: Mapping[str, str] | None = None,
                  base_dir: Path | None = None) -> EngineConfig:
@@ -235,8 +260,12 @@ def parse_config(data: Any, *, source: str = "config",
             problems.add("amqp.prefetch", f"must be at least amqp.batch_size "
                          f"({amqp.batch_size}), or batches never fill")
 
-    ledger = _build(LedgerConfig, _section(top.get("ledger"), "ledger", problems),
-                    "ledger", problems)
+    ledger_data = dict(_section(top.get("ledger"), "ledger", problems))
+    ledger_url = _ledger_url(ledger_data, problems, env)
+    ledger_data.pop("url_file", None)
+    if ledger_url:
+        ledger_data["url"] = ledger_url
+    ledger = _build(LedgerConfig, ledger_data, "ledger", problems)
     if ledger is not None and not ledger.url.startswith(("sqlite", "postgresql")):
         problems.add("ledger.url", "must be a sqlite:/// or postgresql+psycopg:// URL")
 

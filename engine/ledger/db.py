@@ -2,7 +2,10 @@
 
 `open_database(url)` returns a SQLAlchemy engine with the ledger's tables migrated to the
 newest revision (Alembic, run in-process). SQLite writes begin with ``BEGIN IMMEDIATE`` so two
-threads never deadlock upgrading a read lock; PostgreSQL needs nothing special.
+threads never deadlock upgrading a read lock. On PostgreSQL the migration holds a
+transaction-level advisory lock (`MIGRATION_LOCK_KEY`), so replicas started at the same
+moment against a fresh database migrate one after the other instead of racing to create the
+same tables (the loser would fail with a duplicate-key error and the replica would exit).
 """
 
 from __future__ import annotations
@@ -16,13 +19,16 @@ from sqlalchemy.engine import make_url
 
 from engine.errors import LedgerError
 
-__all__ = ["HEAD_REVISION", "create_database_engine", "open_database", "upgrade"]
+__all__ = ["HEAD_REVISION", "MIGRATION_LOCK_KEY", "create_database_engine", "open_database",
+           "upgrade"]
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 #: The newest migration; `engine db upgrade` brings a ledger here.
 HEAD_REVISION = "0001"
 #: Milliseconds a SQLite writer waits for another writer before giving up.
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+#: PostgreSQL advisory lock key held while migrating ("POLEDGER" as bytes, fits a bigint).
+MIGRATION_LOCK_KEY = int.from_bytes(b"POLEDGER", "big") & 0x7FFF_FFFF_FFFF_FFFF
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
@@ -62,6 +68,10 @@ def upgrade(engine: sa.Engine, revision: str = "head") -> None:
     config.set_main_option("script_location", str(_MIGRATIONS))
     try:
         with engine.begin() as conn:
+            if engine.dialect.name == "postgresql":
+                # Released at commit; a second replica waits here, then finds the head.
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"),
+                             {"key": MIGRATION_LOCK_KEY})
             config.attributes["connection"] = conn
             command.upgrade(config, revision)
     except sa.exc.SQLAlchemyError as exc:
