@@ -2,7 +2,7 @@
 
 Run from the repository root (``make bench`` runs the default):
 
-    /work/venv/bin/python bench/pipeline.py [--count 20000] [--mode throughput|steady|backlog]
+    python bench/pipeline.py [--count 20000] [--mode throughput|steady|backlog]
                                              [--ledger-url URL] [--rate 200 --seconds 30]
 
 What one run does (docs/performance.md explains the method and the last figures):
