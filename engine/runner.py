@@ -2,8 +2,7 @@
 
 Every part another area provides (renderers, ack parsers, transports, the deadline rule,
 court mappings) comes in through `Parts`, so tests and `engine demo` can run the same
-engine with stand-ins. `real_parts()` finds the real ones and says, in ``Parts.notes``,
-which it could not find.
+engine with stand-ins. `real_parts()` gives the real ones.
 
 Threads: one intake thread (spool or AMQP, owns its connection), one transmitter thread per
 destination, one ack consumer per asynchronous destination.
@@ -13,18 +12,19 @@ Both stop when `EngineRunner.stop()` is called; work in flight finishes first.
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import structlog
 
+from engine import mappings
 from engine.ack_intake import AmqpAckConsumer, FileAckPoller
+from engine.clets import parse_clets_ack, render_clets
 from engine.config import ConfigError, DestinationConfig, EngineConfig, mapping_path
 from engine.correlator import AckParser, Correlator
+from engine.deadlines import due_at
 from engine.errors import DecodeError
 from engine.formats import Renderer
 from engine.hooks import EngineHooks
@@ -32,8 +32,10 @@ from engine.intake_amqp import AmqpIntake
 from engine.intake_spool import SpoolIntake
 from engine.ledger import Ledger, open_ledger
 from engine.model import Order
+from engine.niem import parse_niem_ack, render_niem
 from engine.pipeline import MappingLoader, Pipeline
 from engine.transmitter import Transmitter
+from engine.transports import build_transport
 from engine.transports.base import Transport
 
 __all__ = ["EngineRunner", "Parts", "real_parts"]
@@ -41,15 +43,6 @@ __all__ = ["EngineRunner", "Parts", "real_parts"]
 log = structlog.get_logger(__name__)
 
 TransportFactory = Callable[[DestinationConfig], Transport]
-
-#: Transport kind -> (module, class) in `engine.transports`.
-TRANSPORT_CLASSES = {
-    "amqp": ("engine.transports.amqp", "AmqpTransport"),
-    "https": ("engine.transports.https", "HttpsTransport"),
-    "tcp": ("engine.transports.tcp", "TcpTransport"),
-    "file": ("engine.transports.file", "FileDropTransport"),
-}
-
 
 @dataclass
 class Parts:
@@ -66,57 +59,24 @@ class Parts:
     notes: list[str] = field(default_factory=list)
 
 
-def _optional(module: str, *names: str) -> tuple[Any, ...] | None:
-    try:
-        mod = importlib.import_module(module)
-        return tuple(getattr(mod, n) for n in names)
-    except (ImportError, AttributeError):
-        return None
-
-
 def _transport_from_config(dest: DestinationConfig) -> Transport:
-    build = _optional("engine.transports", "build_transport")
-    if build is not None:
-        return build[0]({"kind": dest.transport, **dict(dest.settings)},  # type: ignore[no-any-return]
-                        where=f"destinations.{dest.name}.settings")
-    if dest.transport not in TRANSPORT_CLASSES:
-        raise ValueError(f"destinations.{dest.name}.transport: {dest.transport!r} cannot be "
-                         "built from configuration")
-    module, cls = TRANSPORT_CLASSES[dest.transport]
-    found = _optional(module, cls)
-    if found is None:
-        raise ValueError(f"destinations.{dest.name}.transport: {module}.{cls} is not "
-                         "installed in this build")
-    return found[0](**dict(dest.settings))
+    return build_transport({"kind": dest.transport, **dict(dest.settings)},
+                           where=f"destinations.{dest.name}.settings")
 
 
 def real_parts(config: EngineConfig) -> Parts:
-    """The real renderers, parsers, deadline rule and mapping loader, where installed."""
-    notes: list[str] = []
-    renderers: dict[str, Renderer] = {}
-    parsers: dict[str, AckParser] = {}
-    for fmt, module in (("niem", "engine.niem"), ("clets", "engine.clets")):
-        found = _optional(module, f"render_{fmt}", f"parse_{fmt}_ack")
-        if found is None:
-            notes.append(f"format {fmt}: {module} is not installed; {fmt} destinations "
-                         "cannot render")
-            continue
-        renderers[fmt], parsers[fmt] = found
-    deadline = _optional("engine.deadlines", "due_at")
-    if deadline is None:
-        notes.append("deadlines: engine.deadlines is not installed; versions have no due time")
-    mapping = _optional("engine.mappings", "load_mapping")
-    load_mapping: MappingLoader | None = None
-    if mapping is not None:
-        def load_mapping(name: str) -> Callable[[bytes], Order]:
-            path = mapping_path(config.mappings_dir, name)
-            if path is None:
-                raise DecodeError(f"mapping {name!r} not found in {config.mappings_dir}")
-            return mapping[0](path).apply  # type: ignore[no-any-return]
-    return Parts(renderers=renderers, ack_parsers=parsers,
-                 transport_factory=_transport_from_config,
-                 due_at=deadline[0] if deadline else None, load_mapping=load_mapping,
-                 notes=notes)
+    """The real renderers, ack parsers, deadline rule, transports and mapping loader."""
+
+    def load_mapping(name: str) -> Callable[[bytes], Order]:
+        path = mapping_path(config.mappings_dir, name)
+        if path is None:
+            raise DecodeError(f"mapping {name!r} not found in {config.mappings_dir}")
+        return mappings.load_mapping(path).apply
+
+    return Parts(renderers={"niem": render_niem, "clets": render_clets},
+                 ack_parsers={"niem": parse_niem_ack, "clets": parse_clets_ack},
+                 transport_factory=_transport_from_config, due_at=due_at,
+                 load_mapping=load_mapping)
 
 
 def _ack_consumers(config: EngineConfig, correlator: Correlator
