@@ -9,7 +9,6 @@ order version is ACKED, and prints what happened. It says which embedded parts i
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import json
 import os
 import tempfile
@@ -19,11 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.config import CourtConfig, DestinationConfig, EngineConfig, LedgerConfig
+from engine.deadlines import due_at
 from engine.errors import TransportUnavailable
 from engine.ledger import State
-from engine.model import Order
+from engine.niem import parse_niem_ack, render_niem
+from engine.receiver.core import Receiver
 from engine.runner import EngineRunner, Parts
-from engine.stand_ins import StandInReceiver, parse_stand_in_ack, stand_in_render
 from engine.transports.base import Envelope, MockTransport, Receipt
 
 __all__ = ["DemoResult", "demo_orders", "embedded_endpoint", "embedded_parts", "run_demo"]
@@ -139,35 +139,7 @@ def embedded_endpoint(config: EngineConfig) -> tuple[EngineConfig, Parts]:
 
 
 def embedded_parts() -> Parts:
-    """NIEM and the reference receiver in process when both are installed, else the
-    stand-ins (a JSON renderer and an in-memory endpoint); ``notes`` says which."""
-    notes = []
-    due_at = _due_at()
-    if due_at is _stand_in_due_at:
-        notes.append("deadlines: engine.deadlines not installed; STAND-IN rule, issued + 1 day")
-    real = _reference_endpoint()
-    if real is not None:
-        render, parse, transport = real
-        return Parts(renderers={"niem": render}, ack_parsers={"niem": parse},
-                     transport_factory=lambda dest: transport, due_at=due_at,
-                     notes=[*notes, "DOJ endpoint: the reference receiver (engine.receiver), "
-                            "in process", "format: NIEM XML (engine.niem)"])
-    receiver = StandInReceiver()
-    return Parts(
-        renderers={"niem": stand_in_render}, ack_parsers={"niem": parse_stand_in_ack},
-        transport_factory=lambda dest: receiver.transport(), due_at=due_at,
-        notes=[*notes, "DOJ endpoint: in-process STAND-IN receiver (engine.stand_ins), not "
-               "the reference receiver", "format: STAND-IN JSON renderer in place of NIEM "
-               "XML (engine.stand_ins)"])
-
-
-def _reference_endpoint():  # type: ignore[no-untyped-def]
-    """(render_niem, parse_niem_ack, transport to an in-process reference receiver)."""
-    try:
-        from engine.niem import parse_niem_ack, render_niem
-        from engine.receiver.core import Receiver  # type: ignore[import-not-found]
-    except ImportError:
-        return None
+    """NIEM rendering and the reference receiver, in process: the embedded DOJ endpoint."""
     receiver = Receiver(format="niem")
 
     def deliver(envelope: Envelope) -> Receipt:
@@ -179,16 +151,8 @@ def _reference_endpoint():  # type: ignore[no-untyped-def]
             return Receipt(envelope.mcn)
         return Receipt(envelope.mcn, outcome.replies[0])
 
-    return render_niem, parse_niem_ack, MockTransport(deliver)
-
-
-def _stand_in_due_at(order: Order) -> dt.datetime:
-    return order.issued_at.astimezone(dt.UTC) + dt.timedelta(days=1)
-
-
-def _due_at() -> Callable[[Order], dt.datetime]:
-    try:
-        from engine.deadlines import due_at  # type: ignore[import-not-found]
-    except ImportError:
-        return _stand_in_due_at
-    return due_at  # type: ignore[no-any-return]
+    transport = MockTransport(deliver)
+    return Parts(renderers={"niem": render_niem}, ack_parsers={"niem": parse_niem_ack},
+                 transport_factory=lambda dest: transport, due_at=due_at,
+                 notes=["DOJ endpoint: the reference receiver (engine.receiver), in process",
+                        "format: NIEM XML (engine.niem)"])
