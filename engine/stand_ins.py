@@ -1,4 +1,4 @@
-"""Stand-ins for parts other areas provide, so the core can run and be tested on its own.
+"""Stand-ins for the formats and the DOJ endpoint, so the core is tested fast on its own.
 
 * `stand_in_render` / `parse_stand_in_ack` / `render_stand_in_ack`: a tiny JSON "format"
   (MCN, order key, version, action, DOJ record id) in place of NIEM or CLETS;
@@ -6,8 +6,9 @@
   with record ids, remembers what arrived in which order, and can be told to be down or to
   reject one order.
 
-`engine demo` uses these only where the real part (`engine.niem`, `engine.receiver`) is not
-installed, and says so. They carry no personal data beyond what the order key holds.
+The core's fast tests use them the way httpx tests use `MockTransport`: they pin the core's
+own rules (sequencing, retries, acks) without the cost of NIEM and the reference receiver,
+which the integration tests use. They carry no personal data beyond what the order key holds.
 """
 
 from __future__ import annotations
