@@ -367,11 +367,14 @@ class FaultRun:
             self.publish_raw(item.body)
             self.published.append(item)
 
-    def publish_raw(self, body: bytes, **properties: Any) -> None:
+    def publish_raw(self, body: bytes, **properties: Any) -> str:
+        """Publish one message as it is; returns its message id."""
+        message_id = uuid.uuid4().hex
         self._channel.basic_publish(
             "", self.amqp.intake_queue, body,
-            pika.BasicProperties(delivery_mode=2, message_id=uuid.uuid4().hex, **properties),
+            pika.BasicProperties(delivery_mode=2, message_id=message_id, **properties),
             mandatory=True)
+        return message_id
 
     def queue_depth(self, queue: str | None = None) -> int:
         name = queue or self.amqp.intake_queue
@@ -403,16 +406,54 @@ class FaultRun:
         return {(r["order_key"], r["version"]): r for r in rows
                 if self.prefix in r["order_key"] or r["order_key"].startswith("UNKNOWN/")}
 
+    def intake_record(self, message_id: str) -> dict[str, Any] | None:
+        """What the ledger recorded for one intake message (outcome, reason), if anything."""
+        import sqlalchemy as sa
+
+        from engine.ledger.schema import intake_messages
+
+        with self.ledger().engine.connect() as conn:
+            row = conn.execute(sa.select(intake_messages).where(
+                intake_messages.c.message_id == message_id)).first()
+        return row._asdict() if row else None
+
+    def acked(self) -> int:
+        return self.progress().get(State.ACKED, 0)
+
+    def wait_more_acked(self, than: int | None = None, *, by: int = 1) -> int:
+        """Wait until at least ``by`` more versions are ACKED than ``than`` (default: now)."""
+        start = self.acked() if than is None else than
+        wait_until(lambda: self.acked() >= start + by, f"{by} more ACKED versions",
+                   describe=lambda: f"ledger {self.progress()}\n{self.engine.tail()}")
+        return self.acked()
+
+    def wait_more_recorded(self, *, by: int = 1) -> None:
+        """Wait until the intake has recorded ``by`` more versions (it is consuming)."""
+        start = sum(self.progress().values())
+        wait_until(lambda: sum(self.progress().values()) >= start + by,
+                   f"{by} more recorded versions",
+                   describe=lambda: f"ledger {self.progress()}\n{self.engine.tail()}")
+
     def progress(self) -> dict[str, int]:
         counts: dict[str, int] = {}
         for row in self.versions().values():
             counts[row["state"]] = counts.get(row["state"], 0) + 1
         return counts
 
+    @staticmethod
+    def _held_for_a_person(rows: dict[tuple[str, int], dict[str, Any]]
+                           ) -> set[tuple[str, int]]:
+        """WAITING versions behind a REJECTED or INVALID earlier version of their order:
+        visible (state WAITING, alerted through the earlier one), waiting for a person."""
+        stuck = {k for k, r in rows.items() if r["state"] in (State.REJECTED, State.INVALID)}
+        return {(key, v) for (key, v), r in rows.items() if r["state"] == State.WAITING
+                and any(sk == key and sv < v for sk, sv in stuck)}
+
     def settled(self) -> bool:
         rows = self.versions()
+        held = self._held_for_a_person(rows)
         return (all((p.order_key, p.version) in rows for p in self.published)
-                and all(r["state"] in FINAL_STATES for r in rows.values()))
+                and all(r["state"] in FINAL_STATES or k in held for k, r in rows.items()))
 
     def wait_settled(self, *, limit: float = WAIT_LIMIT) -> None:
         def done() -> bool:
@@ -439,15 +480,16 @@ class FaultRun:
         lost = sum(1 for p in expected if (p.order_key, p.version) not in accepted
                    or rows.get((p.order_key, p.version), {}).get("state") != State.ACKED)
         lost += sum(1 for p in self.published if p.order_key in expect_rejected
-                    and rows.get((p.order_key, p.version), {}).get("state")
-                    not in FINAL_STATES)
+                    and (p.order_key, p.version) not in rows)
         effects = [k for k in journal.duplicate_effects() if self.prefix in k[0]]
         out_of_order = 0
         for key in {p.order_key for p in self.published}:
             versions = [e.version for e in mine if e.order_key == key
                         and e.outcome == "accepted"]
             out_of_order += versions != sorted(versions)
-        not_terminal = sum(1 for r in rows.values() if r["state"] not in FINAL_STATES)
+        held = self._held_for_a_person(rows)
+        not_terminal = sum(1 for k, r in rows.items()
+                           if r["state"] not in FINAL_STATES and k not in held)
         report = Report(
             scenario=self.scenario, orders=len({p.order_key for p in self.published}),
             versions=len(self.published), crashes=self.crashes, outages=self.outages,
@@ -455,6 +497,7 @@ class FaultRun:
             duplicates_dropped_by_mcn=journal.duplicates, out_of_order=out_of_order,
             not_terminal=not_terminal, states=self.progress(),
             notes={"receiver": journal.stats(),
+                   "held_for_a_person": len(held),
                    "faults_applied": {str(k): v for k, v in
                                       self.receiver.faults.applied.items()},
                    **notes})
