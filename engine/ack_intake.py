@@ -106,10 +106,12 @@ class FileAckPoller:
         self._correlator = correlator
         if lister is None:
             try:
-                from engine.transports.file import poll_file_acks as lister
+                from engine.transports.file import poll_file_acks
             except ImportError:
                 lister = _list_ack_files
-        self._list = lister
+            else:
+                lister = poll_file_acks
+        self._list: Callable[[Path], Iterator[tuple[Path, bytes]]] = lister
 
     def run_once(self) -> int:
         done = self._inbox / ".done"

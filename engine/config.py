@@ -11,6 +11,7 @@ hides it.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from collections.abc import Mapping
@@ -36,6 +37,7 @@ __all__ = [
     "TransmitterConfig",
     "default_config",
     "load_config",
+    "mapping_path",
     "parse_config",
 ]
 
@@ -117,7 +119,8 @@ class EngineConfig:
     amqp: AmqpConfig | None = None
     ledger: LedgerConfig = LedgerConfig()
     spool_dir: Path = Path("var/spool")
-    mappings_dir: Path = Path("mappings")
+    #: Court mappings: ``<mappings_dir>/<name>/mapping.yaml`` (or ``<name>.yaml``).
+    mappings_dir: Path = Path("config/mappings")
     courts: Mapping[str, CourtConfig] = field(default_factory=dict)
     destinations: Mapping[str, DestinationConfig] = field(default_factory=dict)
     retry: RetryPolicy = DEFAULT_RETRY
@@ -129,6 +132,14 @@ class EngineConfig:
     def court(self, ori: str) -> CourtConfig | None:
         """The court's settings, or the ``*`` entry, or None when the court is unknown."""
         return self.courts.get(ori) or self.courts.get(ANY_COURT)
+
+
+def mapping_path(mappings_dir: Path, name: str) -> Path | None:
+    """The file of mapping ``name``: ``<name>/mapping.yaml`` or ``<name>.yaml``."""
+    for candidate in (mappings_dir / name / "mapping.yaml", mappings_dir / f"{name}.yaml"):
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 def default_config() -> EngineConfig:
@@ -158,13 +169,14 @@ def _section(data: Any, where: str, problems: _Problems) -> dict[str, Any]:
 def _build(cls: type, data: dict[str, Any], where: str, problems: _Problems,
            allowed: set[str] | None = None) -> Any:
     """cls(**data), with unknown keys and bad values reported as problems."""
-    names = allowed if allowed is not None else set(cls.__dataclass_fields__)
+    declared = {f.name: f for f in dataclasses.fields(cls)}
+    names = allowed if allowed is not None else set(declared)
     unknown = sorted(set(data) - names)
     for key in unknown:
         problems.add(f"{where}.{key}", f"unknown key; known keys: {', '.join(sorted(names))}")
     kwargs = {k: v for k, v in data.items() if k in names}
     for key, value in kwargs.items():
-        expected = cls.__dataclass_fields__[key].type
+        expected = declared[key].type
         if "float" in str(expected) and isinstance(value, int) and not isinstance(value, bool):
             kwargs[key] = float(value)
         elif ("int" in str(expected) and "float" not in str(expected)
@@ -253,10 +265,11 @@ def parse_config(data: Any, *, source: str = "config",
         if court.destination not in destinations:
             problems.add(f"{where}.destination", f"names no destination; configured: "
                          f"{', '.join(sorted(destinations)) or '(none)'}")
-        if court.mapping != "canonical" and not (
-                base / top.get("mappings_dir", "mappings") / f"{court.mapping}.yaml").is_file():
-            problems.add(f"{where}.mapping", f"no file {court.mapping}.yaml in mappings_dir; "
-                         "use 'canonical' for canonical JSON")
+        mappings_dir = base / str(top.get("mappings_dir", EngineConfig().mappings_dir))
+        if court.mapping != "canonical" and mapping_path(mappings_dir, court.mapping) is None:
+            problems.add(f"{where}.mapping", f"no {court.mapping}/mapping.yaml (or "
+                         f"{court.mapping}.yaml) in {mappings_dir}; use 'canonical' for "
+                         "canonical JSON")
         courts[str(ori)] = court
 
     def policy(key: str, cls: type, default: Any) -> Any:

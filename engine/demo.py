@@ -8,6 +8,7 @@ order version is ACKED, and prints what happened. It says which embedded parts i
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -25,7 +26,7 @@ from engine.runner import EngineRunner, Parts
 from engine.stand_ins import StandInReceiver, parse_stand_in_ack, stand_in_render
 from engine.transports.base import Envelope, MockTransport, Receipt
 
-__all__ = ["DemoResult", "demo_orders", "run_demo"]
+__all__ = ["DemoResult", "demo_orders", "embedded_endpoint", "embedded_parts", "run_demo"]
 
 #: The canonical fixtures shipped with the source tree.
 FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "orders"
@@ -79,7 +80,12 @@ def run_demo(*, timeout: float = 60.0, workdir: Path | None = None,
     """Run the demo; the result lists every order version with its state."""
     with tempfile.TemporaryDirectory(prefix="engine-demo-") as tmp:
         root = workdir or Path(tmp)
+        root.mkdir(parents=True, exist_ok=True)
         config = _demo_config(root)
+        # A config file beside the ledger, so `engine orders ... --config` can look inside.
+        (root / "engine.yaml").write_text(
+            f'ledger: {{url: "{config.ledger.url}"}}\nspool_dir: "{config.spool_dir}"\n',
+            encoding="utf-8")
         parts = embedded_parts()
         runner = EngineRunner(config, parts)
         # Later versions first, then entries: intake order is not send order.
@@ -117,6 +123,19 @@ def run_demo(*, timeout: float = 60.0, workdir: Path | None = None,
         all_acked = len(rows) == len(messages) and all(r["state"] == State.ACKED for r in rows)
         runner.ledger.engine.dispose()
         return DemoResult(rows, all_acked, described)
+
+
+def embedded_endpoint(config: EngineConfig) -> tuple[EngineConfig, Parts]:
+    """For a config with no destinations (the embedded default): every court goes to the
+    in-process endpoint of `embedded_parts`, and the notes say so."""
+    config = dataclasses.replace(
+        config, courts={"*": CourtConfig(destination="embedded")},
+        destinations={"embedded": DestinationConfig(name="embedded", transport="mock",
+                                                    format="niem")})
+    parts = embedded_parts()
+    parts.notes.insert(0, "no destinations configured: every court goes to the embedded "
+                          "in-process DOJ endpoint (not a real registry)")
+    return config, parts
 
 
 def embedded_parts() -> Parts:

@@ -154,9 +154,18 @@ def declare_intake_topology(channel: Any, config: AmqpConfig) -> None:
     })
 
 
-def connection_parameters(config: AmqpConfig) -> pika.URLParameters:
-    """pika parameters from the URL (amqps:// turns TLS on), with our heartbeat."""
-    params = pika.URLParameters(config.url)
+def connection_parameters(config: AmqpConfig) -> pika.ConnectionParameters:
+    """pika parameters from the URL (amqps:// turns TLS on), with our heartbeat.
+
+    The transports' `amqp_settings` reads TLS files and options from the URL when it is
+    installed; plain pika URL parsing otherwise.
+    """
+    try:
+        from engine.transports.amqp_settings import connection_parameters as from_url
+    except ImportError:
+        params: pika.ConnectionParameters = pika.URLParameters(config.url)
+    else:
+        params = from_url(config.url)
     params.heartbeat = config.heartbeat
     params.blocked_connection_timeout = 60
     params.connection_attempts = 1

@@ -40,6 +40,7 @@ import contextlib
 import contextvars
 import datetime as dt
 import enum
+import functools
 import json
 import logging
 import re
@@ -119,6 +120,10 @@ _TEXT_KEYS = ("surname", "given", "middle", "birth_date", "dob", "date_of_birth"
 _KEYED_VALUE = re.compile(
     r"""(?P<key>["']?\b(?:""" + "|".join(_TEXT_KEYS) + r""")\b["']?\s*[:=]\s*)"""
     r"""(?P<q>["'])(?:\\.|(?!(?P=q)).)*(?P=q)""", re.DOTALL)
+#: Lists of personal text in text (scars, marks and tattoos): the whole list is masked.
+_KEYED_LIST = re.compile(
+    r"""(?P<key>["']?\bscars_marks_tattoos\b["']?\s*[:=]\s*)[\[(]"""
+    r"""(?:"(?:\\.|[^"\\])*"|'(?:\\.|[^'\\])*'|[^\])"'])*[\])]""", re.DOTALL)
 #: A date as Python's repr shows it: ``datetime.date(1984, 3, 17)``.
 _DATE_REPR = re.compile(r"datetime\.date\(\d{4},\s*\d{1,2},\s*\d{1,2}\)")
 
@@ -253,8 +258,10 @@ def render_exception(exc: BaseException) -> dict[str, Any]:
 
 # -- the processor -------------------------------------------------------------------------
 
-def _mask_pattern(values: list[str]) -> re.Pattern[str] | None:
-    """One regex for all values, longest first; short ones (< 4) only as whole words."""
+@functools.lru_cache(maxsize=256)
+def _mask_pattern(values: tuple[str, ...]) -> re.Pattern[str] | None:
+    """One regex for all values, longest first; short ones (< 4) only as whole words.
+    Cached: the lines about one order share the same values."""
     if not values:
         return None
     parts = [re.escape(v) if len(v) >= 4 else rf"(?<!\w){re.escape(v)}(?!\w)"
@@ -289,8 +296,8 @@ class PiiRedactor:
                     event_dict.setdefault(key, value)
         # Each value also as JSON escapes it (``Garc\\u00eda``), for JSON bodies in text.
         known |= {json.dumps(v)[1:-1] for v in known}
-        masks = sorted((v for v in known if len(v) >= _MIN_MASK_LENGTH), key=len,
-                       reverse=True)
+        masks = tuple(sorted((v for v in known if len(v) >= _MIN_MASK_LENGTH),
+                             key=lambda v: (-len(v), v)))
         pattern = _mask_pattern(masks)
         out: dict[str, Any] = {}
         dropped = 0
@@ -327,6 +334,7 @@ class PiiRedactor:
             if pattern is not None:
                 value = pattern.sub(REDACTED, value)
             value = _KEYED_VALUE.sub(lambda m: f"{m['key']}{m['q']}{REDACTED}{m['q']}", value)
+            value = _KEYED_LIST.sub(lambda m: f"{m['key']}[{REDACTED}]", value)
             if self.mask_dates:
                 value = _DATE_ONLY.sub(REDACTED, _DATE_REPR.sub(REDACTED, value))
             return value

@@ -65,10 +65,33 @@ def _table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> None:
 # -- run, demo, db ---------------------------------------------------------------------------
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from engine.core_metrics import install_metrics
+    from engine.ledger import open_ledger
     from engine.runner import EngineRunner, real_parts
 
     config = _config(args)
-    runner = EngineRunner(config, real_parts(config))
+    try:
+        from engine.logging import configure_logging
+    except ImportError:  # pragma: no cover - the ops area ships it
+        pass
+    else:
+        configure_logging(args.log_level, json=not args.log_console)
+    if config.destinations:
+        parts = real_parts(config)
+    else:
+        from engine.demo import embedded_endpoint
+
+        config, parts = embedded_endpoint(config)
+    ledger = open_ledger(config.ledger.url)
+    metrics = install_metrics(ledger, config.metrics_port,
+                              destinations=list(config.destinations))
+    if metrics is None:
+        parts.notes.append("metrics: engine.metrics is not installed; no /metrics endpoint")
+    else:
+        parts.hooks = metrics[0]
+        if metrics[1] is not None:
+            parts.notes.append(f"metrics: http://0.0.0.0:{metrics[1].port}/metrics")
+    runner = EngineRunner(config, parts, ledger=ledger)
     for line in runner.describe():
         print(line, file=sys.stderr)
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -82,7 +105,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from engine.demo import run_demo
 
-    result = run_demo(timeout=args.timeout, say=(lambda _line: None) if args.json else print)
+    try:
+        from engine.logging import configure_logging
+    except ImportError:  # pragma: no cover - the ops area ships it
+        pass
+    else:  # the table is the output; the engine's own log lines only when something is wrong
+        configure_logging("WARNING", json=False)
+    result = run_demo(timeout=args.timeout, workdir=args.keep,
+                      say=(lambda _line: None) if args.json else print)
     if args.json:
         _print_json({"all_acked": result.all_acked, "parts_used": result.parts_used,
                      "orders": result.rows})
@@ -93,6 +123,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         print()
         print("every order version ACKED" if result.all_acked
               else "NOT every order version was ACKED in time")
+        if args.keep:
+            first = result.rows[0]["order"] if result.rows else "ORI/ORDER-ID"
+            print(f"\nthe ledger is kept in {args.keep}; look inside with\n"
+                  f"  engine orders show {first} --config {args.keep / 'engine.yaml'}")
     return 0 if result.all_acked else 1
 
 
@@ -237,11 +271,16 @@ def register_operations(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("run", help="run the engine until stopped (SIGTERM/Ctrl-C)")
     common(p, json_flag=False)
+    p.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
+    p.add_argument("--log-console", action="store_true",
+                   help="readable log lines instead of JSON (both redact personal data)")
     p.set_defaults(func=_guard(_cmd_run))
 
     p = sub.add_parser("demo", help="run the whole engine embedded, no broker, and show it")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--timeout", type=float, default=60.0, help="give up after this many s")
+    p.add_argument("--keep", type=Path, metavar="DIR",
+                   help="keep the demo's spool and ledger in DIR (default: a temp dir)")
     p.set_defaults(func=_guard(_cmd_demo))
 
     p = sub.add_parser("db", help="ledger database maintenance")

@@ -5,7 +5,8 @@ court mappings) comes in through `Parts`, so tests and `engine demo` can run the
 engine with stand-ins. `real_parts()` finds the real ones and says, in ``Parts.notes``,
 which it could not find.
 
-Threads: one intake thread (spool or AMQP, owns its connection), one transmitter thread.
+Threads: one intake thread (spool or AMQP, owns its connection), one transmitter thread per
+destination, one ack consumer per asynchronous destination.
 Both stop when `EngineRunner.stop()` is called; work in flight finishes first.
 """
 
@@ -22,8 +23,9 @@ from typing import Any
 import structlog
 
 from engine.ack_intake import AmqpAckConsumer, FileAckPoller
-from engine.config import DestinationConfig, EngineConfig
+from engine.config import ConfigError, DestinationConfig, EngineConfig, mapping_path
 from engine.correlator import AckParser, Correlator
+from engine.errors import DecodeError
 from engine.formats import Renderer
 from engine.hooks import EngineHooks
 from engine.intake_amqp import AmqpIntake
@@ -107,7 +109,10 @@ def real_parts(config: EngineConfig) -> Parts:
     load_mapping: MappingLoader | None = None
     if mapping is not None:
         def load_mapping(name: str) -> Callable[[bytes], Order]:
-            return mapping[0](config.mappings_dir / f"{name}.yaml").apply
+            path = mapping_path(config.mappings_dir, name)
+            if path is None:
+                raise DecodeError(f"mapping {name!r} not found in {config.mappings_dir}")
+            return mapping[0](path).apply  # type: ignore[no-any-return]
     return Parts(renderers=renderers, ack_parsers=parsers,
                  transport_factory=_transport_from_config,
                  due_at=deadline[0] if deadline else None, load_mapping=load_mapping,
@@ -130,6 +135,10 @@ def _ack_consumers(config: EngineConfig, correlator: Correlator
     return out
 
 
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
 class EngineRunner:
     """Builds the engine from config and parts; `start()`, then `stop()`."""
 
@@ -143,16 +152,27 @@ class EngineRunner:
         self.pipeline = Pipeline.build(config, self.ledger, renderers=parts.renderers,
                                        due_at=parts.due_at, load_mapping=parts.load_mapping,
                                        hooks=parts.hooks)
-        transports = {name: parts.transport_factory(dest)
-                      for name, dest in config.destinations.items()}
+        try:
+            transports = {name: parts.transport_factory(dest)
+                          for name, dest in config.destinations.items()}
+        except ValueError as exc:  # transport settings that cannot work: say where
+            raise ConfigError([str(exc)], "destinations") from exc
+        missing = sorted({d.format for d in config.destinations.values()}
+                         - set(parts.renderers))
+        if missing:
+            raise ConfigError([f"destinations: no renderer installed for format {fmt!r}"
+                               for fmt in missing], "destinations")
         tx = config.transmitter
-        self.transmitter = Transmitter(
-            self.ledger, transports=transports, renderers=parts.renderers,
+        # One transmitter (and thread) per destination: a slow or failing destination holds
+        # up only its own orders. Each still claims through the ledger, so replicas share.
+        self.transmitters = [Transmitter(
+            self.ledger, transports={name: transport}, renderers=parts.renderers,
             correlator=self.correlator, retry=config.retry, reschedule=config.reschedule,
             breaker=config.breaker, batch_size=tx.batch_size,
             lease=dt.timedelta(seconds=tx.lease_seconds),
             ack_timeout=dt.timedelta(seconds=tx.ack_timeout), hooks=parts.hooks,
-            **({"clock": clock} if clock else {}))
+            clock=clock or _utcnow, destination=name)
+            for name, transport in transports.items()]
         self.intake: AmqpIntake | SpoolIntake
         if config.amqp is not None:
             self.intake = AmqpIntake(config.amqp, self.pipeline)
@@ -162,6 +182,7 @@ class EngineRunner:
             self.intake_kind = f"spool directory {config.spool_dir}"
         self.ack_consumers = _ack_consumers(config, self.correlator)
         self._stop = threading.Event()
+        self._stopped = False
         self._threads: list[threading.Thread] = []
 
     def describe(self) -> list[str]:
@@ -177,9 +198,11 @@ class EngineRunner:
         self._threads = [
             threading.Thread(target=self.intake.run, args=(self._stop,), name="intake",
                              daemon=True),
-            threading.Thread(target=self.transmitter.run, args=(self._stop,),
-                             kwargs={"poll_interval": poll}, name="transmitter", daemon=True),
         ]
+        self._threads += [threading.Thread(target=t.run, args=(self._stop,),
+                                           kwargs={"poll_interval": poll}, daemon=True,
+                                           name=f"transmitter-{i}")
+                          for i, t in enumerate(self.transmitters)]
         self._threads += [threading.Thread(target=c.run, args=(self._stop,), daemon=True,
                                            name=f"acks-{i}")
                           for i, c in enumerate(self.ack_consumers)]
@@ -188,10 +211,15 @@ class EngineRunner:
         log.info("engine started", intake=self.intake_kind)
 
     def stop(self, timeout: float = 30.0) -> None:
+        """Stop every thread (work in flight finishes first); safe to call twice."""
+        if self._stopped:
+            return
+        self._stopped = True
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout)
-        self.transmitter.close()
+        for transmitter in self.transmitters:
+            transmitter.close()
         log.info("engine stopped")
 
     def wait(self) -> None:

@@ -65,7 +65,8 @@ class Transmitter:
                  clock: Callable[[], dt.datetime] = _utcnow,
                  sleep: Callable[[float], None] | None = None,
                  worker_id: str | None = None,
-                 hooks: EngineHooks | None = None) -> None:
+                 hooks: EngineHooks | None = None,
+                 destination: str | None = None) -> None:
         self._ledger = ledger
         self._transports = dict(transports)
         self._renderers = dict(renderers)
@@ -82,18 +83,33 @@ class Transmitter:
                          for name in self._transports}
         self._connected: set[str] = set()
         self._hooks = hooks
+        #: Only this destination's work (one transmitter thread per destination), or all.
+        self._destination = destination
 
     # -- rounds -----------------------------------------------------------------------------
 
     def run_once(self) -> int:
         """One round: resend what was never answered, then send what is due. Returns the
         number of transmissions handled."""
-        self._ledger.expire_unacknowledged(older_than=self._ack_timeout)
+        self._ledger.expire_unacknowledged(older_than=self._ack_timeout,
+                                           destination=self._destination)
         shut = [name for name, b in self.breakers.items() if b.state is BreakerState.OPEN]
         claims = self._ledger.claim_due(self.worker_id, limit=self._batch_size,
-                                        lease=self._lease, exclude_destinations=shut)
+                                        lease=self._lease, exclude_destinations=shut,
+                                        destination=self._destination)
+        failing: set[str] = set()
         for claim in claims:
-            self._handle(claim)
+            if claim.destination in failing:
+                # One failed send (after its retries) is enough news for this round: the
+                # rest wait one reschedule interval instead of each retrying in turn, so a
+                # dead destination costs one retry sequence per round, not one per order.
+                self._ledger.mark_retry(
+                    claim, self.worker_id, attempted=False,
+                    next_attempt_at=self._clock() + durable_delay(self._reschedule, 1),
+                    error="destination failed earlier in this round")
+                continue
+            if not self._handle(claim):
+                failing.add(claim.destination)
         return len(claims)
 
     def run(self, stop: threading.Event, *, poll_interval: float = 0.5) -> None:
@@ -118,7 +134,8 @@ class Transmitter:
 
     # -- one transmission -------------------------------------------------------------------
 
-    def _handle(self, claim: Claim) -> None:
+    def _handle(self, claim: Claim) -> bool:
+        """Send one claim; False when its destination failed (a transient fault)."""
         breaker = self.breakers.get(claim.destination)
         transport = self._transports.get(claim.destination)
         if breaker is None or transport is None:
@@ -126,16 +143,16 @@ class Transmitter:
                                     next_attempt_at=self._clock() + dt.timedelta(minutes=5),
                                     error=f"destination {claim.destination!r} is not "
                                           "configured in this engine")
-            return
+            return True
         if not breaker.allow():
             self._ledger.mark_retry(claim, self.worker_id, attempted=False,
                                     next_attempt_at=breaker.retry_at(),
                                     error="circuit open: destination is failing")
             call_hook(self._hooks, "after_send", claim, "breaker_open", 0.0)
-            return
+            return True
         envelope = self._envelope(claim)
         if envelope is None:
-            return
+            return True
         started = time.monotonic()
         try:
             receipt = self._send_with_retries(claim.destination, transport, envelope)
@@ -147,7 +164,7 @@ class Transmitter:
                       time.monotonic() - started)
             log.warning("transmission rejected", mcn=claim.mcn, order=claim.order_key,
                         version=claim.version)
-            return
+            return True
         except Exception as exc:
             self._breaker_result(breaker, ok=False)
             error = (str(exc) if isinstance(exc, TransportError)
@@ -160,12 +177,13 @@ class Transmitter:
                         version=claim.version, next_attempt_at=when.isoformat(),
                         error_class=type(exc).__name__)
             call_hook(self._hooks, "after_send", claim, "retry", time.monotonic() - started)
-            return
+            return False
         self._breaker_result(breaker, ok=True)
         self._ledger.mark_sent(claim, self.worker_id)
         call_hook(self._hooks, "after_send", claim, "sent", time.monotonic() - started)
         if receipt.ack is not None:
             self._correlator.apply_bytes(receipt.ack, claim.format)
+        return True
 
     def _breaker_result(self, breaker: CircuitBreaker, *, ok: bool) -> None:
         before = (breaker.state, breaker.failures)

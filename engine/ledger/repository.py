@@ -96,9 +96,16 @@ _SELECT_HELD = (
            transmissions.c.state.in_([State.READY, State.RETRY_SCHEDULED])))
 _SELECT_BY_MCN = (
     sa.select(transmissions.c.id, transmissions.c.state, transmissions.c.attempt_count,
-              transmissions.c.version_id, order_versions.c.order_key, order_versions.c.version)
+              transmissions.c.version_id, transmissions.c.destination,
+              transmissions.c.last_attempt_at, order_versions.c.order_key,
+              order_versions.c.version, order_versions.c.issued_at, orders.c.order_type)
     .join_from(transmissions, order_versions, transmissions.c.version_id == order_versions.c.id)
+    .join(orders, orders.c.order_key == order_versions.c.order_key)
     .where(transmissions.c.mcn == _B("b_mcn")))
+#: Per-order serialisation on PostgreSQL: intake, acknowledgement and resend of one order
+#: take its row lock first, so a version being recorded and its predecessor being ACKED in
+#: two replicas at once cannot both miss the release (each would see the other uncommitted).
+_SELECT_ORDER_LOCKED = _SELECT_ORDER.with_for_update()
 _SELECT_HELD_LOCKED = _SELECT_HELD.with_for_update()
 _SELECT_BY_MCN_LOCKED = _SELECT_BY_MCN.with_for_update(of=transmissions)
 _SET_RECORD_ID = (orders.update()
@@ -154,6 +161,7 @@ class Claim:
     version: int
     canonical_json: str | None
     doj_record_id: str | None
+    order_type: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +170,12 @@ class AckResult:
     order_key: str | None = None
     version: int | None = None
     state: State | None = None
+    order_type: str | None = None
+    destination: str | None = None
+    #: When the acknowledged transmission was last sent (ack latency).
+    sent_at: dt.datetime | None = None
+    #: When the court issued the version (issue-to-ack latency).
+    issued_at: dt.datetime | None = None
 
 
 class LedgerRefused(LedgerError):
@@ -200,6 +214,12 @@ class _Tx:
 
 def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def _new_id(result: sa.CursorResult[Any]) -> int:
+    key = result.inserted_primary_key
+    assert key is not None, "an insert of one row returns its key"
+    return int(key[0])
 
 
 class Ledger:
@@ -251,11 +271,11 @@ class Ledger:
                 break
         else:  # pragma: no cover - 34**12 values; five collisions in a row is a broken factory
             raise LedgerError("could not find an unused message control number")
-        tid = tx.conn.execute(_INSERT_TRANSMISSION, {
+        tid = _new_id(tx.conn.execute(_INSERT_TRANSMISSION, {
             "mcn": mcn, "version_id": version_id, "destination": destination, "format": fmt,
             "state": state, "attempt_count": 0, "created_at": tx.now, "updated_at": tx.now,
             "next_attempt_at": tx.now if state is State.READY else None,
-        }).inserted_primary_key[0]
+        }))
         tx.audit(order_key=order_key, version_id=version_id, transmission_id=tid,
                  from_state=None, to_state=state, detail=f"transmission {mcn} to {destination}")
         return int(tid)
@@ -293,7 +313,8 @@ class Ledger:
 
     def _record_one(self, tx: _Tx, rec: IntakeRecord) -> IntakeResult:
         version_key = f"{rec.order_key}#{rec.version}"
-        order = tx.conn.execute(_SELECT_ORDER, {"b_key": rec.order_key}).first()
+        order = tx.conn.execute(_SELECT_ORDER_LOCKED if self._skip_locked else _SELECT_ORDER,
+                                {"b_key": rec.order_key}).first()
         if order is None:
             tx.conn.execute(_INSERT_ORDER, {
                 "order_key": rec.order_key, "court_ori": rec.court_ori,
@@ -319,9 +340,9 @@ class Ledger:
                 "received_at": tx.now})
 
         if existing is None:
-            vid = tx.conn.execute(_INSERT_VERSION, {
+            vid = _new_id(tx.conn.execute(_INSERT_VERSION, {
                 "order_key": rec.order_key, "version": rec.version, "state": State.RECEIVED,
-                "received_at": tx.now, "updated_at": tx.now, **values}).inserted_primary_key[0]
+                "received_at": tx.now, "updated_at": tx.now, **values}))
             tx.audit(order_key=rec.order_key, version_id=vid, transmission_id=None,
                      from_state=None, to_state=State.RECEIVED, detail="intake message recorded")
             self._set_version_state(tx, vid, rec.order_key, State.RECEIVED, target,
@@ -361,15 +382,16 @@ class Ledger:
     # -- transmitter ------------------------------------------------------------------------
 
     def claim_due(self, worker: str, *, limit: int, lease: dt.timedelta,
-                  exclude_destinations: Sequence[str] = ()) -> list[Claim]:
+                  exclude_destinations: Sequence[str] = (),
+                  destination: str | None = None) -> list[Claim]:
         """Lease up to ``limit`` transmissions whose turn has come (READY, or RETRY_SCHEDULED
-        and due), skipping rows another replica holds."""
+        and due), skipping rows another replica holds; only ``destination``'s when given."""
         with self._transaction() as tx:
             t, v, o = transmissions.c, order_versions.c, orders.c
             query = (
                 sa.select(t.id, t.mcn, t.destination, t.format, t.body, t.content_type,
                           t.prepared_at, t.attempt_count, t.version_id, v.order_key,
-                          v.version, v.canonical_json, o.doj_record_id)
+                          v.version, v.canonical_json, o.doj_record_id, o.order_type)
                 .join_from(transmissions, order_versions, t.version_id == v.id)
                 .join(orders, o.order_key == v.order_key)
                 .where(t.state.in_([State.READY, State.RETRY_SCHEDULED]),
@@ -379,6 +401,8 @@ class Ledger:
                 .limit(limit))
             if exclude_destinations:
                 query = query.where(t.destination.not_in(list(exclude_destinations)))
+            if destination is not None:
+                query = query.where(t.destination == destination)
             if self._skip_locked:
                 query = query.with_for_update(skip_locked=True, of=transmissions)
             rows = tx.conn.execute(query).all()
@@ -390,7 +414,8 @@ class Ledger:
                           format=r.format, body=r.body, content_type=r.content_type,
                           prepared_at=_aware(r.prepared_at), attempt_count=r.attempt_count,
                           version_id=r.version_id, order_key=r.order_key, version=r.version,
-                          canonical_json=r.canonical_json, doj_record_id=r.doj_record_id)
+                          canonical_json=r.canonical_json, doj_record_id=r.doj_record_id,
+                          order_type=r.order_type)
                     for r in rows]
 
     def _held(self, tx: _Tx, claim: Claim, worker: str) -> sa.Row | None:
@@ -463,14 +488,17 @@ class Ledger:
                                     reason, error_reason=reason)
             return True
 
-    def expire_unacknowledged(self, *, older_than: dt.timedelta) -> int:
+    def expire_unacknowledged(self, *, older_than: dt.timedelta,
+                              destination: str | None = None) -> int:
         """SENT transmissions with no acknowledgement for too long go out again (same MCN)."""
         with self._transaction() as tx:
             t = transmissions.c
             rows = tx.conn.execute(
                 sa.select(transmissions.c.id, t.version_id, t.mcn, order_versions.c.order_key)
                 .join_from(transmissions, order_versions, t.version_id == order_versions.c.id)
-                .where(t.state == State.SENT, t.last_attempt_at <= tx.now - older_than)).all()
+                .where(t.state == State.SENT, t.last_attempt_at <= tx.now - older_than,
+                       *([t.destination == destination] if destination is not None else []))
+                .with_for_update(skip_locked=True, of=transmissions)).all()
             for row in rows:
                 self._set_transmission(tx, row.id, State.RETRY_SCHEDULED,
                                        next_attempt_at=tx.now,
@@ -507,13 +535,18 @@ class Ledger:
             if row is None:
                 record(AckKind.UNKNOWN, None)
                 return AckResult(AckKind.UNKNOWN)
+            if self._skip_locked:  # the order's lock, then re-read under it
+                tx.conn.execute(_SELECT_ORDER_LOCKED, {"b_key": row.order_key})
+                row = tx.conn.execute(_SELECT_BY_MCN_LOCKED, {"b_mcn": mcn}).first()
             state = State(row.state)
             if state in (State.ACKED, State.REJECTED, State.INVALID):
                 record(AckKind.DUPLICATE, row.id)
-                return AckResult(AckKind.DUPLICATE, row.order_key, row.version, state)
+                return AckResult(AckKind.DUPLICATE, row.order_key, row.version, state,
+                                 row.order_type, row.destination)
             if state in (State.SUPERSEDED, State.WAITING):
                 record(AckKind.LATE, row.id)
-                return AckResult(AckKind.LATE, row.order_key, row.version, state)
+                return AckResult(AckKind.LATE, row.order_key, row.version, state, row.order_type,
+                                 row.destination)
             # SENT, or READY / RETRY_SCHEDULED when the ack comes after we gave up waiting:
             # the MCN is the same, so it answers the message we (re)send; apply it.
             if accepted:
@@ -549,7 +582,9 @@ class Ledger:
                 self._set_version_state(tx, row.version_id, row.order_key, state, new_state,
                                         why, error_reason=why)
                 record(kind, row.id)
-            return AckResult(kind, row.order_key, row.version, new_state)
+            return AckResult(kind, row.order_key, row.version, new_state, row.order_type,
+                             row.destination, _aware(row.last_attempt_at),
+                             _aware(row.issued_at))
 
     # -- people -----------------------------------------------------------------------------
 
@@ -563,6 +598,8 @@ class Ledger:
         its trial render at intake). Returns the new MCN.
         """
         with self._transaction() as tx:
+            if self._skip_locked:
+                tx.conn.execute(_SELECT_ORDER_LOCKED, {"b_key": order_key})
             row = tx.conn.execute(sa.select(order_versions).where(
                 order_versions.c.order_key == order_key,
                 order_versions.c.version == version).with_for_update()).first()

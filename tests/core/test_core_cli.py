@@ -92,3 +92,85 @@ class TestDeadLetters:
         assert json.loads(capsys.readouterr().out)[0]["reason"] == "x: not JSON"
         assert main(["dlq", "replay", "--config", str(config_file)]) == 0
         assert (tmp_path / "spool" / "incoming" / "x.json").exists()
+
+
+class TestEmbeddedRun:
+    def test_no_destinations_means_the_embedded_endpoint_and_says_so(self,
+                                                                     tmp_path: Path) -> None:
+        """`engine run` with no destinations configured sends every court to the in-process
+        endpoint, says so, and delivers a spooled order."""
+        import time
+
+        from engine.config import EngineConfig, LedgerConfig
+        from engine.demo import embedded_endpoint
+        from engine.runner import EngineRunner
+
+        config, parts = embedded_endpoint(EngineConfig(
+            ledger=LedgerConfig(url=f"sqlite:///{tmp_path / 'l.db'}"),
+            spool_dir=tmp_path / "spool", metrics_port=None))
+        runner = EngineRunner(config, parts)
+        assert any("embedded in-process DOJ endpoint" in line for line in runner.describe())
+        incoming = tmp_path / "spool" / "incoming"
+        (incoming / "o.json").write_bytes(order_message().body)
+        runner.start()
+        try:
+            deadline = time.monotonic() + 30
+            while runner.ledger.state_counts() != {"ACKED": 1}:
+                assert time.monotonic() < deadline, runner.ledger.state_counts()
+                time.sleep(0.05)
+        finally:
+            runner.stop()
+
+    def test_a_format_without_renderer_is_a_config_error(self, tmp_path: Path) -> None:
+        """A destination whose format has no renderer installed stops the start with a
+        message naming the format, before anything is consumed."""
+        from engine.config import (
+            ConfigError,
+            CourtConfig,
+            DestinationConfig,
+            EngineConfig,
+            LedgerConfig,
+        )
+        from engine.runner import EngineRunner, Parts
+        from engine.stand_ins import StandInReceiver
+
+        config = EngineConfig(
+            ledger=LedgerConfig(url=f"sqlite:///{tmp_path / 'l.db'}"),
+            spool_dir=tmp_path / "spool", courts={"*": CourtConfig(destination="doj")},
+            destinations={"doj": DestinationConfig(name="doj", transport="mock",
+                                                   format="clets")})
+        parts = Parts(renderers={"niem": stand_in_render}, ack_parsers={},
+                      transport_factory=lambda dest: StandInReceiver().transport())
+        with pytest.raises(ConfigError, match="'clets'"):
+            EngineRunner(config, parts)
+
+
+class TestRunnerPerDestination:
+    def test_each_destination_has_its_own_transmitter(self, tmp_path: Path) -> None:
+        """With two destinations, each transmitter sends only its destination's orders, so
+        one destination's outage or slowness cannot hold up the other's."""
+        from engine.config import CourtConfig, DestinationConfig, EngineConfig, LedgerConfig
+        from engine.runner import EngineRunner, Parts
+        from engine.stand_ins import StandInReceiver, parse_stand_in_ack
+
+        receivers = {"a": StandInReceiver(down=True), "b": StandInReceiver()}
+        config = EngineConfig(
+            ledger=LedgerConfig(url=f"sqlite:///{tmp_path / 'l.db'}"),
+            spool_dir=tmp_path / "spool",
+            courts={"CA019015J": CourtConfig(destination="a"),
+                    "*": CourtConfig(destination="b")},
+            destinations={n: DestinationConfig(name=n, transport="mock", format="niem")
+                          for n in receivers})
+        runner = EngineRunner(config, Parts(
+            renderers={"niem": stand_in_render}, ack_parsers={"niem": parse_stand_in_ack},
+            transport_factory=lambda dest: receivers[dest.name].transport()))
+        court_b = json.loads(order_message("B-1").body)
+        court_b["court"]["ori"] = "CA001013J"
+        from engine.pipeline import IntakeMessage
+
+        runner.pipeline.run([order_message("A-1"), IntakeMessage(json.dumps(court_b).encode())])
+        by_name = {next(iter(t.breakers)): t for t in runner.transmitters}
+        by_name["b"].run_once()
+        assert receivers["a"].attempts == 0
+        assert runner.ledger.version_row("CA001013J/B-1", 1)["state"] == "ACKED"
+        assert runner.ledger.version_row("CA019015J/A-1", 1)["state"] == "READY"

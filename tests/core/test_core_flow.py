@@ -122,3 +122,28 @@ class TestFaults:
         assert result.state is State.INVALID
         assert core.ledger.find_versions(state="INVALID")[0]["order_key"].startswith(
             "UNKNOWN/UNREADABLE-")
+
+    def test_rescheduled_work_survives_a_restart(self, core: Core, tmp_path) -> None:  # type: ignore[no-untyped-def]
+        """A transmission rescheduled by one engine process is sent by the next one,
+        with the same MCN, from the ledger alone."""
+        from engine.correlator import Correlator
+        from engine.ledger import Ledger, open_database
+        from engine.stand_ins import StandInReceiver, parse_stand_in_ack, stand_in_render
+        from engine.transmitter import Transmitter
+
+        core.receiver.down = True
+        core.intake(order_message())
+        core.transmitter.run_once()
+        [before] = core.ledger.transmissions_for(KEY)
+        core.ledger.engine.dispose()  # the first process is gone
+
+        ledger = Ledger(open_database(str(core.ledger.engine.url)), clock=core.clock)
+        receiver = StandInReceiver()
+        restarted = Transmitter(ledger, transports={"doj": receiver.transport()},
+                                renderers={"niem": stand_in_render},
+                                correlator=Correlator(ledger, {"niem": parse_stand_in_ack}),
+                                clock=core.clock, sleep=lambda s: None)
+        core.clock.advance(3600)
+        restarted.run_once()
+        assert [a.mcn for a in receiver.arrivals] == [before["mcn"]]
+        assert ledger.version_row(KEY, 1)["state"] == State.ACKED

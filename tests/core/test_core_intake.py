@@ -10,7 +10,7 @@ from engine.errors import LedgerError
 from engine.intake_amqp import Delivery, IntakeBatch
 from engine.intake_spool import SpoolIntake
 from engine.ledger import LedgerRefused
-from engine.pipeline import IntakeMessage
+from engine.pipeline import IntakeMessage, Pipeline
 from engine.retry import RetryPolicy
 from tests.core.core_harness import Core, order_message
 
@@ -120,3 +120,33 @@ class TestSpool:
         (spool.incoming / "good.json").write_bytes(order_message().body)
         assert spool.run_once() == 0
         assert (spool.incoming / "good.json").exists()
+
+
+class TestMappedCourt:
+    def test_a_court_mapping_turns_cms_json_into_an_order(self, tmp_path: Path) -> None:
+        """A court configured with a mapping has its CMS messages (spool folder = ORI)
+        mapped, checked and recorded like canonical ones; bad CMS input is INVALID with
+        the mapping's reason."""
+        from engine.config import parse_config
+        from engine.ledger import Ledger, State, open_database
+        from engine.runner import real_parts
+        from engine.stand_ins import stand_in_render
+
+        repo = Path(__file__).parents[2]
+        config = parse_config({
+            "courts": {"CA043015J": {"mapping": "santa-clara-odyssey-json",
+                                     "destination": "doj"}},
+            "destinations": {"doj": {"transport": "https", "format": "niem"}},
+        }, env={}, base_dir=repo)
+        ledger = Ledger(open_database(f"sqlite:///{tmp_path / 'l.db'}"))
+        pipeline = Pipeline.build(config, ledger, renderers={"niem": stand_in_render},
+                                  load_mapping=real_parts(config).load_mapping)
+        cases = repo / "config" / "mappings" / "santa-clara-odyssey-json" / "tests"
+        good, bad = pipeline.run([
+            IntakeMessage((cases / "dv_oah_modify_served.input.json").read_bytes(),
+                          court_ori="CA043015J"),
+            IntakeMessage((cases / "bad_date_and_no_restrained.input.json").read_bytes(),
+                          court_ori="CA043015J")])
+        assert good.version_key == "CA043015J/SCL-DV-2026-0042#2"
+        assert good.state is State.WAITING  # version 1 has not been seen
+        assert bad.state is State.INVALID and bad.reason

@@ -13,12 +13,22 @@ KEY = "CA019015J/LA-DV-1"
 
 
 class TestBreaker:
+    def test_outage_costs_one_retry_sequence_per_round(self, core: Core) -> None:
+        """When a destination fails, the other orders due for it in the same round wait one
+        reschedule interval instead of each retrying in turn."""
+        core.receiver.down = True
+        core.intake(*(order_message(f"LA-DV-{i}") for i in range(10)))
+        core.transmitter.run_once()
+        assert core.receiver.attempts == 3  # one transmission, three tries
+        assert core.ledger.state_counts() == {"RETRY_SCHEDULED": 10}
+
     def test_outage_opens_the_breaker_and_stops_attempts(self, core: Core) -> None:
         """After the failure threshold, due work is not sent while the breaker is open."""
         core.receiver.down = True
         core.intake(*(order_message(f"LA-DV-{i}") for i in range(10)))
-        core.transmitter.run_once()
-        # threshold 3 failed transmissions x 3 tries each; the other 7 were never tried.
+        for round_ in range(3):  # threshold 3: three failed rounds
+            core.clock.advance(60 if round_ else 0)
+            core.transmitter.run_once()
         assert core.receiver.attempts == 9
         assert core.transmitter.breakers["doj"].state is BreakerState.OPEN
         core.transmitter.run_once()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -122,3 +123,50 @@ class TestReplicas:
         assert pg_ledger.state_counts() == {State.ACKED: 300}
         for tx in replicas:
             tx._ledger.engine.dispose()
+
+
+class TestPerOrderLock:
+    def test_a_version_recorded_while_its_predecessor_is_acked_is_released(
+            self, pg_url: str) -> None:
+        """Replica A records version 2 and has just read version 1 as SENT when replica B
+        applies version 1's acknowledgement: B waits for A's order lock, then sees version
+        2 and releases it (without the lock each would miss the other; 2 would wait forever)."""
+        import sqlalchemy as sa
+
+        ledger_a, ledger_b = Ledger(open_database(pg_url)), Ledger(open_database(pg_url))
+        pipeline = Pipeline.build(core_config(), ledger_a, renderers={"niem": stand_in_render})
+        # Version 3 first, so recording version 2 does not touch the order row itself.
+        pipeline.run([order_message("LOCK-1", 1), order_message("LOCK-1", 3, "cancel")])
+        [claim] = ledger_a.claim_due("w", limit=5, lease=dt.timedelta(minutes=1))
+        ledger_a.mark_sent(claim, "w")
+        v2 = pipeline.prepare(order_message("LOCK-1", 2))
+
+        paused, resume = threading.Event(), threading.Event()
+
+        def pause_after_reading_versions(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
+            if ("FROM order_versions" in statement and "ORDER BY order_versions.version"
+                    in statement and not paused.is_set()):
+                paused.set()
+                resume.wait(30)
+
+        sa.event.listen(ledger_a.engine, "after_cursor_execute", pause_after_reading_versions)
+        a = threading.Thread(target=ledger_a.record_intake, args=([v2],))
+        a.start()
+        assert paused.wait(30)
+        b = threading.Thread(target=ledger_b.record_acknowledgement,
+                             kwargs={"mcn": claim.mcn, "accepted": True, "record_id": "H1"})
+        b.start()
+        with psycopg.connect(DSN, autocommit=True) as watcher:
+            deadline = time.monotonic() + 30
+            while b.is_alive() and not watcher.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                    "AND datname = 'test'").fetchone()[0]:
+                assert time.monotonic() < deadline, "B neither finished nor waited"
+                time.sleep(0.01)
+        resume.set()
+        a.join(30)
+        b.join(30)
+        assert ledger_a.version_row("CA019015J/LOCK-1", 1)["state"] == State.ACKED
+        assert ledger_a.version_row("CA019015J/LOCK-1", 2)["state"] == State.READY
+        ledger_a.engine.dispose()
+        ledger_b.engine.dispose()

@@ -219,6 +219,26 @@ class TestConfiguration:
         with pytest.raises(DeadlineConfigError, match=f"^deadlines.yaml: .*{message}"):
             DeadlinePolicy.from_dict({**DEFAULT_CONFIG, **change}, source="deadlines.yaml")
 
+    def test_yaml_dates_and_per_court_closures_load(self, tmp_path: Path) -> None:
+        """Unquoted YAML dates work as closures, and a court's closures add to the global ones."""
+        path = tmp_path / "deadlines.yaml"
+        path.write_text(CONFIG.read_text(encoding="utf-8").replace(
+            "closures: []", "closures: [2026-12-28]").replace(
+            "courts: {}", "courts:\n  CA019015J:\n    closures: [2026-12-29]"),
+            encoding="utf-8")
+        policy = DeadlinePolicy.load(path)
+        assert policy.calendar_for("CA019015J").extra_closures == {
+            dt.date(2026, 12, 28), dt.date(2026, 12, 29)}
+        # Christmas Eve order: Friday holiday, weekend, Monday and Tuesday closed -> Wednesday
+        assert due_at(order_at("2026-12-24 15:00"), policy) == utc("2026-12-30 23:00")
+
+    def test_empty_file_is_refused(self, tmp_path: Path) -> None:
+        """An empty policy file fails saying the top level must be a mapping."""
+        path = tmp_path / "empty.yaml"
+        path.write_text("", encoding="utf-8")
+        with pytest.raises(DeadlineConfigError, match=r"\(top level\): must be a mapping"):
+            DeadlinePolicy.load(path)
+
     def test_bad_yaml_and_missing_file(self, tmp_path: Path) -> None:
         """Unreadable or malformed files fail with the file name."""
         with pytest.raises(DeadlineConfigError, match="cannot read"):
