@@ -56,7 +56,8 @@ class AmqpAckConsumer:
             try:
                 self._consume(stop)
                 failures = 0
-            except (pika.exceptions.AMQPError, LedgerError) as exc:
+            except (pika.exceptions.AMQPError, LedgerError, OSError) as exc:
+                # OSError: TLS handshake and socket errors pika does not wrap.
                 failures += 1
                 log.warning("ack consumer interrupted; reconnecting", queue=self._queue,
                             error_class=type(exc).__name__, attempt=failures)

@@ -175,10 +175,15 @@ def connection_parameters(config: AmqpConfig) -> pika.ConnectionParameters:
 class AmqpIntake:
     """The intake consumer. `run(stop)` blocks, reconnecting, until ``stop`` is set."""
 
+    #: OSError too: pika lets TLS handshake failures (``ssl.SSLError``, e.g. a certificate
+    #: that does not verify) and some socket errors out unwrapped. They are retried with
+    #: backoff like any lost connection; they must not end the intake thread (and with it
+    #: the engine).
     _CONNECTION_ERRORS = (pika.exceptions.AMQPConnectionError,
                           pika.exceptions.AMQPChannelError,
                           pika.exceptions.ConnectionClosed,
-                          pika.exceptions.StreamLostError)
+                          pika.exceptions.StreamLostError,
+                          OSError)
 
     def __init__(self, config: AmqpConfig, pipeline: Pipeline, *,
                  ledger_retry: RetryPolicy = LEDGER_RETRY) -> None:
