@@ -46,6 +46,7 @@ from engine.receiver import (
     Receiver,
     TcpReceiverServer,
 )
+from engine.transports.amqp_settings import connection_parameters
 
 __all__ = [
     "BROKER_URL",
@@ -266,22 +267,26 @@ class FaultRun:
     """Queues, receiver, config and engine process for one scenario; `close()` cleans up.
 
     ``endpoint``: ``http`` or ``tcp`` (the receiver on a loopback socket), ``amqp`` (the
-    receiver consuming a DOJ queue on the shared broker). ``engine_amqp_url`` lets a test
-    put a chaos proxy between the engine and the broker; ``ledger_url`` a PostgreSQL
-    ledger (``check_ledger_url`` is how the test itself reads it, bypassing any proxy).
+    receiver consuming a DOJ queue on the shared broker). ``broker_url`` is the broker the
+    intake queue lives on (default the shared one; the TLS test brings its own node).
+    ``engine_amqp_url`` lets a test put a chaos proxy between the engine and the broker;
+    ``ledger_url`` a PostgreSQL ledger (``check_ledger_url`` is how the test itself
+    reads it, bypassing any proxy).
     """
 
     def __init__(self, tmp_path: Path, scenario: str, *, endpoint: str = "http",
                  engine_amqp_url: str = BROKER_URL, ledger_url: str | None = None,
                  check_ledger_url: str | None = None, heartbeat: int = 30,
                  read_timeout: float = 2.0, seed: int = 0,
-                 extra_config: dict[str, Any] | None = None) -> None:
-        require_broker()
+                 extra_config: dict[str, Any] | None = None,
+                 broker_url: str = BROKER_URL) -> None:
+        if broker_url == BROKER_URL:
+            require_broker()
         self.tmp = tmp_path
         self.scenario = scenario
         self.suffix = uuid.uuid4().hex[:12]
         self.prefix = f"F{self.suffix[:6].upper()}"
-        self.amqp = AmqpConfig(url=BROKER_URL, intake_queue=f"test.faults.{self.suffix}",
+        self.amqp = AmqpConfig(url=broker_url, intake_queue=f"test.faults.{self.suffix}",
                                dead_letter_exchange=f"test.faults.dlx.{self.suffix}",
                                dead_letter_queue=f"test.faults.dlq.{self.suffix}")
         self.engine_amqp_url = engine_amqp_url
@@ -294,7 +299,7 @@ class FaultRun:
         self._ledger: Ledger | None = None
         self._extra_queues: list[str] = []
 
-        self._connection = pika.BlockingConnection(pika.URLParameters(BROKER_URL))
+        self._connection = pika.BlockingConnection(connection_parameters(broker_url))
         self._channel = self._connection.channel()
         self._channel.confirm_delivery()
         declare_intake_topology(self._channel, self.amqp)
