@@ -470,7 +470,8 @@ class FaultRun:
 
     # -- the oracle ------------------------------------------------------------------------
 
-    def check(self, *, expect_rejected: Sequence[str] = (), **notes: Any) -> Report:
+    def check(self, *, expect_rejected: Sequence[str] = (), save: bool = True,
+              **notes: Any) -> Report:
         """Compare published, accepted by the receiver and recorded in the ledger; save the
         report. Orders in ``expect_rejected`` must end REJECTED instead of accepted."""
         rows = self.versions()
@@ -506,7 +507,8 @@ class FaultRun:
                    "faults_applied": {str(k): v for k, v in
                                       self.receiver.faults.applied.items()},
                    **notes})
-        report.save()
+        if save:
+            report.save()
         return report
 
     def assert_clean(self, report: Report) -> None:
