@@ -44,6 +44,7 @@ from engine.receiver import (
     HttpReceiverServer,
     Journal,
     Receiver,
+    ServerTls,
     TcpReceiverServer,
 )
 from engine.transports.amqp_settings import connection_parameters
@@ -279,7 +280,8 @@ class FaultRun:
                  check_ledger_url: str | None = None, heartbeat: int = 30,
                  read_timeout: float = 2.0, seed: int = 0,
                  extra_config: dict[str, Any] | None = None,
-                 broker_url: str = BROKER_URL) -> None:
+                 broker_url: str = BROKER_URL,
+                 https_tls: dict[str, Path | None] | None = None) -> None:
         if broker_url == BROKER_URL:
             require_broker()
         self.tmp = tmp_path
@@ -313,6 +315,21 @@ class FaultRun:
             self.server = HttpReceiverServer(self.receiver).up()
             settings = {"url": self.server.url, "allow_plain_http": True,
                         "connect_timeout": 1.0, "read_timeout": read_timeout}
+            transport = "https"
+        elif endpoint == "https":
+            # Mutual TLS: https_tls names ca, server_cert, server_key, and the engine's
+            # client_cert / client_key (None: the engine presents no certificate).
+            assert https_tls is not None, "endpoint https needs https_tls"
+            server_tls = ServerTls(cert_file=Path(str(https_tls["server_cert"])),
+                                   key_file=Path(str(https_tls["server_key"])),
+                                   ca_file=Path(str(https_tls["ca"])),
+                                   require_client_cert=True)
+            self.server = HttpReceiverServer(self.receiver, tls=server_tls).up()
+            settings = {"url": self.server.url, "ca_file": str(https_tls["ca"]),
+                        "connect_timeout": 1.0, "read_timeout": read_timeout}
+            if https_tls.get("client_cert"):
+                settings |= {"cert_file": str(https_tls["client_cert"]),
+                             "key_file": str(https_tls["client_key"])}
             transport = "https"
         elif endpoint == "tcp":
             self.server = TcpReceiverServer(self.receiver).up()
