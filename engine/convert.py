@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import importlib
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from pathlib import Path
 from engine.errors import EngineError, OrderInvalid, RenderError
 from engine.formats import RenderContext, Renderer
 from engine.intake import decode_order, encode_order
+from engine.model import Order
 
 __all__ = ["FORMATS", "ConvertOptions", "OutputFormat", "register_convert",
            "render_canonical_with"]
@@ -57,13 +59,20 @@ def render_canonical_with(renderer: str | Renderer) -> Callable[[bytes, ConvertO
     def convert(raw: bytes, options: ConvertOptions) -> bytes:
         order = decode_order(raw)
         ctx = RenderContext(
-            mcn=options.mcn or f"PREVIEW-{order.order_id}-{order.version}",
+            mcn=options.mcn or _preview_mcn(order),
             sent_at=options.sent_at or dt.datetime.now(dt.UTC).replace(microsecond=0),
             doj_record_id=options.doj_record_id,
         )
         return _resolve(renderer)(order, ctx).body
 
     return convert
+
+
+def _preview_mcn(order: Order) -> str:
+    """A placeholder MCN every format accepts: letters, digits and hyphens, 36 at most."""
+    stem = re.sub(r"[^A-Za-z0-9]+", "-", order.order_id).strip("-")
+    suffix = f"-{order.version}"
+    return ("PREVIEW-" + stem)[: 36 - len(suffix)] + suffix
 
 
 def _niem_to_canonical(raw: bytes, options: ConvertOptions) -> bytes:

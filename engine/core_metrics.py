@@ -2,14 +2,13 @@
 hooks and the ledger. Only labels the metrics module allows (order type, destination,
 outcome): never an order key, MCN or anything personal.
 
-`install_metrics(ledger, port)` returns the hooks to pass to the core, or None when
-`engine.metrics` is not installed in this build.
+`install_metrics(ledger, port)` returns the hooks to pass to the core and the HTTP server.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import importlib
+from collections.abc import Callable, Mapping
 from types import ModuleType
 from typing import Any
 
@@ -88,16 +87,17 @@ class MetricsHooks(EngineHooks):
 
 
 def install_metrics(ledger: Ledger, port: int | None, *,
-                    destinations: list[str] | None = None) -> tuple[MetricsHooks, Any] | None:
-    """Register the backlog over ``ledger``, serve /metrics on ``port`` (None: do not
-    serve), and return (hooks, server). None when `engine.metrics` is not installed."""
-    try:
-        metrics = importlib.import_module("engine.metrics")
-        backlog = importlib.import_module("engine.backlog")
-    except ImportError:
-        return None
-    metrics.register_backlog(backlog.ledger_snapshot_provider(ledger))
+                    destinations: list[str] | None = None,
+                    readiness_check: Callable[[], Mapping[str, bool]] | None = None,
+                    dlq_depth: Callable[[], int] | None = None) -> tuple[MetricsHooks, Any]:
+    """Register the backlog over ``ledger`` (with the DLQ depth asked at scrape time),
+    serve /metrics, /healthz and /readyz on ``port`` (None: do not serve), and return
+    (hooks, server)."""
+    from engine import backlog, metrics
+
+    metrics.register_backlog(backlog.ledger_snapshot_provider(ledger, dlq_depth=dlq_depth))
     for name in destinations or []:
         metrics.init_destination(name)
-    server = metrics.start_http(port) if port is not None else None
+    server = (metrics.start_http(port, readiness_check=readiness_check)
+              if port is not None else None)
     return MetricsHooks(metrics), server

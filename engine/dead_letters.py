@@ -21,7 +21,7 @@ from engine.config import EngineConfig
 from engine.errors import TransportUnavailable
 from engine.intake_amqp import ERROR_HEADER, connection_parameters, declare_intake_topology
 
-__all__ = ["list_dead_letters", "replay_dead_letters", "where"]
+__all__ = ["dead_letter_depth", "list_dead_letters", "replay_dead_letters", "where"]
 
 
 def where(config: EngineConfig) -> str:
@@ -49,6 +49,25 @@ def _open(config: EngineConfig):  # type: ignore[no-untyped-def]
     channel = connection.channel()
     declare_intake_topology(channel, config.amqp)
     return connection, channel
+
+
+def dead_letter_depth(config: EngineConfig) -> int:
+    """How many dead letters wait for a person: the DLQ's message count (or spool/invalid).
+
+    Asked at scrape time by the metrics endpoint; a broker that cannot be reached raises
+    `TransportUnavailable`, and the gauge is left out of that scrape.
+    """
+    if config.amqp is None:
+        folder = config.spool_dir / "invalid"
+        if not folder.is_dir():
+            return 0
+        return sum(1 for p in folder.iterdir() if p.is_file() and p.suffix != ".reason")
+    connection, channel = _open(config)
+    try:
+        frame = channel.queue_declare(config.amqp.dead_letter_queue, passive=True)
+        return int(frame.method.message_count)
+    finally:
+        connection.close()
 
 
 def list_dead_letters(config: EngineConfig, *, limit: int = 100) -> list[dict[str, Any]]:

@@ -66,6 +66,7 @@ def _table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> None:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from engine.core_metrics import install_metrics
+    from engine.dead_letters import dead_letter_depth
     from engine.ledger import open_ledger
     from engine.runner import EngineRunner, real_parts
 
@@ -83,15 +84,18 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
         config, parts = embedded_endpoint(config)
     ledger = open_ledger(config.ledger.url)
-    metrics = install_metrics(ledger, config.metrics_port,
-                              destinations=list(config.destinations))
-    if metrics is None:
-        parts.notes.append("metrics: engine.metrics is not installed; no /metrics endpoint")
-    else:
-        parts.hooks = metrics[0]
-        if metrics[1] is not None:
-            parts.notes.append(f"metrics: http://0.0.0.0:{metrics[1].port}/metrics")
+    runner_ready: list[EngineRunner] = []  # the runner, once built: /readyz asks it
+
+    def readiness() -> dict[str, bool]:
+        return runner_ready[0].readiness() if runner_ready else {"engine": False}
+
+    parts.hooks, server = install_metrics(
+        ledger, config.metrics_port, destinations=list(config.destinations),
+        readiness_check=readiness, dlq_depth=lambda: dead_letter_depth(config))
+    if server is not None:
+        parts.notes.append(f"metrics: http://0.0.0.0:{server.port}/metrics (/healthz, /readyz)")
     runner = EngineRunner(config, parts, ledger=ledger)
+    runner_ready.append(runner)
     for line in runner.describe():
         print(line, file=sys.stderr)
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -185,6 +185,14 @@ class EngineRunner:
         self._stopped = False
         self._threads: list[threading.Thread] = []
 
+    def readiness(self) -> dict[str, bool]:
+        """Component -> up, for /readyz: the ledger answers, and the broker is connected
+        (AMQP intake only). Not ready means: do not count on this replica right now."""
+        components = {"ledger": self.ledger.ping()}
+        if isinstance(self.intake, AmqpIntake):
+            components["broker"] = self.intake.connected.is_set()
+        return components
+
     def describe(self) -> list[str]:
         """What this engine is made of, one line each (no secrets)."""
         url = self.ledger.engine.url.render_as_string(hide_password=True)

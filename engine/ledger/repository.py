@@ -716,6 +716,15 @@ class Ledger:
                 .where(transmissions.c.mcn == ref)).first()
             return (row.order_key, row.version) if row else None
 
+    def ping(self) -> bool:
+        """True when the database answers a trivial query (readiness, not a health check)."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+        except sa.exc.SQLAlchemyError:
+            return False
+        return True
+
     def state_counts(self) -> dict[str, int]:
         """Order versions per state (for metrics and `engine demo`)."""
         with self.engine.connect() as conn:
