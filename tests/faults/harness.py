@@ -521,6 +521,9 @@ class FaultRun:
             not_terminal=not_terminal, states=self.progress(),
             notes={"receiver": journal.stats(),
                    "held_for_a_person": len(held),
+                   "receiver_rejections": [
+                       [e.order_key, e.version, e.action, e.code, (e.reason or "")[:120]]
+                       for e in mine if e.outcome == "rejected"],
                    "faults_applied": {str(k): v for k, v in
                                       self.receiver.faults.applied.items()},
                    **notes})
