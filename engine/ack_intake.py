@@ -61,6 +61,13 @@ class AmqpAckConsumer:
                 failures += 1
                 log.warning("ack consumer interrupted; reconnecting", queue=self._queue,
                             error_class=type(exc).__name__, attempt=failures)
+            except Exception as exc:
+                # Anything else (pika raises ValueError when a socket is reset while it
+                # connects) must not end the thread; unacked acks are redelivered.
+                failures += 1
+                log.exception("ack consumer failed unexpectedly; reconnecting",
+                              queue=self._queue, error_class=type(exc).__name__,
+                              attempt=failures)
             self.connected.clear()
             if failures:
                 stop.wait(durable_delay(_RECONNECT, failures).total_seconds())

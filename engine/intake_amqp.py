@@ -206,6 +206,13 @@ class AmqpIntake:
                 failures += 1
                 log.warning("ledger unavailable; intake batch handed back to the broker",
                             error_class=type(exc).__name__, attempt=failures)
+            except Exception as exc:
+                # Anything else (pika raises ValueError when a socket is reset while it
+                # connects) must not end the intake thread, and with it the engine: the
+                # unacked messages go back to the broker with the connection; reconnect.
+                failures += 1
+                log.exception("intake failed unexpectedly; reconnecting",
+                              error_class=type(exc).__name__, attempt=failures)
             self.connected.clear()
             if failures:
                 stop.wait(durable_delay(RECONNECT, failures).total_seconds())
