@@ -61,10 +61,18 @@ class AmqpAckConsumer:
             try:
                 self._consume(stop)
                 failures = 0
-            except (pika.exceptions.AMQPError, LedgerError) as exc:
+            except (pika.exceptions.AMQPError, LedgerError, OSError) as exc:
+                # OSError: TLS handshake and socket errors pika does not wrap.
                 failures += 1
                 log.warning("ack consumer interrupted; reconnecting", queue=self._queue,
                             error_class=type(exc).__name__, attempt=failures)
+            except Exception as exc:
+                # Anything else (pika raises ValueError when a socket is reset while it
+                # connects) must not end the thread; unacked acks are redelivered.
+                failures += 1
+                log.exception("ack consumer failed unexpectedly; reconnecting",
+                              queue=self._queue, error_class=type(exc).__name__,
+                              attempt=failures)
             self.connected.clear()
             if failures:
                 stop.wait(durable_delay(_RECONNECT, failures).total_seconds())

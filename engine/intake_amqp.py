@@ -175,10 +175,15 @@ def connection_parameters(config: AmqpConfig) -> pika.ConnectionParameters:
 class AmqpIntake:
     """The intake consumer. `run(stop)` blocks, reconnecting, until ``stop`` is set."""
 
+    #: OSError too: pika lets TLS handshake failures (``ssl.SSLError``, e.g. a certificate
+    #: that does not verify) and some socket errors out unwrapped. They are retried with
+    #: backoff like any lost connection; they must not end the intake thread (and with it
+    #: the engine).
     _CONNECTION_ERRORS = (pika.exceptions.AMQPConnectionError,
                           pika.exceptions.AMQPChannelError,
                           pika.exceptions.ConnectionClosed,
-                          pika.exceptions.StreamLostError)
+                          pika.exceptions.StreamLostError,
+                          OSError)
 
     def __init__(self, config: AmqpConfig, pipeline: Pipeline, *,
                  ledger_retry: RetryPolicy = LEDGER_RETRY) -> None:
@@ -201,6 +206,13 @@ class AmqpIntake:
                 failures += 1
                 log.warning("ledger unavailable; intake batch handed back to the broker",
                             error_class=type(exc).__name__, attempt=failures)
+            except Exception as exc:
+                # Anything else (pika raises ValueError when a socket is reset while it
+                # connects) must not end the intake thread, and with it the engine: the
+                # unacked messages go back to the broker with the connection; reconnect.
+                failures += 1
+                log.exception("intake failed unexpectedly; reconnecting",
+                              error_class=type(exc).__name__, attempt=failures)
             self.connected.clear()
             if failures:
                 stop.wait(durable_delay(RECONNECT, failures).total_seconds())

@@ -28,7 +28,7 @@ from engine.config import DestinationConfig, EngineConfig
 from engine.errors import DecodeError, InputError, OrderInvalid, RenderError
 from engine.formats import RenderContext, Renderer
 from engine.hooks import EngineHooks, call_hook
-from engine.intake import decode_order, order_to_dict
+from engine.intake import MAX_MESSAGE_BYTES, decode_order, order_to_dict
 from engine.ledger import IntakeRecord, IntakeResult, Ledger
 from engine.model import Action, Order
 
@@ -145,11 +145,17 @@ def _is_ori(value: str) -> bool:
 
 
 def _partial_key(body: bytes) -> tuple[str, str, int] | None:
-    """Court ORI, order id and version from canonical JSON too broken to be an order."""
+    """Court ORI, order id and version from canonical JSON too broken to be an order.
+
+    Best effort on hostile bytes: anything too big or nested too deep to be an order (the
+    decoder has already said so) is not parsed again here.
+    """
+    if len(body) > MAX_MESSAGE_BYTES:
+        return None
     try:
         data = json.loads(body)
         ori, order_id, version = data["court"]["ori"], data["order_id"], data["version"]
-    except (ValueError, TypeError, KeyError):
+    except (ValueError, TypeError, KeyError, RecursionError):
         return None
     ok = (isinstance(ori, str) and isinstance(order_id, str) and isinstance(version, int)
           and 0 < len(order_id) <= 64 and 0 < version <= 100_000

@@ -98,6 +98,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._answer(413, f"body above {MAX_BODY_BYTES} bytes\n".encode())
             return
         body = self.rfile.read(length)
+        if len(body) < length:
+            # The sender went away mid-body (crashed, cut off): this is not the message,
+            # so it is neither judged nor journaled; the resend (same MCN) will be.
+            receiver.journal.count("truncated_requests")
+            self.close_connection = True
+            return
         outcome = receiver.handle(mcn, body, self.headers.get("Content-Type"),
                                   transport="http")
         if outcome.action == "fail":
