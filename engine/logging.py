@@ -88,8 +88,8 @@ SAFE_KEYS: frozenset[str] = frozenset({
     "error_code", "error_type", "error", "reason", "reason_path", "reason_paths",
     "paths", "stage", "retryable", "traceback",
     # process
-    "component", "worker", "port", "config_file", "redacted_fields", "error_class", "kind",
-    "next_attempt_at", "message_id", "intake", "inactivity_timeout", "hook", "prefetch",
+    "component", "worker", "threads", "port", "config_file", "redacted_fields", "error_class",
+    "kind", "next_attempt_at", "message_id", "intake", "inactivity_timeout", "hook", "prefetch",
 })
 
 #: Keys allowed only with a value of a known shape. ``order`` is where an order *object*

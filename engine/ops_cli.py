@@ -101,9 +101,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: runner.stop())
     runner.start()
-    runner.wait()
+    healthy = runner.wait()
     runner.stop()
-    return 0
+    return 0 if healthy else 1
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

@@ -200,9 +200,14 @@ class EngineRunner:
             transmitter.close()
         log.info("engine stopped")
 
-    def wait(self) -> None:
-        """Block until `stop()` is called (from a signal handler) or a thread dies."""
+    def wait(self) -> bool:
+        """Block until `stop()` is called (from a signal handler) or a thread dies.
+
+        False when a thread died: the engine is not doing its whole job, and the process
+        must exit non-zero so a supervisor (systemd, Docker, Kubernetes) restarts it."""
         while not self._stop.wait(1.0):
-            if any(not t.is_alive() for t in self._threads):
-                log.error("an engine thread ended; stopping")
-                break
+            dead = [t.name for t in self._threads if not t.is_alive()]
+            if dead:
+                log.error("an engine thread ended; stopping", threads=",".join(dead))
+                return False
+        return True
