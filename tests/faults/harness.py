@@ -48,6 +48,7 @@ from engine.receiver import (
     TcpReceiverServer,
 )
 from engine.transports.amqp_settings import connection_parameters
+from tests.services import require_broker, require_postgres
 
 __all__ = [
     "BROKER_URL",
@@ -86,29 +87,6 @@ FAST_POLICIES: dict[str, Any] = {
     "transmitter": {"poll_interval": 0.05, "batch_size": 50, "lease_seconds": 2,
                     "ack_timeout": 3},
 }
-
-
-def _unavailable(message: str) -> None:
-    """Missing services fail the suite under CI and skip it on a laptop."""
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-def require_broker() -> None:
-    try:
-        pika.BlockingConnection(pika.URLParameters(BROKER_URL)).close()
-    except pika.exceptions.AMQPError as exc:
-        _unavailable(f"RabbitMQ unreachable at 127.0.0.1:5672 ({type(exc).__name__})")
-
-
-def require_postgres() -> None:
-    import psycopg
-
-    try:
-        psycopg.connect(PG_DSN, connect_timeout=5).close()
-    except psycopg.OperationalError as exc:
-        _unavailable(f"PostgreSQL unreachable at 127.0.0.1:5432 ({type(exc).__name__})")
 
 
 def wait_until(condition: Callable[[], bool], what: str, *, limit: float = WAIT_LIMIT,

@@ -37,22 +37,13 @@ from engine.receiver.faults import FaultPlan
 from engine.retry import RetryPolicy
 from engine.transmitter import Transmitter
 from engine.transports import build_transport
+from tests.services import require_broker
 
 pytestmark = pytest.mark.integration
 
 URL = os.environ.get("ENGINE_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "orders"
 WAIT_LIMIT = 90.0
-
-
-def _broker_or_fail() -> None:
-    try:
-        pika.BlockingConnection(pika.URLParameters(URL)).close()
-    except pika.exceptions.AMQPError as exc:
-        message = f"RabbitMQ unreachable at 127.0.0.1:5672 ({type(exc).__name__})"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
 
 
 def fixture_body(name: str, **changes: object) -> bytes:
@@ -97,7 +88,7 @@ class Stack:
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[Stack]:
     """The engine and the reference receiver, wired through RabbitMQ on unique queues."""
-    _broker_or_fail()
+    require_broker(URL)
     sfx = uuid.uuid4().hex
     intake = AmqpConfig(url=URL, intake_queue=f"test.core.acc.intake.{sfx}",
                         dead_letter_exchange=f"test.core.acc.dlx.{sfx}",

@@ -34,6 +34,7 @@ from engine.pipeline import Pipeline
 from engine.retry import RetryPolicy
 from engine.stand_ins import StandInReceiver, parse_stand_in_ack, stand_in_render
 from engine.transmitter import Transmitter
+from tests.services import require_broker
 
 pytestmark = pytest.mark.integration
 
@@ -41,16 +42,6 @@ URL = os.environ.get("ENGINE_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "orders" / "dv_tro_issue.json"
 #: Upper bound for any wait in these tests; a healthy run takes a fraction of it.
 WAIT_LIMIT = 60.0
-
-
-def _broker_or_fail() -> None:
-    try:
-        pika.BlockingConnection(pika.URLParameters(URL)).close()
-    except pika.exceptions.AMQPError as exc:
-        message = f"RabbitMQ unreachable at 127.0.0.1:5672 ({type(exc).__name__})"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
 
 
 def order_body(order_id: str, version: int = 1, action: str | None = None) -> bytes:
@@ -118,7 +109,7 @@ class Engine:
 @pytest.fixture
 def engine(tmp_path: Path) -> Iterator[Engine]:
     """An engine on unique queues, a SQLite ledger and the stand-in receiver."""
-    _broker_or_fail()
+    require_broker(URL)
     suffix = uuid.uuid4().hex
     amqp = AmqpConfig(url=URL, intake_queue=f"test.core.intake.{suffix}",
                       dead_letter_exchange=f"test.core.dlx.{suffix}",

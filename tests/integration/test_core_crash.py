@@ -22,6 +22,7 @@ from engine.config import AmqpConfig
 from engine.intake_amqp import declare_intake_topology
 from engine.ledger import Ledger, open_database
 from engine.receiver.journal import Journal
+from tests.services import require_broker
 
 pytestmark = pytest.mark.integration
 
@@ -30,16 +31,6 @@ REPO = Path(__file__).parents[2]
 FIXTURE = REPO / "tests" / "fixtures" / "orders" / "epo_issue.json"
 ORDERS = 300
 WAIT_LIMIT = 90.0
-
-
-def _broker_or_fail() -> None:
-    try:
-        pika.BlockingConnection(pika.URLParameters(URL)).close()
-    except pika.exceptions.AMQPError as exc:
-        message = f"RabbitMQ unreachable at 127.0.0.1:5672 ({type(exc).__name__})"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
 
 
 def _engine(config: Path) -> subprocess.Popen[bytes]:
@@ -52,7 +43,7 @@ def test_sigkill_mid_stream_loses_nothing_and_registers_nothing_twice(tmp_path: 
     """300 orders on the intake queue; the engine is SIGKILLed mid-intake, restarted, killed
     again mid-transmission, restarted: all 300 end ACKED, the receiver accepted each order
     exactly once, and the intake queue is empty."""
-    _broker_or_fail()
+    require_broker(URL)
     sfx = uuid.uuid4().hex
     amqp = AmqpConfig(url=URL, intake_queue=f"test.core.crash.{sfx}",
                       dead_letter_exchange=f"test.core.crash.dlx.{sfx}",

@@ -7,10 +7,8 @@ Each test runs in its own schema (uuid-suffixed, via ``search_path``), dropped a
 from __future__ import annotations
 
 import datetime as dt
-import os
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 
 import psycopg
@@ -26,30 +24,16 @@ from engine.retry import RetryPolicy
 from engine.stand_ins import StandInReceiver, parse_stand_in_ack, stand_in_render
 from engine.transmitter import Transmitter
 from tests.core.core_harness import core_config, order_message
+from tests.services import PG_DSN, postgres_schema_url
 
 pytestmark = pytest.mark.integration
-
-DSN = os.environ.get("ENGINE_TEST_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=test")
-URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
-    """A ledger URL whose tables live in a fresh schema of the test database."""
-    schema = f"core_{uuid.uuid4().hex[:16]}"
-    try:
-        admin = psycopg.connect(DSN, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as exc:
-        message = f"PostgreSQL unreachable at 127.0.0.1:5432 ({type(exc).__name__})"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    admin.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield f"{URL}?options=-csearch_path%3D{schema}"
-    finally:
-        admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.close()
+    """A ledger URL in a fresh, empty schema of the test database, dropped after."""
+    with postgres_schema_url("core") as url:
+        yield url
 
 
 @pytest.fixture
@@ -156,7 +140,7 @@ class TestPerOrderLock:
         b = threading.Thread(target=ledger_b.record_acknowledgement,
                              kwargs={"mcn": claim.mcn, "accepted": True, "record_id": "H1"})
         b.start()
-        with psycopg.connect(DSN, autocommit=True) as watcher:
+        with psycopg.connect(PG_DSN, autocommit=True) as watcher:
             deadline = time.monotonic() + 30
             while b.is_alive() and not watcher.execute(
                     "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "

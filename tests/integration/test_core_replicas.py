@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pika
-import psycopg
 import pytest
 
 from engine.config import AmqpConfig, CourtConfig, DestinationConfig, EngineConfig
@@ -27,44 +26,21 @@ from engine.pipeline import Pipeline
 from engine.retry import RetryPolicy
 from engine.stand_ins import StandInReceiver, parse_stand_in_ack, stand_in_render
 from engine.transmitter import Transmitter
+from tests.services import postgres_schema_url, require_broker
 
 pytestmark = pytest.mark.integration
 
 AMQP_URL = os.environ.get("ENGINE_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
-DSN = os.environ.get("ENGINE_TEST_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=test")
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "orders" / "dv_tro_issue.json"
 WAIT_LIMIT = 90.0
-
-
-def _services_or_fail() -> None:
-    problems = []
-    try:
-        pika.BlockingConnection(pika.URLParameters(AMQP_URL)).close()
-    except pika.exceptions.AMQPError as exc:
-        problems.append(f"RabbitMQ unreachable ({type(exc).__name__})")
-    try:
-        psycopg.connect(DSN, connect_timeout=5).close()
-    except psycopg.OperationalError as exc:
-        problems.append(f"PostgreSQL unreachable ({type(exc).__name__})")
-    if problems:
-        if os.environ.get("CI"):
-            pytest.fail("; ".join(problems))
-        pytest.skip("; ".join(problems))
 
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """A ledger URL in a fresh PostgreSQL schema, dropped after."""
-    _services_or_fail()
-    schema = f"core_rep_{uuid.uuid4().hex[:12]}"
-    admin = psycopg.connect(DSN, autocommit=True)
-    admin.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield f"{PG_URL}?options=-csearch_path%3D{schema}"
-    finally:
-        admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.close()
+    require_broker(AMQP_URL)
+    with postgres_schema_url("core_rep") as url:
+        yield url
 
 
 def body(order_id: str, version: int) -> bytes:

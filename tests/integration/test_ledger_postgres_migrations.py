@@ -5,10 +5,8 @@ same tables and dying on a duplicate key. Real PostgreSQL, a fresh schema per te
 
 from __future__ import annotations
 
-import os
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 
 import psycopg
@@ -17,31 +15,18 @@ import sqlalchemy as sa
 
 from engine.ledger import create_database_engine, open_database, upgrade
 from engine.ledger.db import HEAD_REVISION
+from tests.services import PG_DSN, postgres_schema_url
 
 pytestmark = pytest.mark.integration
 
-DSN = os.environ.get("ENGINE_TEST_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=test")
-URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 WAIT_LIMIT = 60.0
 
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
-    """A ledger URL in a fresh, empty schema, dropped after."""
-    schema = f"ledger_mig_{uuid.uuid4().hex[:12]}"
-    try:
-        admin = psycopg.connect(DSN, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as exc:
-        message = f"PostgreSQL unreachable at 127.0.0.1:5432 ({type(exc).__name__})"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    admin.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield f"{URL}?options=-csearch_path%3D{schema}"
-    finally:
-        admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.close()
+    """A ledger URL in a fresh, empty schema of the test database, dropped after."""
+    with postgres_schema_url("ledger_mig") as url:
+        yield url
 
 
 def test_a_second_replica_migrating_at_the_same_time_waits_and_then_starts(pg_url: str) -> None:
@@ -57,7 +42,7 @@ def test_a_second_replica_migrating_at_the_same_time_waits_and_then_starts(pg_ur
     def hold_until_b_waits(conn: sa.Connection) -> None:
         a_pid.append(conn.connection.dbapi_connection.info.backend_pid)  # type: ignore[union-attr]
         a_ready.set()
-        with psycopg.connect(DSN, autocommit=True) as admin:
+        with psycopg.connect(PG_DSN, autocommit=True) as admin:
             deadline = time.monotonic() + WAIT_LIMIT
             while time.monotonic() < deadline:
                 row = admin.execute("SELECT count(*) FROM pg_stat_activity "

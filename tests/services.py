@@ -1,0 +1,66 @@
+"""The real services the integration and fault tests use, and one rule for when they are
+missing: under CI (env CI set) that is a failure, on a laptop a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pika
+import pytest
+
+__all__ = [
+    "AMQP_URL",
+    "PG_DSN",
+    "PG_URL",
+    "postgres_schema_url",
+    "require_broker",
+    "require_postgres",
+    "unavailable",
+]
+
+AMQP_URL = os.environ.get("ENGINE_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
+PG_DSN = os.environ.get("ENGINE_TEST_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=test")
+PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def unavailable(message: str) -> None:
+    """Missing services fail the run under CI and skip the test elsewhere."""
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def require_broker(url: str = AMQP_URL) -> None:
+    try:
+        pika.BlockingConnection(pika.URLParameters(url)).close()
+    except pika.exceptions.AMQPError as exc:
+        unavailable(f"RabbitMQ unreachable at 127.0.0.1:5672 ({type(exc).__name__})")
+
+
+def require_postgres(dsn: str = PG_DSN) -> None:
+    import psycopg
+
+    try:
+        psycopg.connect(dsn, connect_timeout=5).close()
+    except psycopg.OperationalError as exc:
+        unavailable(f"PostgreSQL unreachable at 127.0.0.1:5432 ({type(exc).__name__})")
+
+
+@contextmanager
+def postgres_schema_url(prefix: str) -> Iterator[str]:
+    """A ledger URL whose tables live in a fresh schema of the test database, dropped after."""
+    import psycopg
+
+    require_postgres()
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = psycopg.connect(PG_DSN, autocommit=True, connect_timeout=5)
+    admin.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield f"{PG_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.close()
