@@ -34,19 +34,15 @@ from pathlib import Path
 from typing import Any
 
 import pika
-import psycopg
 import pytest
 
 from engine.intake_amqp import declare_intake_topology
 from engine.ledger import Ledger, State, open_database
 from engine.receiver.journal import Journal
-from tests.integration.test_core_replicas import _services_or_fail
+from tests.services import AMQP_URL, postgres_schema_url, require_broker
 
 pytestmark = pytest.mark.integration
 
-AMQP_URL = os.environ.get("ENGINE_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
-DSN = os.environ.get("ENGINE_TEST_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=test")
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 REPO = Path(__file__).parents[2]
 FIXTURES = REPO / "tests" / "fixtures" / "orders"
 ORDERS = int(os.environ.get("ENGINE_REPLICAS_ORDERS", "1000"))
@@ -110,15 +106,9 @@ def write_config(path: Path, *, sfx: str, ledger_url: str, receiver_url: str) ->
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """A ledger URL in a fresh PostgreSQL schema, dropped after."""
-    _services_or_fail()
-    schema = f"replicas_{uuid.uuid4().hex[:12]}"
-    admin = psycopg.connect(DSN, autocommit=True)
-    admin.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield f"{PG_URL}?options=-csearch_path%3D{schema}"
-    finally:
-        admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.close()
+    require_broker()
+    with postgres_schema_url("replicas") as url:
+        yield url
 
 
 def _engine(*args: str, **kwargs: Any) -> subprocess.Popen[bytes]:
