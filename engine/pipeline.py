@@ -1,16 +1,19 @@
 """The intake pipeline: one message in, one ledger record out, in one direction.
 
     decode (court mapping or canonical JSON) -> check -> route (court -> destination,
-    format) -> render (trial, to validate) -> deadline -> ledger commit
+    format) -> render -> deadline -> ledger commit
 
 Each step is a small callable over a plain `Work` item (settings in ``__init__``, work in
 ``__call__``), and the pipeline is a plain list of them. A step that finds bad input sets
 ``work.error`` (field paths and reasons, never values) and the rest are skipped: the message
 becomes an INVALID record with its reason, never an exception that stops the queue.
 
-The message is rendered here only to prove it *can* be (a placeholder MCN and record id);
-the transmitter renders it again at send time with the real MCN and the entry's DOJ record
-id, which does not exist until the entry is acknowledged (invariant 3).
+Every message is rendered here, so one that can never be sent is INVALID now, not at send
+time. An entry (action ``issue``) is rendered for real: its MCN is chosen here and the bytes
+are stored with its transmission, so the transmitter sends them as they are (one render
+per order). Every later action needs the entry's DOJ record id, which does not exist until
+the entry is acknowledged (invariant 3): it is rendered here as a trial (stand-in MCN and
+record id) and for real at its first send.
 """
 
 from __future__ import annotations
@@ -42,9 +45,10 @@ __all__ = [
     "IntakeMessage",
     "MappingLoader",
     "Pipeline",
+    "Prepared",
+    "Render",
     "Route",
     "Step",
-    "TrialRender",
     "Work",
     "canonical_json",
 ]
@@ -96,6 +100,18 @@ class Work:
     error: str | None = None
     #: Keys found in a message too broken to decode (best effort, canonical JSON only).
     partial_key: tuple[str, str, int] | None = None
+    #: An entry's real message (MCN, body, content type, prepared at), sent as it is.
+    prepared: Prepared | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A message rendered for real at intake: the transmission's MCN and bytes."""
+
+    mcn: str
+    body: bytes
+    content_type: str
+    prepared_at: dt.datetime
 
 
 class Step(Protocol):
@@ -193,14 +209,21 @@ class Route:
         work.destination = self._config.destinations[court.destination]
 
 
-class TrialRender:
-    """Render once with stand-in MCN and record id, so an order that can never be sent is
-    INVALID now, with its reason, instead of failing at send time."""
+class Render:
+    """Render every order once at intake, so one that can never be sent is INVALID now, with
+    its reason, instead of failing at send time.
+
+    An entry needs nothing the ledger does not have yet: it is rendered with its real MCN
+    (``new_mcn``) and kept (`Prepared`). Any later action is a trial with stand-in MCN and
+    record id; the transmitter renders it again once the entry's record id exists.
+    """
 
     def __init__(self, renderers: Mapping[str, Renderer],
-                 clock: Callable[[], dt.datetime]) -> None:
+                 clock: Callable[[], dt.datetime],
+                 new_mcn: Callable[[], str] | None = None) -> None:
         self._renderers = renderers
         self._clock = clock
+        self._new_mcn = new_mcn
 
     def __call__(self, work: Work) -> None:
         assert work.order is not None and work.destination is not None
@@ -208,13 +231,19 @@ class TrialRender:
         if renderer is None:
             work.error = f"(config): no renderer for format {work.destination.format!r}"
             return
-        record_id = None if work.order.action is Action.ISSUE else TRIAL_RECORD_ID
+        entry = work.order.action is Action.ISSUE
+        real = entry and self._new_mcn is not None
+        mcn = self._new_mcn() if real and self._new_mcn is not None else TRIAL_MCN
+        prepared_at = self._clock()
         try:
-            rendered = renderer(work.order, RenderContext(TRIAL_MCN, self._clock(), record_id))
+            rendered = renderer(work.order, RenderContext(
+                mcn, prepared_at, None if entry else TRIAL_RECORD_ID))
         except RenderError as exc:
             work.error = f"cannot render as {work.destination.format}: {_describe(exc)}"
             return
         work.warnings = tuple(rendered.warnings)
+        if real:
+            work.prepared = Prepared(mcn, rendered.body, rendered.content_type, prepared_at)
 
 
 class Deadline:
@@ -252,7 +281,7 @@ class Pipeline:
               clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
               hooks: EngineHooks | None = None) -> Pipeline:
         steps: list[Step] = [Decode(config, load_mapping), Check(), Route(config),
-                             TrialRender(renderers, clock), Deadline(due_at)]
+                             Render(renderers, clock, ledger.new_mcn), Deadline(due_at)]
         return cls(ledger, steps, hooks)
 
     def prepare(self, message: IntakeMessage) -> IntakeRecord:
@@ -285,6 +314,13 @@ class Pipeline:
         return results
 
 
+def _prepared_fields(prepared: Prepared | None) -> dict[str, object]:
+    if prepared is None:
+        return {}
+    return {"mcn": prepared.mcn, "body": prepared.body,
+            "content_type": prepared.content_type, "prepared_at": prepared.prepared_at}
+
+
 def _to_record(work: Work) -> IntakeRecord:
     raw_hash = _sha256(work.message.body)
     order = work.order
@@ -299,7 +335,8 @@ def _to_record(work: Work) -> IntakeRecord:
             format=work.destination.format if work.destination else None,
             due_at=work.due_at, issued_at=order.issued_at, warnings=work.warnings,
             error_reason=work.error,
-            message_id=work.message.message_id)
+            message_id=work.message.message_id,
+            **(_prepared_fields(work.prepared) if work.error is None else {}))
     assert work.error is not None
     if work.partial_key is not None:
         ori, order_id, version = work.partial_key

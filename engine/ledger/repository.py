@@ -124,6 +124,15 @@ _SELECT_ORDER_LOCKED = _SELECT_ORDER.with_for_update()
 _SELECT_HELD_LOCKED = _SELECT_HELD.with_for_update()
 _SELECT_HELD_MANY_LOCKED = _SELECT_HELD_MANY.with_for_update()
 _SELECT_BY_MCN_LOCKED = _SELECT_BY_MCN.with_for_update(of=transmissions)
+_SELECT_KNOWN_ORDERS = sa.select(orders.c.order_key).where(
+    orders.c.order_key.in_(_B("b_keys", expanding=True)))
+_SELECT_TAKEN_MCNS = sa.select(transmissions.c.mcn).where(
+    transmissions.c.mcn.in_(_B("b_mcns", expanding=True)))
+#: Many rows in one statement, their ids back in the order given (insertmanyvalues).
+_INSERT_VERSIONS_RETURNING = order_versions.insert().returning(
+    order_versions.c.id, sort_by_parameter_order=True)
+_INSERT_TRANSMISSIONS_RETURNING = transmissions.insert().returning(
+    transmissions.c.id, sort_by_parameter_order=True)
 _SET_RECORD_ID = (orders.update()
                   .where(orders.c.order_key == _B("b_key"), orders.c.doj_record_id.is_(None)))
 
@@ -150,6 +159,12 @@ class IntakeRecord:
     #: None for a valid order; field paths and reasons (never values) for an INVALID one.
     error_reason: str | None = None
     message_id: str | None = None
+    #: An entry rendered for real at intake: its MCN and message, stored with its
+    #: transmission and sent as they are. None: rendered at the first send.
+    mcn: str | None = None
+    body: bytes | None = None
+    content_type: str | None = None
+    prepared_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,6 +247,13 @@ def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def _prepared_values(rec: IntakeRecord) -> dict[str, Any]:
+    """A transmission's columns for a message rendered at intake."""
+    assert rec.prepared_at is not None
+    return {"body": rec.body, "content_type": rec.content_type,
+            "prepared_at": _utc(rec.prepared_at)}
+
+
 def _new_id(result: sa.CursorResult[Any]) -> int:
     key = result.inserted_primary_key
     assert key is not None, "an insert of one row returns its key"
@@ -247,6 +269,11 @@ class Ledger:
         self._clock = clock
         self._new_mcn = mcn_factory
         self._skip_locked = engine.dialect.name == "postgresql"
+
+    def new_mcn(self) -> str:
+        """A fresh MCN from this ledger's factory, for an entry rendered before its commit
+        (the commit checks that it is still unused, and picks another if not)."""
+        return self._new_mcn()
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -288,12 +315,20 @@ class Ledger:
         raise LedgerError("could not find an unused message control number")  # pragma: no cover
 
     def _new_transmission(self, tx: _Tx, version_id: int, order_key: str, destination: str,
-                          fmt: str, state: State) -> int:
-        mcn = self._unused_mcn(tx)
+                          fmt: str, state: State, rec: IntakeRecord | None = None) -> int:
+        """A transmission with a fresh MCN; with the message ``rec`` rendered at intake when
+        its MCN is still unused (else that message is dropped and rendered at send)."""
+        prepared = rec is not None and rec.mcn is not None and rec.body is not None
+        if prepared and rec is not None and rec.mcn is not None and tx.conn.execute(
+                _SELECT_MCN, {"b_mcn": rec.mcn}).first() is None:
+            mcn = rec.mcn
+        else:
+            mcn, prepared = self._unused_mcn(tx), False
         tid = _new_id(tx.conn.execute(_INSERT_TRANSMISSION, {
             "mcn": mcn, "version_id": version_id, "destination": destination, "format": fmt,
             "state": state, "attempt_count": 0, "created_at": tx.now, "updated_at": tx.now,
             "next_attempt_at": tx.now if state is State.READY else None,
+            **(_prepared_values(rec) if prepared and rec is not None else {}),
         }))
         tx.audit(order_key=order_key, version_id=version_id, transmission_id=tid,
                  from_state=None, to_state=state, detail=f"transmission {mcn} to {destination}")
@@ -325,17 +360,33 @@ class Ledger:
     # -- intake -----------------------------------------------------------------------------
 
     def record_intake(self, records: Sequence[IntakeRecord]) -> list[IntakeResult]:
-        """Record a batch of intake messages in ONE transaction (then the caller acks them)."""
+        """Record a batch of intake messages in ONE transaction (then the caller acks them).
+
+        New entries (a valid version 1 of an order the ledger has never seen: the common
+        case) are written together, a few statements for the whole run of them; any other
+        record goes the general way (`_record_one`) after the entries before it are
+        written, so the effect is that of recording the batch one by one, in order.
+        """
         with self._transaction() as tx:
-            results = [self._record_one(tx, rec) for rec in records]
-            return results
+            known = set(tx.conn.execute(_SELECT_KNOWN_ORDERS, {
+                "b_keys": sorted({r.order_key for r in records})}).scalars())
+            results: list[IntakeResult | None] = [None] * len(records)
+            entries: list[tuple[int, IntakeRecord]] = []
+            for i, rec in enumerate(records):
+                if rec.version == 1 and rec.error_reason is None and rec.order_key not in known:
+                    entries.append((i, rec))
+                else:
+                    self._record_new_entries(tx, entries, results)
+                    entries = []
+                    results[i] = self._record_one(tx, rec)
+                known.add(rec.order_key)
+            self._record_new_entries(tx, entries, results)
+            return [r for r in results if r is not None]
 
     def _record_one(self, tx: _Tx, rec: IntakeRecord) -> IntakeResult:
         version_key = f"{rec.order_key}#{rec.version}"
         order = tx.conn.execute(_SELECT_ORDER_LOCKED if self._skip_locked else _SELECT_ORDER,
                                 {"b_key": rec.order_key}).first()
-        if order is None and rec.version == 1 and rec.error_reason is None:
-            return self._record_new_entry(tx, rec, version_key)
         if order is None:
             tx.conn.execute(_INSERT_ORDER, {
                 "order_key": rec.order_key, "court_ori": rec.court_ori,
@@ -393,49 +444,80 @@ class Ledger:
         if valid:
             assert rec.destination and rec.format, "a valid record names its destination"
             self._new_transmission(tx, vid, rec.order_key, rec.destination, rec.format,
-                                   State.WAITING)
+                                   State.WAITING, rec)
         note(outcome, rec.error_reason)
         self._release_next(tx, rec.order_key)
         state = tx.conn.execute(_SELECT_VERSION, {"b_key": rec.order_key,
                                                   "b_version": rec.version}).one().state
         return IntakeResult(outcome, version_key, State(state), rec.error_reason)
 
-    def _record_new_entry(self, tx: _Tx, rec: IntakeRecord, version_key: str) -> IntakeResult:
-        """The common case in fewer statements: a valid version 1 of an order the ledger has
-        never seen. It cannot be a duplicate or a conflict, and it is released at once; the
-        rows and the audit trail are the same as the general path's."""
-        assert rec.destination and rec.format, "a valid record names its destination"
-        tx.conn.execute(_INSERT_ORDER, {
+    def _record_new_entries(self, tx: _Tx, entries: Sequence[tuple[int, IntakeRecord]],
+                            results: list[IntakeResult | None]) -> None:
+        """New entries, each released at once, in one statement per table for all of them
+        (they cannot be duplicates or conflicts). The rows and the audit trail are the same
+        as the general path's."""
+        if not entries:
+            return
+        recs = [rec for _, rec in entries]
+        for rec in recs:
+            assert rec.destination and rec.format, "a valid record names its destination"
+        tx.conn.execute(_INSERT_ORDER, [{
             "order_key": rec.order_key, "court_ori": rec.court_ori,
             "case_number": rec.case_number, "order_type": rec.order_type,
-            "latest_version": rec.version, "created_at": tx.now, "updated_at": tx.now})
-        vid = _new_id(tx.conn.execute(_INSERT_VERSION, {
+            "latest_version": rec.version, "created_at": tx.now, "updated_at": tx.now}
+            for rec in recs])
+        vids = list(tx.conn.execute(_INSERT_VERSIONS_RETURNING, [{
             "order_key": rec.order_key, "version": rec.version, "state": State.READY,
             "received_at": tx.now, "updated_at": tx.now, "action": rec.action,
             "content_hash": rec.content_hash, "canonical_json": rec.canonical_json,
             "destination": rec.destination, "due_at": rec.due_at, "issued_at": rec.issued_at,
-            "warnings": json.dumps(list(rec.warnings)), "error_reason": None}))
-        tx.audit(order_key=rec.order_key, version_id=vid, transmission_id=None,
-                 from_state=None, to_state=State.RECEIVED, detail="intake message recorded")
-        tx.audit(order_key=rec.order_key, version_id=vid, transmission_id=None,
-                 from_state=State.RECEIVED, to_state=State.WAITING,
-                 detail="valid; waits its turn")
-        mcn = self._unused_mcn(tx)
-        tid = _new_id(tx.conn.execute(_INSERT_TRANSMISSION, {
+            "warnings": json.dumps(list(rec.warnings)), "error_reason": None}
+            for rec in recs]).scalars())
+        mcns, prepared = self._entry_mcns(tx, recs)
+        tids = list(tx.conn.execute(_INSERT_TRANSMISSIONS_RETURNING, [{
             "mcn": mcn, "version_id": vid, "destination": rec.destination,
             "format": rec.format, "state": State.READY, "attempt_count": 0,
-            "created_at": tx.now, "updated_at": tx.now, "next_attempt_at": tx.now}))
-        tx.audit(order_key=rec.order_key, version_id=vid, transmission_id=tid,
-                 from_state=None, to_state=State.WAITING,
-                 detail=f"transmission {mcn} to {rec.destination}")
-        tx.audit(order_key=rec.order_key, version_id=vid, transmission_id=None,
-                 from_state=State.WAITING, to_state=State.READY,
-                 detail="released: first version of the order")
-        tx.conn.execute(_INSERT_INTAKE, {
+            "created_at": tx.now, "updated_at": tx.now, "next_attempt_at": tx.now,
+            "body": None, "content_type": None, "prepared_at": None,
+            **(_prepared_values(rec) if ok else {})}
+            for rec, vid, mcn, ok in zip(recs, vids, mcns, prepared, strict=True)]).scalars())
+        tx.conn.execute(_INSERT_INTAKE, [{
             "message_id": (rec.message_id or "")[:200] or None, "raw_hash": rec.raw_hash,
-            "version_key": version_key, "outcome": IntakeOutcome.NEW, "reason": None,
-            "received_at": tx.now})
-        return IntakeResult(IntakeOutcome.NEW, version_key, State.READY, None)
+            "version_key": f"{rec.order_key}#{rec.version}", "outcome": IntakeOutcome.NEW,
+            "reason": None, "received_at": tx.now} for rec in recs])
+        for (i, rec), vid, tid, mcn in zip(entries, vids, tids, mcns, strict=True):
+            tx.audit(order_key=rec.order_key, version_id=vid, transmission_id=None,
+                     from_state=None, to_state=State.RECEIVED,
+                     detail="intake message recorded")
+            tx.audit(order_key=rec.order_key, version_id=vid, transmission_id=None,
+                     from_state=State.RECEIVED, to_state=State.WAITING,
+                     detail="valid; waits its turn")
+            tx.audit(order_key=rec.order_key, version_id=vid, transmission_id=tid,
+                     from_state=None, to_state=State.WAITING,
+                     detail=f"transmission {mcn} to {rec.destination}")
+            tx.audit(order_key=rec.order_key, version_id=vid, transmission_id=None,
+                     from_state=State.WAITING, to_state=State.READY,
+                     detail="released: first version of the order")
+            results[i] = IntakeResult(IntakeOutcome.NEW, f"{rec.order_key}#{rec.version}",
+                                      State.READY, None)
+
+    def _entry_mcns(self, tx: _Tx, recs: Sequence[IntakeRecord]) -> tuple[list[str],
+                                                                           list[bool]]:
+        """An unused MCN per entry (one query for all), and whether its message rendered
+        at intake can be kept: not when its MCN had to be replaced."""
+        wanted = [rec.mcn if rec.mcn and rec.body is not None else self._new_mcn()
+                  for rec in recs]
+        taken = set(tx.conn.execute(_SELECT_TAKEN_MCNS, {"b_mcns": wanted}).scalars())
+        mcns: list[str] = []
+        prepared: list[bool] = []
+        for rec, mcn in zip(recs, wanted, strict=True):
+            ok = rec.body is not None and mcn == rec.mcn
+            while mcn in taken:
+                mcn, ok = self._unused_mcn(tx), False
+            taken.add(mcn)
+            mcns.append(mcn)
+            prepared.append(ok)
+        return mcns, prepared
 
     # -- transmitter ------------------------------------------------------------------------
 

@@ -60,16 +60,37 @@ class TestRenderAtSend:
         assert body["sent_at"] == "2026-11-23T09:00:00+00:00"
 
     def test_an_order_that_cannot_render_at_send_is_invalid(self, core: Core) -> None:
-        """A render failure at send time makes the version INVALID with the reason."""
+        """A render failure at send time (a modify, rendered once the entry's record id
+        exists) makes the version INVALID with the reason."""
         def broken(order, ctx):  # type: ignore[no-untyped-def]
             raise RenderError("cannot", ())
 
         core.intake(order_message())
+        core.transmitter.run_once()
+        core.intake(order_message(version=2))
         core.transmitter._renderers["niem"] = broken
         core.transmitter.run_once()
-        row = core.ledger.version_row(KEY, 1)
+        row = core.ledger.version_row(KEY, 2)
         assert row is not None and row["state"] == State.INVALID
         assert "cannot render" in row["error_reason"]
+
+    def test_an_entry_is_rendered_once_at_intake_and_sent_as_stored(self, core: Core) -> None:
+        """An entry's message is rendered at intake with its real MCN; the transmitter sends
+        those stored bytes and never renders it again."""
+        core.intake(order_message())
+        [stored] = core.ledger.transmissions_for(KEY)
+        assert stored["body"] is not None
+        assert json.loads(stored["body"])["mcn"] == stored["mcn"]
+
+        def broken(order, ctx):  # type: ignore[no-untyped-def]
+            raise AssertionError("an entry must not be rendered at send")
+
+        core.transmitter._renderers["niem"] = broken
+        core.transmitter.run_once()
+        assert core.state(KEY, 1) == State.ACKED
+        assert [a.mcn for a in core.receiver.arrivals] == [stored["mcn"]]
+        [sent] = core.ledger.transmissions_for(KEY)
+        assert sent["body"] == stored["body"] and sent["prepared_at"] == stored["prepared_at"]
 
 
 class TestAsyncAcks:
