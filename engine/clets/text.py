@@ -10,6 +10,7 @@ NIEM document. Nothing here logs or raises with the text itself.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -43,6 +44,12 @@ class Fitted:
 
 def transliterate(text: str) -> Fitted:
     """Upper-case ASCII spelling of ``text``; characters with no ASCII form are counted."""
+    return Fitted(*_transliterate(text))
+
+
+def _transliterate(text: str) -> tuple[str, int]:
+    if text.isascii():  # every character is kept as it is
+        return text.upper(), 0
     out: list[str] = []
     lost = 0
     for char in text:
@@ -63,28 +70,49 @@ def transliterate(text: str) -> Fitted:
             out.append(" ")
         else:
             lost += 1
-    return Fitted("".join(out).upper(), lost)
+    return "".join(out).upper(), lost
+
+
+#: Stands for a character the set cannot carry; transliterated text is ASCII, so it never
+#: stands for itself.
+_LOST = "\ufffd"
+
+
+@functools.lru_cache(maxsize=64)
+def _fitting_table(allowed: frozenset[str], drop: str) -> dict[int, str | None]:
+    """`str.translate` table over ASCII: ``drop`` characters removed, blanks made spaces,
+    characters ``allowed`` kept, every other one made `_LOST` (tested in that order)."""
+    table: dict[int, str | None] = {}
+    for code in range(128):
+        char = chr(code)
+        if char in drop:
+            table[code] = None
+        elif char.isspace():
+            table[code] = " "
+        elif char in allowed:
+            table[code] = char
+        else:
+            table[code] = _LOST
+    return table
 
 
 def fit_to_charset(text: str, allowed: frozenset[str], drop: str = "") -> Fitted:
     """Transliterate, remove ``drop`` characters, collapse blanks, count what ``allowed``
     cannot carry (those are removed too). The result only uses characters in ``allowed``."""
-    translit = transliterate(text)
-    kept: list[str] = []
-    lost = translit.lost
-    for char in translit.text:
-        if char in drop:
-            continue
-        if char.isspace():
-            kept.append(" ")
-        elif char in allowed:
-            kept.append(char)
-        else:
-            lost += 1
-    joined = _BLANKS.sub(" ", "".join(kept)).strip()
+    upper, lost = _transliterate(text)  # upper-case ASCII
+    kept = upper.translate(_fitting_table(allowed, drop))
+    if _LOST in kept:
+        lost += kept.count(_LOST)
+        kept = kept.replace(_LOST, "")
+    joined = _BLANKS.sub(" ", kept).strip()
     if " " not in allowed:
         joined = joined.replace(" ", "")
     return Fitted(joined, lost)
+
+
+@functools.lru_cache(maxsize=64)
+def _without_comma(allowed: frozenset[str]) -> frozenset[str]:
+    return allowed - {","}
 
 
 def format_ncic_name(name: PersonName, allowed: frozenset[str], drop: str,
@@ -94,7 +122,7 @@ def format_ncic_name(name: PersonName, allowed: frozenset[str], drop: str,
     Returns the fitted name and whether it was truncated. Truncation cuts the given names
     first and always keeps the comma, so the surname stays recognisable as the surname.
     """
-    allowed_part = allowed - {","}
+    allowed_part = _without_comma(allowed)
     parts = [fit_to_charset(p, allowed_part, drop) for p in
              (name.surname, name.given, name.middle, name.suffix) if p]
     # A part that leaves nothing behind (only marks the set cannot carry) counts as lost.
