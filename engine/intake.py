@@ -74,6 +74,17 @@ def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+#: One decoder for every message (`json.loads` with a hook builds a new one per call).
+_DECODER = json.JSONDecoder(object_pairs_hook=_refuse_duplicate_keys)
+
+
+def _loads(text: str) -> Any:
+    """`json.loads(text, object_pairs_hook=_refuse_duplicate_keys)`, with its BOM rule."""
+    if text.startswith("\ufeff"):
+        raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+    return _DECODER.decode(text)
+
+
 def _pattern_of(annotated: Any) -> str:
     return next(m.pattern for m in annotated.__metadata__ if getattr(m, "pattern", None))
 
@@ -149,7 +160,7 @@ def decode_order(raw: bytes | str) -> Order:
     if _nesting_depth(text) > MAX_NESTING:
         raise DecodeError(f"JSON nests deeper than {MAX_NESTING} levels")
     try:
-        data = json.loads(text, object_pairs_hook=_refuse_duplicate_keys)
+        data = _loads(text)
     except json.JSONDecodeError as exc:
         raise DecodeError(f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
     return order_from_dict(data)

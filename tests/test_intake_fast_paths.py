@@ -16,7 +16,13 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from engine.errors import DecodeError
-from engine.intake import MAX_NESTING, _nesting_depth, _refuse_duplicate_keys, decode_order
+from engine.intake import (
+    MAX_NESTING,
+    _loads,
+    _nesting_depth,
+    _refuse_duplicate_keys,
+    decode_order,
+)
 
 
 def reference_nesting_depth(raw: str) -> int:
@@ -102,3 +108,29 @@ def test_depth_limit_applies_with_and_without_escapes(escaped):
     assert _nesting_depth(at_limit) == MAX_NESTING
     with pytest.raises(DecodeError, match="nests deeper"):
         decode_order("[" + at_limit + "]")
+
+
+def _parsed(parse, text: str) -> object:
+    try:
+        return ("ok", parse(text))
+    except json.JSONDecodeError as exc:
+        return ("not json", exc.msg, exc.lineno, exc.colno)
+    except DecodeError as exc:
+        return ("refused", str(exc))
+
+
+@given(st.one_of(
+    st.text(alphabet='{}[]":,a1 \ufeff\\', max_size=30),
+    st.recursive(st.none() | st.integers() | st.text(max_size=4),
+                 lambda inner: st.lists(inner, max_size=3)
+                 | st.dictionaries(st.sampled_from("abc"), inner, max_size=3),
+                 max_leaves=10).map(json.dumps),
+))
+@example('\ufeff{"a": 1}')
+@example('{"a": 1, "a": 2}')
+def test_shared_decoder_parses_as_json_loads(text):
+    """The one shared decoder answers as json.loads with the hook: value, error and
+    position, the byte-order-mark rule included."""
+    reference = _parsed(lambda t: json.loads(t, object_pairs_hook=reference_refuse_duplicate_keys),
+                        text)
+    assert _parsed(_loads, text) == reference
