@@ -11,7 +11,6 @@ NIEM document. Nothing here logs or raises with the text itself.
 from __future__ import annotations
 
 import functools
-import re
 import unicodedata
 from dataclasses import dataclass
 
@@ -31,7 +30,6 @@ _TABLE = {
     "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-",
     "\u00a0": " ",
 }
-_BLANKS = re.compile(r"\s+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,15 +97,17 @@ def _fitting_table(allowed: frozenset[str], drop: str) -> dict[int, str | None]:
 def fit_to_charset(text: str, allowed: frozenset[str], drop: str = "") -> Fitted:
     """Transliterate, remove ``drop`` characters, collapse blanks, count what ``allowed``
     cannot carry (those are removed too). The result only uses characters in ``allowed``."""
+    return Fitted(*_fit(text, allowed, drop))
+
+
+def _fit(text: str, allowed: frozenset[str], drop: str) -> tuple[str, int]:
     upper, lost = _transliterate(text)  # upper-case ASCII
     kept = upper.translate(_fitting_table(allowed, drop))
     if _LOST in kept:
         lost += kept.count(_LOST)
         kept = kept.replace(_LOST, "")
-    joined = _BLANKS.sub(" ", kept).strip()
-    if " " not in allowed:
-        joined = joined.replace(" ", "")
-    return Fitted(joined, lost)
+    # Every blank is a space now: split() and join collapse the runs and trim the ends.
+    return (" " if " " in allowed else "").join(kept.split()), lost
 
 
 @functools.lru_cache(maxsize=64)
@@ -123,12 +123,12 @@ def format_ncic_name(name: PersonName, allowed: frozenset[str], drop: str,
     first and always keeps the comma, so the surname stays recognisable as the surname.
     """
     allowed_part = _without_comma(allowed)
-    parts = [fit_to_charset(p, allowed_part, drop) for p in
+    parts = [_fit(p, allowed_part, drop) for p in
              (name.surname, name.given, name.middle, name.suffix) if p]
     # A part that leaves nothing behind (only marks the set cannot carry) counts as lost.
-    lost = sum(p.lost + (not p.text.strip(" -")) for p in parts)
-    surname = parts[0].text.strip(" -")
-    rest = " ".join(p.text.strip(" -") for p in parts[1:] if p.text.strip(" -"))
+    lost = sum(part_lost + (not text.strip(" -")) for text, part_lost in parts)
+    surname = parts[0][0].strip(" -")
+    rest = " ".join(text.strip(" -") for text, _ in parts[1:] if text.strip(" -"))
     full = f"{surname},{rest}"
     if len(full) <= max_length:
         return Fitted(full, lost), False
