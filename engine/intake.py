@@ -7,6 +7,8 @@ This is what a court sends when it needs no mapping. The format is documented by
 from __future__ import annotations
 
 import json
+import re
+from itertools import accumulate
 from typing import Any
 
 from pydantic import ValidationError
@@ -29,36 +31,58 @@ MAX_MESSAGE_BYTES = 1_000_000
 MAX_NESTING = 32
 
 
+#: One JSON string literal, escapes included; an unterminated one runs to the end of the text
+#: (a lone trailing backslash too), as the character-by-character reading does.
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*(?:"|\\?\Z)', re.DOTALL)
+#: Every byte but the four brackets (UTF-8 of other characters never contains one), and the
+#: same without the quote.
+_NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
+_NOT_BRACKET_OR_QUOTE = bytes(b for b in range(256) if b not in b'[]{}"')
+_BRACKET_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
+
+
+def _brackets_outside_strings(raw: str) -> bytes:
+    """The brackets of ``raw`` that are not inside a string literal, in order."""
+    if "\\" not in raw:
+        # Without a backslash nothing is escaped, so every quote opens or closes a string:
+        # keep only quotes and brackets, then drop every other run between quotes.
+        kept = raw.encode("utf-8", "surrogatepass").translate(None, _NOT_BRACKET_OR_QUOTE)
+        return b"".join(kept.split(b'"')[::2])
+    return _STRING.sub("", raw).encode("utf-8", "surrogatepass").translate(None, _NOT_BRACKET)
+
+
 def _nesting_depth(raw: str) -> int:
-    """Deepest bracket nesting outside strings, found without building anything."""
-    depth = deepest = 0
-    in_string = escaped = False
-    for ch in raw:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif ch in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif ch in "]}":
-            depth -= 1
-    return deepest
+    """Deepest bracket nesting outside strings, found without building anything.
+
+    The work is done by str, bytes and re methods (in C): strings are cut out, everything
+    but brackets dropped, and the running depth summed by `accumulate`. A closing bracket
+    never sets a new deepest, so the largest running sum (or 0) is the deepest opening.
+    """
+    brackets = _brackets_outside_strings(raw)
+    return max(0, max(accumulate(map(_BRACKET_STEP.__getitem__, brackets)), default=0))
 
 
 def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     """A key given twice is ambiguous (which one did the court mean?): refuse it."""
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise DecodeError(f"JSON object has the key {key!r} twice")
-        out[key] = value
+    out = dict(pairs)
+    if len(out) != len(pairs):  # some key came twice: name the first one repeated
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise DecodeError(f"JSON object has the key {key!r} twice")
+            seen.add(key)
     return out
+
+
+#: One decoder for every message (`json.loads` with a hook builds a new one per call).
+_DECODER = json.JSONDecoder(object_pairs_hook=_refuse_duplicate_keys)
+
+
+def _loads(text: str) -> Any:
+    """`json.loads(text, object_pairs_hook=_refuse_duplicate_keys)`, with its BOM rule."""
+    if text.startswith("\ufeff"):
+        raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+    return _DECODER.decode(text)
 
 
 def _pattern_of(annotated: Any) -> str:
@@ -136,7 +160,7 @@ def decode_order(raw: bytes | str) -> Order:
     if _nesting_depth(text) > MAX_NESTING:
         raise DecodeError(f"JSON nests deeper than {MAX_NESTING} levels")
     try:
-        data = json.loads(text, object_pairs_hook=_refuse_duplicate_keys)
+        data = _loads(text)
     except json.JSONDecodeError as exc:
         raise DecodeError(f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
     return order_from_dict(data)

@@ -12,13 +12,14 @@ import enum
 import functools
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from engine import model
+from engine.clets.rules import FieldRules
 from engine.clets.sources import SOURCES
 from engine.errors import EngineError
 from engine.model import Action
@@ -62,10 +63,11 @@ class CodeTable:
     enum_name: str | None = None
     #: (file, simpleType) of the NCIC code list the codes are checked against in tests
     reference: tuple[str, str] | None = None
+    #: every registry code of the table (worked out once)
+    code_set: frozenset[str] = field(init=False, repr=False, compare=False)
 
-    @property
-    def code_set(self) -> frozenset[str]:
-        return frozenset(self.codes.values())
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "code_set", frozenset(self.codes.values()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +134,32 @@ class Layout:
     messages: Mapping[Action, MessageSpec]
     tables: Mapping[str, CodeTable]
     format_assumption: str | None = None
+    #: each field's rules compiled once (see `engine.clets.rules`), by mnemonic
+    rules: Mapping[str, FieldRules] = field(init=False, repr=False, compare=False)
+    #: what a message of each key may and must carry: key -> (actions using it, allowed
+    #: mnemonics, mnemonics every one of those actions requires); the same for each action
+    #: alone under ``(key, action)``
+    message_rules: Mapping[str | tuple[str, Action],
+                           tuple[tuple[Action, ...], frozenset[str], frozenset[str]]] = field(
+        init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rules", {
+            m: FieldRules(spec, self.value_separator, self.date_format, self.date_format_text)
+            for m, spec in self.fields.items()})
+        plans: dict[str | tuple[str, Action],
+                    tuple[tuple[Action, ...], frozenset[str], frozenset[str]]] = {}
+        for key in dict.fromkeys(m.key for m in self.messages.values()):
+            plans[key] = self._message_rules(self.actions_for_key(key))
+        for action, message in self.messages.items():
+            plans[(message.key, action)] = self._message_rules((action,))
+        object.__setattr__(self, "message_rules", plans)
+
+    def _message_rules(self, actions: tuple[Action, ...]
+                       ) -> tuple[tuple[Action, ...], frozenset[str], frozenset[str]]:
+        specs = [self.messages[a] for a in actions]
+        return (actions, frozenset().union(*(m.mnemonics(self) for m in specs)),
+                frozenset.intersection(*(m.required for m in specs)))
 
     def actions_for_key(self, key: str) -> tuple[Action, ...]:
         return tuple(a for a, m in self.messages.items() if m.key == key)

@@ -11,7 +11,7 @@ acknowledgement in ``ctx.doj_record_id``.
 
 from __future__ import annotations
 
-from engine.clets.fields import encode_value
+from engine.clets.fields import NEEDS_ENCODING, encode_with, plain_text
 from engine.clets.layout import FieldSpec, Layout, MessageSpec, default_layout
 from engine.clets.sources import SOURCE_PATHS, SOURCES, SourceInput, unused_identifiers
 from engine.clets.validate import validate_clets
@@ -29,6 +29,7 @@ class _Message:
 
     def __init__(self, layout: Layout) -> None:
         self.layout = layout
+        self.rules = layout.rules
         self.base: list[str] = []
         self.supplemental: list[str] = []
         self.warnings: list[str] = []
@@ -39,15 +40,23 @@ class _Message:
         self.emitted: set[str] = set()
 
     def add(self, spec: FieldSpec, path: str, raw: object, supplemental: bool) -> None:
-        encoded = encode_value(spec, path, raw, self.layout)
-        self.warnings += encoded.warnings
-        self.errors += encoded.errors
+        rules = self.rules[spec.mnemonic]
+        assert rules.spec is spec  # the layout compiled them from this very spec
+        text = plain_text(rules, raw)
+        if text is not NEEDS_ENCODING:  # no warning, no error: the line as encode_with makes it
+            if text is not None:
+                self.emitted.add(spec.mnemonic)
+                (self.supplemental if supplemental else self.base).append(rules.prefix + text)
+            return
+        encoded = encode_with(rules, path, raw)
+        if encoded.warnings:
+            self.warnings += encoded.warnings
         if encoded.errors:
+            self.errors += encoded.errors
             self.failed.add(spec.mnemonic)
         if encoded.text is not None:
-            line = f"{spec.mnemonic}{self.layout.value_separator}{encoded.text}"
             self.emitted.add(spec.mnemonic)
-            (self.supplemental if supplemental else self.base).append(line)
+            (self.supplemental if supplemental else self.base).append(rules.prefix + encoded.text)
 
     def text(self) -> str:
         lines = list(self.base)

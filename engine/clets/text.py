@@ -10,7 +10,7 @@ NIEM document. Nothing here logs or raises with the text itself.
 
 from __future__ import annotations
 
-import re
+import functools
 import unicodedata
 from dataclasses import dataclass
 
@@ -30,7 +30,6 @@ _TABLE = {
     "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-",
     "\u00a0": " ",
 }
-_BLANKS = re.compile(r"\s+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +42,12 @@ class Fitted:
 
 def transliterate(text: str) -> Fitted:
     """Upper-case ASCII spelling of ``text``; characters with no ASCII form are counted."""
+    return Fitted(*_transliterate(text))
+
+
+def _transliterate(text: str) -> tuple[str, int]:
+    if text.isascii():  # every character is kept as it is
+        return text.upper(), 0
     out: list[str] = []
     lost = 0
     for char in text:
@@ -63,28 +68,51 @@ def transliterate(text: str) -> Fitted:
             out.append(" ")
         else:
             lost += 1
-    return Fitted("".join(out).upper(), lost)
+    return "".join(out).upper(), lost
+
+
+#: Stands for a character the set cannot carry; transliterated text is ASCII, so it never
+#: stands for itself.
+_LOST = "\ufffd"
+
+
+@functools.lru_cache(maxsize=64)
+def _fitting_table(allowed: frozenset[str], drop: str) -> dict[int, str | None]:
+    """`str.translate` table over ASCII: ``drop`` characters removed, blanks made spaces,
+    characters ``allowed`` kept, every other one made `_LOST` (tested in that order)."""
+    table: dict[int, str | None] = {}
+    for code in range(128):
+        char = chr(code)
+        if char in drop:
+            table[code] = None
+        elif char.isspace():
+            table[code] = " "
+        elif char in allowed:
+            table[code] = char
+        else:
+            table[code] = _LOST
+    return table
 
 
 def fit_to_charset(text: str, allowed: frozenset[str], drop: str = "") -> Fitted:
     """Transliterate, remove ``drop`` characters, collapse blanks, count what ``allowed``
     cannot carry (those are removed too). The result only uses characters in ``allowed``."""
-    translit = transliterate(text)
-    kept: list[str] = []
-    lost = translit.lost
-    for char in translit.text:
-        if char in drop:
-            continue
-        if char.isspace():
-            kept.append(" ")
-        elif char in allowed:
-            kept.append(char)
-        else:
-            lost += 1
-    joined = _BLANKS.sub(" ", "".join(kept)).strip()
-    if " " not in allowed:
-        joined = joined.replace(" ", "")
-    return Fitted(joined, lost)
+    return Fitted(*_fit(text, allowed, drop))
+
+
+def _fit(text: str, allowed: frozenset[str], drop: str) -> tuple[str, int]:
+    upper, lost = _transliterate(text)  # upper-case ASCII
+    kept = upper.translate(_fitting_table(allowed, drop))
+    if _LOST in kept:
+        lost += kept.count(_LOST)
+        kept = kept.replace(_LOST, "")
+    # Every blank is a space now: split() and join collapse the runs and trim the ends.
+    return (" " if " " in allowed else "").join(kept.split()), lost
+
+
+@functools.lru_cache(maxsize=64)
+def _without_comma(allowed: frozenset[str]) -> frozenset[str]:
+    return allowed - {","}
 
 
 def format_ncic_name(name: PersonName, allowed: frozenset[str], drop: str,
@@ -94,13 +122,13 @@ def format_ncic_name(name: PersonName, allowed: frozenset[str], drop: str,
     Returns the fitted name and whether it was truncated. Truncation cuts the given names
     first and always keeps the comma, so the surname stays recognisable as the surname.
     """
-    allowed_part = allowed - {","}
-    parts = [fit_to_charset(p, allowed_part, drop) for p in
+    allowed_part = _without_comma(allowed)
+    parts = [_fit(p, allowed_part, drop) for p in
              (name.surname, name.given, name.middle, name.suffix) if p]
     # A part that leaves nothing behind (only marks the set cannot carry) counts as lost.
-    lost = sum(p.lost + (not p.text.strip(" -")) for p in parts)
-    surname = parts[0].text.strip(" -")
-    rest = " ".join(p.text.strip(" -") for p in parts[1:] if p.text.strip(" -"))
+    lost = sum(part_lost + (not text.strip(" -")) for text, part_lost in parts)
+    surname = parts[0][0].strip(" -")
+    rest = " ".join(text.strip(" -") for text, _ in parts[1:] if text.strip(" -"))
     full = f"{surname},{rest}"
     if len(full) <= max_length:
         return Fitted(full, lost), False

@@ -10,9 +10,6 @@ required``, ``not allowed``, ``repeated``. Values never appear in the reasons.
 
 from __future__ import annotations
 
-from collections import Counter
-
-from engine.clets.fields import check_value
 from engine.clets.layout import Layout, default_layout
 from engine.errors import FieldError
 from engine.model import Action
@@ -45,51 +42,58 @@ def validate_clets(text: str | bytes, action: Action | None = None,
         text = text[: -len(sep)]
     lines = text.split(sep) if text else []
     key_field = layout.key_field
-    head = _split_line(lines[0], layout.value_separator) if lines else None
+    vsep = layout.value_separator
+    head = _split_line(lines[0], vsep) if lines else None
     if head is None or head[0] != key_field:
         return [FieldError(key_field, f"missing required: the first line must be {key_field}")]
     key = head[1]
-    candidates = layout.actions_for_key(key)
     if action is not None:
         if layout.messages[action].key != key:
             return [FieldError(key_field, f"bad code: {action.value} messages use key "
                                           f"{layout.messages[action].key}")]
-        candidates = (action,)
-    if not candidates:
-        return [FieldError(key_field, "bad code: not a message key of this layout")]
+        plan = layout.message_rules[(key, action)]
+    else:
+        found = layout.message_rules.get(key)
+        if found is None:
+            return [FieldError(key_field, "bad code: not a message key of this layout")]
+        plan = found
+    # The actions this message is held to, worked out once per layout (see Layout).
+    _, allowed, required = plan
 
-    specs = [layout.messages[a] for a in candidates]
-    allowed = set().union(*(m.mnemonics(layout) for m in specs))
-    required = frozenset.intersection(*(m.required for m in specs))
-
+    fields = layout.fields
+    rules = layout.rules
+    marker = layout.supplemental_marker
     errors: list[FieldError] = []
-    seen: Counter[tuple[str, str]] = Counter()
+    #: occurrences of each field so far, per section
+    seen: dict[str, dict[str, int]] = {"base": {}, "supplemental": {}}
     section = "base"
+    counts = seen[section]
     group_started: set[str] = set()
     for number, line in enumerate(lines[1:], start=2):
-        if line == layout.supplemental_marker:
+        if line == marker:
             if section == "supplemental":
                 errors.append(FieldError(f"line {number}",
                                          "bad format: a second supplemental marker"))
             section = "supplemental"
+            counts = seen[section]
             continue
-        parsed = _split_line(line, layout.value_separator)
-        if parsed is None:
-            errors.append(FieldError(f"line {number}", "bad format: not MNEMONIC"
-                                     f"{layout.value_separator}value"))
+        mnemonic, found_sep, value = line.partition(vsep)
+        if not found_sep:
+            errors.append(FieldError(f"line {number}", f"bad format: not MNEMONIC{vsep}value"))
             continue
-        mnemonic, value = parsed
-        spec = layout.fields.get(mnemonic)
+        spec = fields.get(mnemonic)
         if spec is None or mnemonic not in allowed:
             where = mnemonic if spec is not None else f"line {number}"
             errors.append(FieldError(where, f"not allowed: not a field of {key} messages"))
             continue
-        seen[(mnemonic, section)] += 1
-        count = seen[(mnemonic, section)]
+        count = counts.get(mnemonic, 0) + 1
+        counts[mnemonic] = count
         where = mnemonic if count == 1 else f"{mnemonic}[{count - 1}]"
         if section == "supplemental":
-            where = f"{layout.supplemental_marker}.{where}"
-        errors += [FieldError(where, reason) for reason in check_value(spec, value, layout)]
+            where = f"{marker}.{where}"
+        reasons = rules[mnemonic].reasons(value)
+        if reasons:
+            errors += [FieldError(where, reason) for reason in reasons]
 
         if spec.group is not None:
             group = layout.groups[spec.group]
@@ -109,7 +113,8 @@ def validate_clets(text: str | bytes, action: Action | None = None,
         if count == limit + 1:
             errors.append(FieldError(where, f"repeated: more than {limit} time(s)"))
 
+    base = seen["base"]
     for mnemonic in sorted(required):
-        if not seen[(mnemonic, "base")]:
+        if mnemonic not in base:
             errors.append(FieldError(mnemonic, "missing required"))
     return errors

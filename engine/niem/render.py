@@ -50,14 +50,33 @@ WEIGHT_UNIT = "pounds"
 
 _SUB = etree.SubElement
 
+
+class _Names:
+    """The Clark names of one namespace's elements, each worked out once: ``NC.PersonName``
+    is ``q("nc", "PersonName")`` (the renderer names ~100 elements per document)."""
+
+    def __init__(self, prefix: str) -> None:
+        self._prefix = prefix
+
+    def __getattr__(self, local: str) -> str:
+        if local.startswith("_"):
+            raise AttributeError(local)
+        name = q(self._prefix, local)
+        setattr(self, local, name)  # later look-ups find it without coming here
+        return name
+
+
+NC, J, NCIC, POX, POX_EXT, STRUCTURES, XSI = (
+    _Names(p) for p in ("nc", "j", "ncic", "pox", "pox-ext", "structures", "xsi"))
+
 # Where each identifier kind goes: (inside j:PersonAugmentation?, element name).
 _IDENTIFIER_ELEMENTS: dict[IdentifierKind, tuple[bool, str]] = {
-    IdentifierKind.PASSPORT: (False, q("nc", "PersonPassportIdentification")),
-    IdentifierKind.SSN: (False, q("nc", "PersonSSNIdentification")),
-    IdentifierKind.STATE_ID: (False, q("nc", "PersonStateIdentification")),
-    IdentifierKind.DRIVERS_LICENSE: (True, q("j", "DriverLicenseIdentification")),
-    IdentifierKind.FBI_NUMBER: (True, q("j", "PersonFBIIdentification")),
-    IdentifierKind.STATE_ID_NUMBER: (True, q("j", "PersonStateFingerprintIdentification")),
+    IdentifierKind.PASSPORT: (False, NC.PersonPassportIdentification),
+    IdentifierKind.SSN: (False, NC.PersonSSNIdentification),
+    IdentifierKind.STATE_ID: (False, NC.PersonStateIdentification),
+    IdentifierKind.DRIVERS_LICENSE: (True, J.DriverLicenseIdentification),
+    IdentifierKind.FBI_NUMBER: (True, J.PersonFBIIdentification),
+    IdentifierKind.STATE_ID_NUMBER: (True, J.PersonStateFingerprintIdentification),
 }
 
 
@@ -84,74 +103,74 @@ def datetime_text(value: dt.datetime) -> str:
 
 
 def _date(parent: etree._Element, tag: str, value: dt.date) -> None:
-    _SUB(_SUB(parent, tag), q("nc", "Date")).text = value.isoformat()
+    _SUB(_SUB(parent, tag), NC.Date).text = value.isoformat()
 
 
 def _datetime(parent: etree._Element, tag: str, value: dt.datetime) -> None:
-    _SUB(_SUB(parent, tag), q("nc", "DateTime")).text = datetime_text(value)
+    _SUB(_SUB(parent, tag), NC.DateTime).text = datetime_text(value)
 
 
 def _name(parent: etree._Element, name: PersonName, category: str, where: str) -> None:
-    element = _SUB(parent, q("nc", "PersonName"))
+    element = _SUB(parent, NC.PersonName)
     if name.given is not None:
-        _leaf(element, q("nc", "PersonGivenName"), name.given, f"{where}.given")
+        _leaf(element, NC.PersonGivenName, name.given, f"{where}.given")
     if name.middle is not None:
-        _leaf(element, q("nc", "PersonMiddleName"), name.middle, f"{where}.middle")
-    _leaf(element, q("nc", "PersonSurName"), name.surname, f"{where}.surname")
+        _leaf(element, NC.PersonMiddleName, name.middle, f"{where}.middle")
+    _leaf(element, NC.PersonSurName, name.surname, f"{where}.surname")
     if name.suffix is not None:
-        _SUB(element, q("nc", "PersonNameSuffixText")).text = name.suffix
-    _SUB(element, q("nc", "PersonNameCategoryCode")).text = category
+        _SUB(element, NC.PersonNameSuffixText).text = name.suffix
+    _SUB(element, NC.PersonNameCategoryCode).text = category
 
 
 def _measure(parent: etree._Element, tag: str, value: int, unit: str) -> None:
     element = _SUB(parent, tag)
-    _SUB(element, q("nc", "MeasureIntegerValue")).text = str(value)
-    _SUB(element, q("nc", "MeasureUnitText")).text = unit
+    _SUB(element, NC.MeasureIntegerValue).text = str(value)
+    _SUB(element, NC.MeasureUnitText).text = unit
 
 
 def _sex(parent: etree._Element, sex: Sex) -> None:
-    _SUB(parent, q("ncic", "PersonSexCode")).text = codes.SEX_CODES[sex]
+    _SUB(parent, NCIC.PersonSexCode).text = codes.SEX_CODES[sex]
     if sex is Sex.NONBINARY:
-        _SUB(parent, q("nc", "PersonSexText")).text = codes.NONBINARY_SEX_TEXT
+        _SUB(parent, NC.PersonSexText).text = codes.NONBINARY_SEX_TEXT
 
 
 def _identification(parent: etree._Element, tag: str, ident: PersonIdentifier,
                     sequence: int, where: str) -> None:
-    element = _SUB(parent, tag, {q("structures", "sequenceID"): str(sequence)})
-    _leaf(element, q("nc", "IdentificationID"), ident.value, f"{where}.value")
+    element = _SUB(parent, tag, {STRUCTURES.sequenceID: str(sequence)})
+    _leaf(element, NC.IdentificationID, ident.value, f"{where}.value")
     if ident.expires_year is not None:
-        expires = _SUB(element, q("nc", "IdentificationExpirationDate"))
-        _SUB(expires, q("nc", "YearDate")).text = f"{ident.expires_year:04d}"
+        expires = _SUB(element, NC.IdentificationExpirationDate)
+        _SUB(expires, NC.YearDate).text = f"{ident.expires_year:04d}"
     if ident.issuer is not None:
-        _SUB(element, q("nc", "IdentificationSourceText")).text = ident.issuer
+        _SUB(element, NC.IdentificationSourceText).text = ident.issuer
 
 
 def _restrained_person(parent: etree._Element, person: RestrainedPerson, where: str) -> None:
-    el = _SUB(parent, q("j", "ProtectionOrderRestrictedPerson"))
+    el = _SUB(parent, J.ProtectionOrderRestrictedPerson)
     if person.birth_date is not None:
-        _date(el, q("nc", "PersonBirthDate"), person.birth_date)
+        _date(el, NC.PersonBirthDate, person.birth_date)
     if person.eye_color is not None:
-        _SUB(el, q("ncic", "PersonEyeColorCode")).text = codes.EYE_CODES[person.eye_color]
+        _SUB(el, NCIC.PersonEyeColorCode).text = codes.EYE_CODES[person.eye_color]
     if person.hair_color is not None:
-        _SUB(el, q("ncic", "PersonHairColorCode")).text = codes.HAIR_CODES[person.hair_color]
+        _SUB(el, NCIC.PersonHairColorCode).text = codes.HAIR_CODES[person.hair_color]
     if person.height_inches is not None:
-        _measure(el, q("nc", "PersonHeightMeasure"), person.height_inches, HEIGHT_UNIT)
+        _measure(el, NC.PersonHeightMeasure, person.height_inches, HEIGHT_UNIT)
     _name(el, person.name, "Legal", f"{where}.name")
     for i, alias in enumerate(person.aliases):
         _name(el, alias, "Alternate", f"{where}.aliases.{i}")
     # nc:PersonPassportIdentification comes before the physical features in nc:PersonType.
     _identifiers_at(el, person, [IdentifierKind.PASSPORT], where)
     for i, mark in enumerate(person.scars_marks_tattoos):
-        feature = _SUB(el, q("nc", "PersonPhysicalFeature"))
-        _leaf(feature, q("nc", "PhysicalFeatureDescriptionText"), mark,
+        feature = _SUB(el, NC.PersonPhysicalFeature)
+        _leaf(feature, NC.PhysicalFeatureDescriptionText, mark,
               f"{where}.scars_marks_tattoos.{i}")
-    _SUB(el, q("ncic", "PersonRaceCode")).text = codes.RACE_CODES[person.race]
+    _SUB(el, NCIC.PersonRaceCode).text = codes.RACE_CODES[person.race]
     _sex(el, person.sex)
     if person.skin_tone is not None:
-        _SUB(el, q("ncic", "PersonSkinToneCode")).text = codes.SKIN_CODES[person.skin_tone]
+        _SUB(el, NCIC.PersonSkinToneCode).text = codes.SKIN_CODES[person.skin_tone]
     _identifiers_at(el, person, [IdentifierKind.SSN, IdentifierKind.STATE_ID], where)
     if person.weight_pounds is not None:
-        _measure(el, q("nc", "PersonWeightMeasure"), person.weight_pounds, WEIGHT_UNIT)
+        _measure(el, NC.PersonWeightMeasure, person.weight_pounds, WEIGHT_UNIT)
     _identifiers_at(el, person, [IdentifierKind.DRIVERS_LICENSE, IdentifierKind.FBI_NUMBER,
                                  IdentifierKind.STATE_ID_NUMBER], where)
 
@@ -172,94 +191,94 @@ def _identifiers_at(el: etree._Element, person: RestrainedPerson, kinds: list[Id
             parent = el
             if inside:
                 if augmentation is None:
-                    augmentation = _SUB(el, q("j", "PersonAugmentation"))
+                    augmentation = _SUB(el, J.PersonAugmentation)
                 parent = augmentation
                 if kind is IdentifierKind.DRIVERS_LICENSE:
-                    parent = _SUB(augmentation, q("j", "DriverLicense"))
+                    parent = _SUB(augmentation, J.DriverLicense)
             _identification(parent, tag, ident, i + 1, f"{where}.identifiers.{i}")
 
 
 def _protected_person(parent: etree._Element, person: ProtectedPerson, where: str) -> None:
-    association = _SUB(parent, q("j", "ProtectionOrderProtectedPersonAssociation"))
-    _SUB(association, q("nc", "Activity"),
-         {q("structures", "ref"): ORDER_ELEMENT_ID, q("xsi", "nil"): "true"})
-    el = _SUB(association, q("nc", "Person"))
+    association = _SUB(parent, J.ProtectionOrderProtectedPersonAssociation)
+    _SUB(association, NC.Activity,
+         {STRUCTURES.ref: ORDER_ELEMENT_ID, XSI.nil: "true"})
+    el = _SUB(association, NC.Person)
     if person.birth_date is not None:
-        _date(el, q("nc", "PersonBirthDate"), person.birth_date)
+        _date(el, NC.PersonBirthDate, person.birth_date)
     _name(el, person.name, "Legal", f"{where}.name")
-    _SUB(el, q("ncic", "PersonRaceCode")).text = codes.RACE_CODES[person.race]
+    _SUB(el, NCIC.PersonRaceCode).text = codes.RACE_CODES[person.race]
     _sex(el, person.sex)
-    augmentation = _SUB(el, q("pox-ext", "PersonAugmentation"))
-    _SUB(augmentation, q("pox-ext", "PersonMinorIndicator")).text = _bool(person.is_minor)
-    link = _SUB(association, q("pox-ext", "ProtectedPersonAssociationAugmentation"))
-    _SUB(link, q("pox-ext", "PersonRelationshipCode")).text = person.relationship.value
+    augmentation = _SUB(el, POX_EXT.PersonAugmentation)
+    _SUB(augmentation, POX_EXT.PersonMinorIndicator).text = _bool(person.is_minor)
+    link = _SUB(association, POX_EXT.ProtectedPersonAssociationAugmentation)
+    _SUB(link, POX_EXT.PersonRelationshipCode).text = person.relationship.value
 
 
 def _court(parent: etree._Element, order: Order) -> None:
-    court = _SUB(parent, q("j", "CourtOrderIssuingCourt"))
+    court = _SUB(parent, J.CourtOrderIssuingCourt)
     if order.court.county is not None:
-        address = _SUB(_SUB(court, q("nc", "OrganizationLocation")), q("nc", "Address"))
-        _leaf(address, q("nc", "AddressCountyName"), order.court.county, "court.county")
-    augmentation = _SUB(court, q("j", "OrganizationAugmentation"))
-    ori = _SUB(augmentation, q("j", "OrganizationORIIdentification"))
-    _SUB(ori, q("nc", "IdentificationID")).text = order.court.ori
-    _leaf(court, q("j", "CourtName"), order.court.name, "court.name")
+        address = _SUB(_SUB(court, NC.OrganizationLocation), NC.Address)
+        _leaf(address, NC.AddressCountyName, order.court.county, "court.county")
+    augmentation = _SUB(court, J.OrganizationAugmentation)
+    ori = _SUB(augmentation, J.OrganizationORIIdentification)
+    _SUB(ori, NC.IdentificationID).text = order.court.ori
+    _leaf(court, J.CourtName, order.court.name, "court.name")
 
 
 def _activity_id(parent: etree._Element, value: str, category: str) -> None:
-    ident = _SUB(parent, q("nc", "ActivityIdentification"))
-    _SUB(ident, q("nc", "IdentificationID")).text = value
-    _SUB(ident, q("nc", "IdentificationCategoryDescriptionText")).text = category
+    ident = _SUB(parent, NC.ActivityIdentification)
+    _SUB(ident, NC.IdentificationID).text = value
+    _SUB(ident, NC.IdentificationCategoryDescriptionText).text = category
 
 
 def _order_augmentation(parent: etree._Element, order: Order) -> None:
-    aug = _SUB(parent, q("pox-ext", "ProtectionOrderAugmentation"))
-    _SUB(aug, q("pox-ext", "ProtectionOrderCategoryCode")).text = order.order_type.value
+    aug = _SUB(parent, POX_EXT.ProtectionOrderAugmentation)
+    _SUB(aug, POX_EXT.ProtectionOrderCategoryCode).text = order.order_type.value
     if order.expiration_date is not None:
-        _date(aug, q("pox-ext", "ProtectionOrderExpirationDate"), order.expiration_date)
-    _SUB(aug, q("pox-ext", "FirearmsRelinquishmentOrderedIndicator")).text = _bool(
+        _date(aug, POX_EXT.ProtectionOrderExpirationDate, order.expiration_date)
+    _SUB(aug, POX_EXT.FirearmsRelinquishmentOrderedIndicator).text = _bool(
         order.firearms.relinquishment_ordered)
-    _SUB(aug, q("pox-ext", "CourtOrderServedIndicator")).text = _bool(
+    _SUB(aug, POX_EXT.CourtOrderServedIndicator).text = _bool(
         order.service.status is ServiceStatus.SERVED)
     if order.service.served_by is not None:
-        _leaf(aug, q("pox-ext", "CourtOrderServedByText"), order.service.served_by,
+        _leaf(aug, POX_EXT.CourtOrderServedByText, order.service.served_by,
               "service.served_by")
     for i, condition in enumerate(order.conditions):
         if condition.text is None:
             continue
-        detail = _SUB(aug, q("pox-ext", "ProtectionOrderCondition"))
-        _SUB(detail, q("ncic", "ProtectionOrderConditionCode")).text = condition.code.value
-        _leaf(detail, q("j", "ProtectionOrderConditionText"), condition.text,
+        detail = _SUB(aug, POX_EXT.ProtectionOrderCondition)
+        _SUB(detail, NCIC.ProtectionOrderConditionCode).text = condition.code.value
+        _leaf(detail, J.ProtectionOrderConditionText, condition.text,
               f"conditions.{i}.text")
     if order.image is not None:
-        attachment = _SUB(aug, q("nc", "Attachment"))
-        digest = _SUB(attachment, q("nc", "BinaryHash"))
-        _SUB(digest, q("nc", "BinaryHashCode")).text = order.image.sha256
-        _SUB(digest, q("nc", "BinaryHashFunctionCode")).text = "SHA-256"
-        _SUB(attachment, q("nc", "BinaryFormatText")).text = order.image.media_type
-        _leaf(attachment, q("nc", "BinaryURI"), order.image.uri, "image.uri")
+        attachment = _SUB(aug, NC.Attachment)
+        digest = _SUB(attachment, NC.BinaryHash)
+        _SUB(digest, NC.BinaryHashCode).text = order.image.sha256
+        _SUB(digest, NC.BinaryHashFunctionCode).text = "SHA-256"
+        _SUB(attachment, NC.BinaryFormatText).text = order.image.media_type
+        _leaf(attachment, NC.BinaryURI, order.image.uri, "image.uri")
 
 
 def _protection_order(parent: etree._Element, order: Order) -> None:
-    po = _SUB(parent, q("j", "ProtectionOrder"), {q("structures", "id"): ORDER_ELEMENT_ID})
+    po = _SUB(parent, J.ProtectionOrder, {STRUCTURES.id: ORDER_ELEMENT_ID})
     _activity_id(po, order.order_id, ORDER_ID_CATEGORY)
     _activity_id(po, order.case_number, CASE_NUMBER_CATEGORY)
-    _date(po, q("nc", "ActivityEffectiveDate"), order.effective_date)
+    _date(po, NC.ActivityEffectiveDate, order.effective_date)
     _court(po, order)
-    _datetime(po, q("j", "CourtOrderIssuingDate"), order.issued_at)
+    _datetime(po, J.CourtOrderIssuingDate, order.issued_at)
     if order.judicial_officer is not None:
-        official = _SUB(po, q("j", "CourtOrderIssuingJudicialOfficial"))
-        name = _SUB(_SUB(official, q("nc", "RoleOfPerson")), q("nc", "PersonName"))
-        _leaf(name, q("nc", "PersonFullName"), order.judicial_officer, "judicial_officer")
+        official = _SUB(po, J.CourtOrderIssuingJudicialOfficial)
+        name = _SUB(_SUB(official, NC.RoleOfPerson), NC.PersonName)
+        _leaf(name, NC.PersonFullName, order.judicial_officer, "judicial_officer")
     if order.service.served_at is not None:
-        _datetime(po, q("j", "CourtOrderServiceDate"), order.service.served_at)
+        _datetime(po, J.CourtOrderServiceDate, order.service.served_at)
     for i, person in enumerate(order.restrained_persons):
         _restrained_person(po, person, f"restrained_persons.{i}")
-    _SUB(po, q("j", "ProtectionOrderBradyIndicator")).text = _bool(order.firearms.brady_indicator)
+    _SUB(po, J.ProtectionOrderBradyIndicator).text = _bool(order.firearms.brady_indicator)
     if order.miscellaneous is not None:
-        _leaf(po, q("j", "ProtectionOrderConditionText"), order.miscellaneous, "miscellaneous")
+        _leaf(po, J.ProtectionOrderConditionText, order.miscellaneous, "miscellaneous")
     for condition in order.conditions:
-        _SUB(po, q("ncic", "ProtectionOrderConditionCode")).text = condition.code.value
+        _SUB(po, NCIC.ProtectionOrderConditionCode).text = condition.code.value
     _order_augmentation(po, order)
 
 
@@ -270,14 +289,14 @@ def build_message(order: Order, ctx: RenderContext) -> etree._Element:
     if order.action is not Action.ISSUE and not ctx.doj_record_id:
         raise RenderError(f"action '{order.action.value}' needs the DOJ record id of the entry",
                           (FieldError("doj_record_id", "required after the entry"),))
-    root = etree.Element(q("pox", "ProtectionOrderMessage"), nsmap=NSMAP)
-    _leaf(root, q("pox", "MessageControlNumber"), ctx.mcn, "mcn")
-    _SUB(root, q("pox", "MessageSenderORI")).text = order.court.ori
-    _SUB(root, q("pox", "MessageSentDateTime")).text = datetime_text(ctx.sent_at)
-    _SUB(root, q("pox", "MessageActionCode")).text = order.action.value
-    _SUB(root, q("pox", "OrderVersionNumber")).text = str(order.version)
+    root = etree.Element(POX.ProtectionOrderMessage, nsmap=NSMAP)
+    _leaf(root, POX.MessageControlNumber, ctx.mcn, "mcn")
+    _SUB(root, POX.MessageSenderORI).text = order.court.ori
+    _SUB(root, POX.MessageSentDateTime).text = datetime_text(ctx.sent_at)
+    _SUB(root, POX.MessageActionCode).text = order.action.value
+    _SUB(root, POX.OrderVersionNumber).text = str(order.version)
     if ctx.doj_record_id:
-        _leaf(root, q("pox", "DOJRecordID"), ctx.doj_record_id, "doj_record_id")
+        _leaf(root, POX.DOJRecordID, ctx.doj_record_id, "doj_record_id")
     _protection_order(root, order)
     for i, person in enumerate(order.protected_persons):
         _protected_person(root, person, f"protected_persons.{i}")
