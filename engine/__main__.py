@@ -2,4 +2,6 @@
 
 from engine.cli import main
 
-raise SystemExit(main())
+# Guarded: the engine's prepare workers (multiprocessing "spawn") import this module again.
+if __name__ == "__main__":
+    raise SystemExit(main())

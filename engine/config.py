@@ -140,6 +140,9 @@ class EngineConfig:
     breaker: BreakerPolicy = DEFAULT_BREAKER
     transmitter: TransmitterConfig = TransmitterConfig()
     metrics_port: int | None = 9464
+    #: Child processes that decode, check and render intake messages (`engine.prepare_pool`),
+    #: so the engine uses a second core; 0 does that work in the engine process itself.
+    prepare_workers: int = 1
 
     def court(self, ori: str) -> CourtConfig | None:
         """The court's settings, or the ``*`` entry, or None when the court is unknown."""
@@ -243,7 +246,7 @@ def parse_config(data: Any, *, source: str = "config",
     problems = _Problems()
     top = _section(data, "(top)", problems)
     known = {"amqp", "ledger", "spool_dir", "mappings_dir", "courts", "destinations", "retry",
-             "reschedule", "breaker", "transmitter", "metrics_port"}
+             "reschedule", "breaker", "transmitter", "metrics_port", "prepare_workers"}
     for key in sorted(set(top) - known):
         problems.add(key, f"unknown key; known keys: {', '.join(sorted(known))}")
     base = base_dir or Path.cwd()
@@ -316,6 +319,12 @@ def parse_config(data: Any, *, source: str = "config",
     if metrics_port is not None and not (isinstance(metrics_port, int)
                                          and 0 <= metrics_port < 65536):
         problems.add("metrics_port", "must be a port number 0-65535, or null for none")
+    prepare_workers = top.get("prepare_workers", defaults.prepare_workers)
+    if (not isinstance(prepare_workers, int) or isinstance(prepare_workers, bool)
+            or not 0 <= prepare_workers <= 64):
+        problems.add("prepare_workers", "must be a whole number 0-64 (0: prepare intake "
+                     "messages in the engine process)")
+        prepare_workers = defaults.prepare_workers
     config = EngineConfig(
         amqp=amqp,
         ledger=ledger or defaults.ledger,
@@ -328,6 +337,7 @@ def parse_config(data: Any, *, source: str = "config",
         breaker=policy("breaker", BreakerPolicy, defaults.breaker),
         transmitter=transmitter,
         metrics_port=metrics_port,
+        prepare_workers=prepare_workers,
     )
     if problems.items:
         raise ConfigError(problems.items, source)

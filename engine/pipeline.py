@@ -23,7 +23,7 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 from engine.checks import check_order
@@ -50,7 +50,9 @@ __all__ = [
     "Route",
     "Step",
     "Work",
+    "build_steps",
     "canonical_json",
+    "prepare",
 ]
 
 #: Mapping name meaning "the message is already canonical order JSON".
@@ -262,6 +264,45 @@ class Deadline:
                 work.error = f"cannot set a deadline: {_describe(exc)}"
 
 
+#: Steps that still run after an earlier step found a problem.
+_RUNS_AFTER_ERROR: tuple[type, ...] = (Deadline,)
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def build_steps(config: EngineConfig, *, renderers: Mapping[str, Renderer],
+                due_at: Callable[[Order], dt.datetime] | None = None,
+                load_mapping: MappingLoader | None = None,
+                clock: Callable[[], dt.datetime] = _utcnow,
+                new_mcn: Callable[[], str] | None = None) -> list[Step]:
+    """The intake steps, in order (the engine's process and prepare workers build the
+    same ones from the same configuration)."""
+    return [Decode(config, load_mapping), Check(), Route(config),
+            Render(renderers, clock, new_mcn), Deadline(due_at)]
+
+
+def prepare(steps: Sequence[Step], message: IntakeMessage) -> IntakeRecord:
+    """Run every step over one message; never raises for bad input."""
+    work = Work(message)
+    for step in steps:
+        if work.error is not None and not isinstance(step, _RUNS_AFTER_ERROR):
+            continue
+        try:
+            step(work)
+        except Exception as exc:
+            # A bug in a step must not stop the queue; the order is kept (resendable
+            # once fixed) and the reason names the step and error class, never values.
+            work.error = (f"(engine): step {type(step).__name__} failed with "
+                          f"{type(exc).__name__}")
+    return _to_record(work)
+
+
+#: Prepares a batch elsewhere (`engine.prepare_pool`); the records come back in order.
+Preparer = Callable[[Sequence[IntakeMessage]], list[IntakeRecord]]
+
+
 @dataclass
 class Pipeline:
     """The steps in order, and the ledger they end in."""
@@ -272,39 +313,34 @@ class Pipeline:
     hooks: EngineHooks | None = None
     #: Called after each successful ledger commit (the runner wakes its transmitters).
     after_commit: Callable[[], None] | None = None
-    _after_error: tuple[type, ...] = field(default=(Deadline,), repr=False)
+    #: Runs the steps in worker processes; None runs them here.
+    preparer: Preparer | None = None
 
     @classmethod
     def build(cls, config: EngineConfig, ledger: Ledger, *, renderers: Mapping[str, Renderer],
               due_at: Callable[[Order], dt.datetime] | None = None,
               load_mapping: MappingLoader | None = None,
-              clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+              clock: Callable[[], dt.datetime] = _utcnow,
               hooks: EngineHooks | None = None) -> Pipeline:
-        steps: list[Step] = [Decode(config, load_mapping), Check(), Route(config),
-                             Render(renderers, clock, ledger.new_mcn), Deadline(due_at)]
+        steps = build_steps(config, renderers=renderers, due_at=due_at,
+                            load_mapping=load_mapping, clock=clock, new_mcn=ledger.new_mcn)
         return cls(ledger, steps, hooks)
 
     def prepare(self, message: IntakeMessage) -> IntakeRecord:
-        """Run every step over one message; never raises for bad input."""
-        work = Work(message)
-        for step in self.steps:
-            if work.error is not None and not isinstance(step, self._after_error):
-                continue
-            try:
-                step(work)
-            except Exception as exc:
-                # A bug in a step must not stop the queue; the order is kept (resendable
-                # once fixed) and the reason names the step and error class, never values.
-                work.error = (f"(engine): step {type(step).__name__} failed with "
-                              f"{type(exc).__name__}")
-        return _to_record(work)
+        """Run every step over one message in this process; never raises for bad input."""
+        return prepare(self.steps, message)
+
+    def prepare_many(self, messages: Sequence[IntakeMessage]) -> list[IntakeRecord]:
+        if self.preparer is not None:
+            return self.preparer(messages)
+        return [prepare(self.steps, m) for m in messages]
 
     def run(self, messages: Sequence[IntakeMessage]) -> list[IntakeResult]:
         """Prepare each message, then commit them all in ONE ledger transaction.
 
         Raises `LedgerError` when the commit fails: the caller must not ack then.
         """
-        records = [self.prepare(m) for m in messages]
+        records = self.prepare_many(messages)
         results = self.ledger.record_intake(records)
         if self.after_commit is not None:
             self.after_commit()

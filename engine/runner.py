@@ -5,7 +5,9 @@ court mappings) comes in through `Parts`, so tests and `engine demo` can run the
 engine with stand-ins. `real_parts()` gives the real ones.
 
 Threads: one intake thread (spool or AMQP, owns its connection), one transmitter thread per
-destination, one ack consumer per asynchronous destination.
+destination, one ack consumer per asynchronous destination. With the real parts, intake
+messages are decoded, checked and rendered in ``prepare_workers`` child processes
+(`engine.prepare_pool`): the one process then uses more than one core.
 Both stop when `EngineRunner.stop()` is called; work in flight finishes first.
 """
 
@@ -34,6 +36,7 @@ from engine.ledger import Ledger, open_ledger
 from engine.model import Order
 from engine.niem import parse_niem_ack, render_niem
 from engine.pipeline import MappingLoader, Pipeline
+from engine.prepare_pool import PreparePool
 from engine.transmitter import Transmitter
 from engine.transports import build_transport
 from engine.transports.base import Transport
@@ -57,6 +60,9 @@ class Parts:
     hooks: EngineHooks | None = None
     #: What was substituted or missing, said to the person running the engine.
     notes: list[str] = field(default_factory=list)
+    #: True when these are `real_parts`, which prepare workers can build for themselves
+    #: (`engine.prepare_pool`); stand-ins are used in the engine process only.
+    prepare_in_workers: bool = False
 
 
 def _transport_from_config(dest: DestinationConfig) -> Transport:
@@ -76,7 +82,7 @@ def real_parts(config: EngineConfig) -> Parts:
     return Parts(renderers={"niem": render_niem, "clets": render_clets},
                  ack_parsers={"niem": parse_niem_ack, "clets": parse_clets_ack},
                  transport_factory=_transport_from_config, due_at=due_at,
-                 load_mapping=load_mapping)
+                 load_mapping=load_mapping, prepare_in_workers=True)
 
 
 def _ack_consumers(config: EngineConfig, correlator: Correlator
@@ -112,6 +118,12 @@ class EngineRunner:
         self.pipeline = Pipeline.build(config, self.ledger, renderers=parts.renderers,
                                        due_at=parts.due_at, load_mapping=parts.load_mapping,
                                        hooks=parts.hooks)
+        self.prepare_pool: PreparePool | None = None
+        if config.prepare_workers and parts.prepare_in_workers and clock is None:
+            self.prepare_pool = PreparePool(
+                config, config.prepare_workers,
+                fallback=lambda messages: [self.pipeline.prepare(m) for m in messages])
+            self.pipeline.preparer = self.prepare_pool
         try:
             transports = {name: parts.transport_factory(dest)
                           for name, dest in config.destinations.items()}
@@ -157,13 +169,17 @@ class EngineRunner:
     def describe(self) -> list[str]:
         """What this engine is made of, one line each (no secrets)."""
         url = self.ledger.engine.url.render_as_string(hide_password=True)
-        lines = [f"intake: {self.intake_kind}", f"ledger: {url}"]
+        lines = [f"intake: {self.intake_kind}", f"ledger: {url}",
+                 f"prepare: {self.config.prepare_workers} worker process(es)"
+                 if self.prepare_pool else "prepare: in the engine process"]
         for name, dest in self.config.destinations.items():
             lines.append(f"destination {name}: {dest.transport} transport, {dest.format} format")
         return lines + [f"note: {n}" for n in self.parts.notes]
 
     def start(self) -> None:
         poll = self.config.transmitter.poll_interval
+        if self.prepare_pool is not None:
+            self.prepare_pool.start()
         self._threads = [
             threading.Thread(target=self.intake.run, args=(self._stop,), name="intake",
                              daemon=True),
@@ -198,6 +214,8 @@ class EngineRunner:
             thread.join(timeout)
         for transmitter in self.transmitters:
             transmitter.close()
+        if self.prepare_pool is not None:
+            self.prepare_pool.close()
         log.info("engine stopped")
 
     def wait(self) -> bool:

@@ -19,8 +19,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import secrets
+import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -269,6 +270,11 @@ class Ledger:
         self._clock = clock
         self._new_mcn = mcn_factory
         self._skip_locked = engine.dialect.name == "postgresql"
+        # SQLite lets one writer in at a time and makes the others sleep and retry (its
+        # busy handler backs off up to 100 ms per try). Threads of this process queue on a
+        # lock instead and go the moment the writer before them commits.
+        self._writer: AbstractContextManager[Any] = (
+            threading.RLock() if engine.dialect.name == "sqlite" else nullcontext())
 
     def new_mcn(self) -> str:
         """A fresh MCN from this ledger's factory, for an entry rendered before its commit
@@ -280,7 +286,7 @@ class Ledger:
     @contextmanager
     def _transaction(self) -> Iterator[_Tx]:
         try:
-            with self.engine.begin() as conn:
+            with self._writer, self.engine.begin() as conn:
                 tx = _Tx(conn, _utc(self._clock()))
                 yield tx
                 tx.flush()

@@ -5,7 +5,9 @@ message persistent, with ``message_id`` (or ``correlation_id``) = the message co
 number and ``reply_to`` = the queue for the answer. The answer is published to the
 default exchange with routing key ``reply_to``, ``correlation_id`` = the MCN, persistent,
 with publisher confirms; only then is the inbound delivery acked (a crash in between means
-redelivery, and the duplicate gets the same answer).
+redelivery, and the duplicate gets the same answer). The messages that arrived together
+are answered together: every answer published, then the confirms awaited once for all of
+them (pipelined, as the engine's own transport does), then each delivery acked.
 
 A message without an MCN is rejected without requeue (to the queue's dead-letter
 exchange); one without ``reply_to`` is processed and counted (``no_reply_to``).
@@ -30,6 +32,8 @@ from engine.errors import TransportError
 from engine.receiver.core import Receiver
 from engine.transports.amqp_settings import (
     AmqpSettings,
+    OutgoingMessage,
+    PipelinedChannel,
     QueueTopology,
     connection_parameters,
     declare_topology,
@@ -125,62 +129,88 @@ class AmqpReceiver:
             channel = connection.channel()
             if self.topology is not None:
                 declare_topology(channel, self.topology)
-            replies = connection.channel()
-            replies.confirm_delivery()
+            replies = PipelinedChannel(connection)
             channel.basic_qos(prefetch_count=self.prefetch)
-            channel.basic_consume(
-                self.queue,
-                lambda ch, method, props, body: self._on_message(
-                    connection, ch, replies, method, props, body))
+            # Callbacks only collect; answering happens here, outside pika's callbacks,
+            # because waiting for confirms runs the connection's event loop itself.
+            arrived: list[tuple[Any, pika.BasicProperties, bytes]] = []
+            late: list[tuple[list[int], list[OutgoingMessage]]] = []
+            channel.basic_consume(self.queue, lambda _ch, method, props, body:
+                                  arrived.append((method, props, body)))
             self._ready.set()
             while not self._stop.is_set():
                 connection.process_data_events(time_limit=0.1)
+                while (arrived or late) and not self._stop.is_set():
+                    batch, arrived[:] = list(arrived), []
+                    due, late[:] = list(late), []
+                    for tags, messages in due:
+                        self._publish_and_ack(channel, replies, tags, messages)
+                    self._answer_batch(connection, channel, replies, batch, late)
+                    connection.process_data_events(time_limit=0)
         finally:
             self._connection = None
             with contextlib.suppress(Exception):
                 connection.close()
 
-    def _on_message(self, connection: pika.BlockingConnection, channel: Any, replies: Any,
-                    method: Any, props: pika.BasicProperties, body: bytes) -> None:
+    def _answer_batch(self, connection: pika.BlockingConnection, channel: Any,
+                      replies: PipelinedChannel,
+                      batch: list[tuple[Any, pika.BasicProperties, bytes]],
+                      late: list[tuple[list[int], list[OutgoingMessage]]]) -> None:
+        """Decide every message, publish the answers due now in one pipelined batch, then
+        ack each delivery whose answers the broker confirmed. Late answers (``ack_delay``)
+        join ``late`` when their timer fires, and go out from the consume loop."""
+        outgoing: list[OutgoingMessage] = []
+        answered: list[int] = []  # delivery tags whose answers are in ``outgoing``
+        for method, props, body in batch:
+            answers = self._decide(channel, method, props, body)
+            if answers is None:
+                continue
+            messages, delay = answers
+            if delay:
+                connection.call_later(delay, lambda m=messages, t=method.delivery_tag:
+                                      late.append(([t], m)))
+            else:
+                outgoing += messages
+                answered.append(method.delivery_tag)
+        self._publish_and_ack(channel, replies, answered, outgoing)
+
+    def _decide(self, channel: Any, method: Any, props: pika.BasicProperties, body: bytes
+                ) -> tuple[list[OutgoingMessage], float] | None:
+        """The answers to one message and their delay; None when it is not answered."""
         headers = props.headers or {}
         mcn = props.message_id or props.correlation_id or headers.get("x-message-control-number")
         if not mcn:
             self.receiver.journal.count("no_mcn")
             channel.basic_reject(method.delivery_tag, requeue=False)
-            return
+            return None
         outcome = self.receiver.handle(str(mcn), body, props.content_type, transport="amqp")
         if outcome.action == "fail":
             answers: tuple[bytes, ...] = (
                 self.receiver.busy_reply(str(mcn), props.content_type, body),)
-            content_type = outcome.content_type
         elif outcome.action == "drop":
             answers = ()
-            content_type = outcome.content_type
         else:
-            answers, content_type = outcome.replies, outcome.content_type
+            answers = outcome.replies
+        if answers and not props.reply_to:
+            self.receiver.journal.count("no_reply_to")
+            answers = ()
+        messages = [OutgoingMessage(
+            routing_key=props.reply_to, body=reply, correlation_id=str(mcn),
+            message_id=uuid.uuid4().hex, content_type=outcome.content_type)
+            for reply in answers]
+        return messages, (outcome.delay if messages else 0.0)
 
-        def answer() -> None:
-            if answers and not props.reply_to:
-                self.receiver.journal.count("no_reply_to")
-            elif answers:
-                for reply in answers:
-                    self._publish_reply(replies, props.reply_to, str(mcn), reply, content_type)
-            channel.basic_ack(method.delivery_tag)
-
-        if outcome.delay and answers:
-            connection.call_later(outcome.delay, answer)
-        else:
-            answer()
-
-    def _publish_reply(self, replies: Any, reply_to: str, mcn: str, body: bytes,
-                       content_type: str) -> None:
-        properties = pika.BasicProperties(
-            delivery_mode=pika.DeliveryMode.Persistent, correlation_id=mcn,
-            message_id=uuid.uuid4().hex, content_type=content_type)
-        try:
-            replies.basic_publish("", reply_to, body, properties, mandatory=True)
-        except (pika.exceptions.UnroutableError, pika.exceptions.NackError):
-            self.receiver.journal.count("unroutable_replies")
+    def _publish_and_ack(self, channel: Any, replies: PipelinedChannel,
+                         answered: list[int],
+                         messages: list[OutgoingMessage]) -> None:
+        """Publish ``messages`` (confirms awaited together), then ack each delivery. An
+        unroutable or refused answer is counted; a lost connection raises, and the broker
+        redelivers what was not acked (a duplicate gets the same answer)."""
+        for error in replies.publish(messages) if messages else []:
+            if error is not None:
+                self.receiver.journal.count("unroutable_replies")
+        for tag in answered:
+            channel.basic_ack(tag)
 
     def __enter__(self) -> Self:
         return self.up()

@@ -43,6 +43,7 @@ __all__ = [
     "AmqpSettings",
     "ConfirmingPublisher",
     "OutgoingMessage",
+    "PipelinedChannel",
     "QueueTopology",
     "amqp_errors",
     "connection_parameters",
@@ -334,7 +335,7 @@ _BATCH_TAG_HEADER = "x-publish-seq"
 CONFIRM_TIMEOUT = 30.0
 
 
-class _PipelinedChannel:
+class PipelinedChannel:
     """A channel in confirm mode whose confirms are collected, not waited for one by one.
 
     pika's `BlockingChannel` waits for each publish's confirm; this drives the same
@@ -446,7 +447,7 @@ class ConfirmingPublisher:
         self._on_connect = on_connect
         self._connection: pika.BlockingConnection | None = None
         self._channel: BlockingChannel | None = None
-        self._pipelined: _PipelinedChannel | None = None
+        self._pipelined: PipelinedChannel | None = None
 
     @property
     def channel(self) -> BlockingChannel:
@@ -539,7 +540,7 @@ class ConfirmingPublisher:
         assert self._connection is not None
         try:
             if self._pipelined is None or not self._pipelined.is_open:
-                self._pipelined = _PipelinedChannel(self._connection)
+                self._pipelined = PipelinedChannel(self._connection)
             return self._pipelined.publish(messages)
         except (pika.exceptions.AMQPError, OSError) as exc:
             self._drop()
