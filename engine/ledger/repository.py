@@ -109,15 +109,21 @@ _SELECT_HELD_MANY = (
     .where(transmissions.c.id.in_(_B("b_ids", expanding=True)),
            transmissions.c.claimed_by == _B("b_worker"),
            transmissions.c.state.in_([State.READY, State.RETRY_SCHEDULED])))
-_SELECT_BY_MCN = (
+_SELECT_ACKED = (
     sa.select(transmissions.c.id, transmissions.c.state, transmissions.c.attempt_count,
               transmissions.c.version_id, transmissions.c.destination,
               transmissions.c.last_attempt_at, transmissions.c.lease_until,
               order_versions.c.order_key,
               order_versions.c.version, order_versions.c.issued_at, orders.c.order_type)
     .join_from(transmissions, order_versions, transmissions.c.version_id == order_versions.c.id)
-    .join(orders, orders.c.order_key == order_versions.c.order_key)
-    .where(transmissions.c.mcn == _B("b_mcn")))
+    .join(orders, orders.c.order_key == order_versions.c.order_key))
+_SELECT_BY_MCN = _SELECT_ACKED.where(transmissions.c.mcn == _B("b_mcn"))
+#: A batch of acknowledgements resolved at once; ``latest_version`` tells whether the order
+#: has a later version the acknowledgement might release.
+_SELECT_BY_MCNS = (_SELECT_ACKED.add_columns(transmissions.c.mcn, orders.c.latest_version)
+                   .where(transmissions.c.mcn.in_(_B("b_mcns", expanding=True))))
+#: MCNs per `_SELECT_BY_MCNS`: well under SQLite's limit on bound parameters.
+_MCN_CHUNK = 500
 #: Per-order serialisation on PostgreSQL: intake, acknowledgement and resend of one order
 #: take its row lock first, so a version being recorded and its predecessor being ACKED in
 #: two replicas at once cannot both miss the release (each would see the other uncommitted).
@@ -242,6 +248,32 @@ class _Tx:
         if self.audits:
             self.conn.execute(audit.insert(), self.audits)
             self.audits.clear()
+
+
+@dataclass(slots=True)
+class _PendingAcks:
+    """An acknowledgement batch's fast-path writes, held back to run as one executemany per
+    statement (building and binding a statement per row is what costs, not SQLite)."""
+
+    #: transmission updates of SENT rows, and of sends in flight (these also count the
+    #: attempt): two lists because one executemany needs the same columns in every row
+    sent: list[dict[str, Any]] = field(default_factory=list)
+    in_flight: list[dict[str, Any]] = field(default_factory=list)
+    versions: list[dict[str, Any]] = field(default_factory=list)
+    record_ids: list[dict[str, Any]] = field(default_factory=list)
+    acks: list[dict[str, Any]] = field(default_factory=list)
+
+    def flush(self, conn: sa.Connection) -> None:
+        """Run what is held, statement by statement: each writes a table none of the others
+        reads, and each list keeps the batch's order, so the effects are those of one by one.
+        (The two transmission lists hold different rows: an MCN twice takes the slow path.)"""
+        for stmt, rows in ((_UPDATE_TRANSMISSION, self.sent),
+                           (_UPDATE_TRANSMISSION, self.in_flight),
+                           (_UPDATE_VERSION, self.versions), (_SET_RECORD_ID, self.record_ids),
+                           (_INSERT_ACK, self.acks)):
+            if rows:
+                conn.execute(stmt, rows)
+                rows.clear()
 
 
 def _utcnow() -> dt.datetime:
@@ -729,9 +761,97 @@ class Ledger:
 
     def record_acknowledgements(self, acks: Sequence[dict[str, Any]]) -> list[AckResult]:
         """`record_acknowledgement` for a batch (each item its keyword arguments), applied
-        in order in ONE transaction: all recorded, or none (`LedgerError`)."""
+        in order in ONE transaction: all recorded, or none (`LedgerError`).
+
+        On SQLite the batch takes `_apply_acks_batched` (the common acceptance costs a few
+        executemany rows instead of six statements): its write transaction begins
+        IMMEDIATE, so nothing else changes the database between its read and its writes.
+        On PostgreSQL every acknowledgement takes `_apply_ack`, which locks the order's row
+        first, so a replica recording the order's next version at the same moment cannot
+        miss its release; a batch read without those locks could.
+        """
         with self._transaction() as tx:
-            return [self._apply_ack(tx, **ack) for ack in acks]
+            if self._skip_locked:
+                return [self._apply_ack(tx, **ack) for ack in acks]
+            return self._apply_acks_batched(tx, acks)
+
+    def _apply_acks_batched(self, tx: _Tx, acks: Sequence[dict[str, Any]]) -> list[AckResult]:
+        """The batch's MCNs resolved in one read; the common acceptance (`_ack_fast`) is
+        held for one executemany per statement, anything else first runs what is held, then
+        `_apply_ack`, so effects happen in the batch's order. Same rows, audit and results
+        as `_apply_ack` one by one."""
+        rows = self._rows_by_mcn(tx, acks)
+        pending = _PendingAcks()
+        seen: set[str | None] = set()
+        out = []
+        for ack in acks:
+            result = self._ack_fast(tx, pending, rows, seen, **ack)
+            if result is None:
+                pending.flush(tx.conn)
+                result = self._apply_ack(tx, **ack)
+            seen.add(ack["mcn"])
+            out.append(result)
+        pending.flush(tx.conn)
+        return out
+
+    def _rows_by_mcn(self, tx: _Tx, acks: Sequence[dict[str, Any]]
+                     ) -> dict[str | None, sa.Row]:
+        """`_SELECT_BY_MCN`'s row (with the order's latest version) for every acceptance's
+        MCN that exists; only acceptances can take the fast path."""
+        mcns = list(dict.fromkeys(ack.get("mcn") for ack in acks
+                                  if ack.get("accepted") and ack.get("mcn") is not None))
+        found: dict[str | None, sa.Row] = {}
+        for i in range(0, len(mcns), _MCN_CHUNK):
+            for row in tx.conn.execute(_SELECT_BY_MCNS, {"b_mcns": mcns[i:i + _MCN_CHUNK]}):
+                found[row.mcn] = row
+        return found
+
+    def _ack_fast(self, tx: _Tx, pending: _PendingAcks, rows: dict[str | None, sa.Row],
+                  seen: set[str | None], *, mcn: str | None, accepted: bool | None,
+                  record_id: str | None = None, code: str | None = None,
+                  reason: str | None = None, retryable: bool = False,
+                  retry_after: Callable[[int], dt.timedelta] | None = None,
+                  ) -> AckResult | None:
+        """`_apply_ack` of an acceptance answering a send (SENT, or in flight) of a version
+        with no later one, its writes left in ``pending``; None for anything else.
+
+        With no later version `_release_next` has nothing to release: a version is sent
+        only when every earlier one is ACKED, and ACKED is final. An MCN already in the
+        batch is left to `_apply_ack`, which reads the row as the earlier one left it.
+        ``rows`` is read before the batch; another MCN's acknowledgement changes only a
+        WAITING row (released), which this path leaves alone. The keywords are
+        `_apply_ack`'s (an acceptance has no use for the retry ones).
+        """
+        row = rows.get(mcn) if accepted and mcn not in seen else None
+        if row is None or row.latest_version > row.version:
+            return None
+        state = State(row.state)
+        # as in `_apply_ack`: READY / RETRY_SCHEDULED under an unexpired lease is a send in
+        # flight whose answer overtook the transmitter's mark_sent
+        lease = _aware(row.lease_until)
+        in_flight = (state in (State.READY, State.RETRY_SCHEDULED)
+                     and lease is not None and lease > tx.now)
+        if state is not State.SENT and not in_flight:
+            return None
+        update = {"b_id": row.id, "state": State.ACKED, "updated_at": tx.now,
+                  "lease_until": None, "next_attempt_at": None}
+        if in_flight:
+            update.update(attempt_count=row.attempt_count + 1, last_attempt_at=tx.now,
+                          claimed_by=None)
+        (pending.in_flight if in_flight else pending.sent).append(update)
+        pending.versions.append({"b_id": row.version_id, "state": State.ACKED,
+                                 "updated_at": tx.now, "error_reason": None})
+        tx.audit(order_key=row.order_key, version_id=row.version_id, transmission_id=None,
+                 from_state=state, to_state=State.ACKED,
+                 detail=f"accepted; DOJ record id {record_id}")
+        pending.record_ids.append({"b_key": row.order_key, "doj_record_id": record_id,
+                                   "updated_at": tx.now})
+        pending.acks.append({"mcn": mcn, "transmission_id": row.id, "kind": AckKind.ACCEPTED,
+                             "record_id": record_id, "code": code, "reason": reason,
+                             "received_at": tx.now})
+        return AckResult(AckKind.ACCEPTED, row.order_key, row.version, State.ACKED,
+                         row.order_type, row.destination, _aware(row.last_attempt_at),
+                         _aware(row.issued_at))
 
     def _apply_ack(self, tx: _Tx, *, mcn: str | None, accepted: bool | None,
                    record_id: str | None = None, code: str | None = None,
