@@ -25,7 +25,8 @@ Throughput is the ledger's window: first intake commit to last acknowledgement r
 Latency is per order version: its intake commit (``order_versions.received_at``) to the
 broker's confirm of the DOJ publish (``transmissions.last_attempt_at``, set right after);
 in ``steady`` mode also from the moment this script published the court message.
-Peak RSS is ``VmHWM`` of the engine process. The machine is shared: compare ratios, and
+Peak RSS is ``VmHWM`` of the engine process plus that of each of its prepare workers, and
+CPU is theirs together. The machine is shared: compare ratios, and
 see ``load_average`` in the results. JSON results go to ``bench/results/`` and stdout.
 """
 
@@ -194,6 +195,28 @@ def proc_cpu_seconds(pid: int) -> float:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     except (OSError, IndexError, ValueError):
         return 0.0
+
+
+def process_tree(pid: int) -> list[int]:
+    """The process and its descendants (the engine's prepare workers)."""
+    out, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        out.append(current)
+        with contextlib.suppress(OSError):
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+    return out
+
+
+def tree_status(pid: int, key: str) -> int:
+    """``key`` (VmRSS or VmHWM, kB) summed over the process and its workers: for VmHWM a
+    sum of peaks, which is at least the peak of the sum."""
+    return sum(proc_status(p).get(key, 0) for p in process_tree(pid))
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    return sum(proc_cpu_seconds(p) for p in process_tree(pid))
 
 
 def engine_cmd(*args: str) -> list[str]:
@@ -373,7 +396,7 @@ class EngineRun:
 
     def sample_rss(self) -> None:
         if self.engine is not None:
-            rss = proc_status(self.engine.pid).get("VmRSS")
+            rss = tree_status(self.engine.pid, "VmRSS")
             if rss:
                 self.rss_samples.append(rss)
 
@@ -401,7 +424,7 @@ class EngineRun:
 
     def peak_rss_kb(self) -> int:
         assert self.engine is not None
-        return proc_status(self.engine.pid).get("VmHWM", 0)
+        return tree_status(self.engine.pid, "VmHWM")
 
     def stop(self) -> dict[str, Any]:
         totals: dict[str, Any] = {}
@@ -459,7 +482,8 @@ def run_engine(args: argparse.Namespace, *, count: int, mode: str, tag: str,
             counts = run.wait_all_acked(probe, count)
             drained_at = time.time()
             assert run.engine is not None
-            cpu = proc_cpu_seconds(run.engine.pid) - cpu_start
+            cpu = tree_cpu_seconds(run.engine.pid) - cpu_start
+            workers = len(process_tree(run.engine.pid)) - 1
             peak_kb = run.peak_rss_kb()
             load_after = os.getloadavg()
             timings = probe.timings()
@@ -487,6 +511,7 @@ def run_engine(args: argparse.Namespace, *, count: int, mode: str, tag: str,
                            "median": (statistics.median(run.rss_samples) / 1024
                                       if run.rss_samples else None)},
         "engine_cpu_seconds": cpu,
+        "engine_worker_processes": workers,
         "engine_cpu_us_per_order": cpu / count * 1e6,
         "receiver": receiver_totals,
         "load_average": {"before": load_before, "after": load_after},

@@ -17,6 +17,7 @@ next to the rows they guard:
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import secrets
 import threading
@@ -142,6 +143,37 @@ _INSERT_TRANSMISSIONS_RETURNING = transmissions.insert().returning(
     transmissions.c.id, sort_by_parameter_order=True)
 _SET_RECORD_ID = (orders.update()
                   .where(orders.c.order_key == _B("b_key"), orders.c.doj_record_id.is_(None)))
+
+
+_COUNT_SENT = (sa.select(sa.func.count()).select_from(transmissions)
+               .where(transmissions.c.state == State.SENT))
+_COUNT_SENT_TO = _COUNT_SENT.where(transmissions.c.destination == _B("b_destination"))
+
+
+@functools.cache
+def _claim_query(*, by_destination: bool, excluding: bool, skip_locked: bool) -> sa.Select:
+    """Due transmissions, oldest first (built once per shape: the transmitter asks every
+    round, and building the statement costs more than running it)."""
+    t, v, o = transmissions.c, order_versions.c, orders.c
+    now = _B("b_now", type_=transmissions.c.next_attempt_at.type)
+    query = (
+        sa.select(t.id, t.mcn, t.destination, t.format, t.body, t.content_type,
+                  t.prepared_at, t.attempt_count, t.version_id, v.order_key,
+                  v.version, v.canonical_json, o.doj_record_id, o.order_type)
+        .join_from(transmissions, order_versions, t.version_id == v.id)
+        .join(orders, o.order_key == v.order_key)
+        .where(t.state.in_([State.READY, State.RETRY_SCHEDULED]),
+               sa.or_(t.next_attempt_at.is_(None), t.next_attempt_at <= now),
+               sa.or_(t.lease_until.is_(None), t.lease_until <= now))
+        .order_by(t.next_attempt_at, t.id)
+        .limit(_B("b_limit", type_=sa.Integer)))
+    if excluding:
+        query = query.where(t.destination.not_in(_B("b_excluded", expanding=True)))
+    if by_destination:
+        query = query.where(t.destination == _B("b_destination"))
+    if skip_locked:
+        query = query.with_for_update(skip_locked=True, of=transmissions)
+    return query
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -565,25 +597,16 @@ class Ledger:
         """Lease up to ``limit`` transmissions whose turn has come (READY, or RETRY_SCHEDULED
         and due), skipping rows another replica holds; only ``destination``'s when given."""
         with self._transaction() as tx:
-            t, v, o = transmissions.c, order_versions.c, orders.c
-            query = (
-                sa.select(t.id, t.mcn, t.destination, t.format, t.body, t.content_type,
-                          t.prepared_at, t.attempt_count, t.version_id, v.order_key,
-                          v.version, v.canonical_json, o.doj_record_id, o.order_type)
-                .join_from(transmissions, order_versions, t.version_id == v.id)
-                .join(orders, o.order_key == v.order_key)
-                .where(t.state.in_([State.READY, State.RETRY_SCHEDULED]),
-                       sa.or_(t.next_attempt_at.is_(None), t.next_attempt_at <= tx.now),
-                       sa.or_(t.lease_until.is_(None), t.lease_until <= tx.now))
-                .order_by(t.next_attempt_at, t.id)
-                .limit(limit))
-            if exclude_destinations:
-                query = query.where(t.destination.not_in(list(exclude_destinations)))
+            t = transmissions.c
+            query = _claim_query(by_destination=destination is not None,
+                                 excluding=bool(exclude_destinations),
+                                 skip_locked=self._skip_locked)
+            params: dict[str, Any] = {"b_now": tx.now, "b_limit": limit}
             if destination is not None:
-                query = query.where(t.destination == destination)
-            if self._skip_locked:
-                query = query.with_for_update(skip_locked=True, of=transmissions)
-            rows = tx.conn.execute(query).all()
+                params["b_destination"] = destination
+            if exclude_destinations:
+                params["b_excluded"] = list(exclude_destinations)
+            rows = tx.conn.execute(query, params).all()
             if rows:
                 tx.conn.execute(transmissions.update()
                                 .where(t.id.in_([r.id for r in rows]))
@@ -599,12 +622,11 @@ class Ledger:
     def count_in_flight(self, destination: str | None = None) -> int:
         """SENT transmissions still waiting for their acknowledgement (one destination's,
         or all): the transmitter's flow-control window."""
-        query = (sa.select(sa.func.count()).select_from(transmissions)
-                 .where(transmissions.c.state == State.SENT))
-        if destination is not None:
-            query = query.where(transmissions.c.destination == destination)
         with self.engine.connect() as conn:
-            return int(conn.execute(query).scalar_one())
+            if destination is None:
+                return int(conn.execute(_COUNT_SENT).scalar_one())
+            return int(conn.execute(_COUNT_SENT_TO, {"b_destination": destination})
+                       .scalar_one())
 
     def _held_many(self, tx: _Tx, claims: Sequence[Claim], worker: str) -> dict[int, sa.Row]:
         """`_held` for a batch in one statement: transmission id -> row, held ones only."""
