@@ -24,6 +24,7 @@ from engine.ledger.schema import (
     orders,
     transmissions,
 )
+from tests.ledger.conftest import Clock
 
 LEASE = dt.timedelta(seconds=60)
 TABLES = (orders, order_versions, transmissions, acknowledgements, audit, intake_messages)
@@ -35,18 +36,7 @@ STAGES = ("sent", "in_flight", "lease_expired", "ready", "retry", "retry_in_flig
 LAYOUTS = ("single", "next_waiting", "second")
 
 
-class _Clock:
-    def __init__(self) -> None:
-        self.now = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.UTC)
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += dt.timedelta(seconds=seconds)
-
-
-def _ledger(path: Path, clock: _Clock) -> Ledger:
+def _ledger(path: Path, clock: Clock) -> Ledger:
     """A fresh SQLite ledger whose MCNs are predictable, so two of them built the same way
     hold the same rows."""
     counter = itertools.count(1)
@@ -63,7 +53,7 @@ def _record(order_id: str, version: int) -> IntakeRecord:
         issued_at=dt.datetime(2026, 11, 20, version, tzinfo=dt.UTC))
 
 
-def _stage(ledger: Ledger, clock: _Clock, order_id: str, stage: str) -> None:
+def _stage(ledger: Ledger, clock: Clock, order_id: str, stage: str) -> None:
     """Bring the order's released version to ``stage`` (one destination per order, so a
     claim takes only this order's transmission)."""
     dest = f"doj-{order_id}"
@@ -97,7 +87,7 @@ def _stage(ledger: Ledger, clock: _Clock, order_id: str, stage: str) -> None:
         ledger.record_acknowledgement(mcn=c.mcn, accepted=True, record_id=f"H-{order_id}")
 
 
-def _build(ledger: Ledger, clock: _Clock, plan: list[tuple[str, str]]) -> list[str]:
+def _build(ledger: Ledger, clock: Clock, plan: list[tuple[str, str]]) -> list[str]:
     """Orders O-0, O-1, ... laid out and staged as ``plan`` says; every MCN, oldest first."""
     for i, (stage, layout) in enumerate(plan):
         order_id = f"O-{i}"
@@ -146,7 +136,7 @@ def _both(root: Path, plan: list[tuple[str, str]],
     twin; the results and both ledgers."""
     out = []
     for name in ("batched", "each"):
-        clock = _Clock()
+        clock = Clock()
         ledger = _ledger(root / f"{name}.db", clock)
         batch = acks(_build(ledger, clock, plan))
         clock.advance(5)
@@ -213,7 +203,7 @@ def _mcns_by_order(mcns: list[str], plan: list[tuple[str, str]]) -> list[list[st
 def test_a_batch_of_plain_accepts_takes_a_few_statements(tmp_path: Path) -> None:
     """A hundred accepts of SENT transmissions: one read and one write per statement kind
     (plus the audit), not six statements each."""
-    clock = _Clock()
+    clock = Clock()
     ledger = _ledger(tmp_path / "ledger.db", clock)
     mcns = _build(ledger, clock, [("sent", "single")] * 100)
     statements: list[str] = []
@@ -228,7 +218,7 @@ def test_a_batch_of_plain_accepts_takes_a_few_statements(tmp_path: Path) -> None
 
 
 def test_an_empty_batch_records_nothing(tmp_path: Path) -> None:
-    ledger = _ledger(tmp_path / "ledger.db", _Clock())
+    ledger = _ledger(tmp_path / "ledger.db", Clock())
     assert ledger.record_acknowledgements([]) == []
     assert ledger.acknowledgement_counts() == {}
 
