@@ -234,8 +234,8 @@ class Render:
             work.error = f"(config): no renderer for format {work.destination.format!r}"
             return
         entry = work.order.action is Action.ISSUE
-        real = entry and self._new_mcn is not None
-        mcn = self._new_mcn() if real and self._new_mcn is not None else TRIAL_MCN
+        new_mcn = self._new_mcn if entry else None
+        mcn = new_mcn() if new_mcn is not None else TRIAL_MCN
         prepared_at = self._clock()
         try:
             rendered = renderer(work.order, RenderContext(
@@ -244,7 +244,7 @@ class Render:
             work.error = f"cannot render as {work.destination.format}: {_describe(exc)}"
             return
         work.warnings = tuple(rendered.warnings)
-        if real:
+        if new_mcn is not None:  # the real message, kept
             work.prepared = Prepared(mcn, rendered.body, rendered.content_type, prepared_at)
 
 
@@ -330,10 +330,14 @@ class Pipeline:
         """Run every step over one message in this process; never raises for bad input."""
         return prepare(self.steps, message)
 
+    def prepare_here(self, messages: Sequence[IntakeMessage]) -> list[IntakeRecord]:
+        """Every message through the steps in this process (also the pool's fallback)."""
+        return [prepare(self.steps, m) for m in messages]
+
     def prepare_many(self, messages: Sequence[IntakeMessage]) -> list[IntakeRecord]:
         if self.preparer is not None:
             return self.preparer(messages)
-        return [prepare(self.steps, m) for m in messages]
+        return self.prepare_here(messages)
 
     def run(self, messages: Sequence[IntakeMessage]) -> list[IntakeResult]:
         """Prepare each message, then commit them all in ONE ledger transaction.

@@ -120,9 +120,8 @@ class EngineRunner:
                                        hooks=parts.hooks)
         self.prepare_pool: PreparePool | None = None
         if config.prepare_workers and parts.prepare_in_workers and clock is None:
-            self.prepare_pool = PreparePool(
-                config, config.prepare_workers,
-                fallback=lambda messages: [self.pipeline.prepare(m) for m in messages])
+            self.prepare_pool = PreparePool(config, config.prepare_workers,
+                                            fallback=self.pipeline.prepare_here)
             self.pipeline.preparer = self.prepare_pool
         try:
             transports = {name: parts.transport_factory(dest)

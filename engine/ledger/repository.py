@@ -388,12 +388,10 @@ class Ledger:
                           fmt: str, state: State, rec: IntakeRecord | None = None) -> int:
         """A transmission with a fresh MCN; with the message ``rec`` rendered at intake when
         its MCN is still unused (else that message is dropped and rendered at send)."""
-        prepared = rec is not None and rec.mcn is not None and rec.body is not None
-        if prepared and rec is not None and rec.mcn is not None and tx.conn.execute(
-                _SELECT_MCN, {"b_mcn": rec.mcn}).first() is None:
-            mcn = rec.mcn
-        else:
+        if rec is None:
             mcn, prepared = self._unused_mcn(tx), False
+        else:
+            [mcn], [prepared] = self._mcns_for(tx, [rec])
         tid = _new_id(tx.conn.execute(_INSERT_TRANSMISSION, {
             "mcn": mcn, "version_id": version_id, "destination": destination, "format": fmt,
             "state": state, "attempt_count": 0, "created_at": tx.now, "updated_at": tx.now,
@@ -543,7 +541,7 @@ class Ledger:
             "destination": rec.destination, "due_at": rec.due_at, "issued_at": rec.issued_at,
             "warnings": json.dumps(list(rec.warnings)), "error_reason": None}
             for rec in recs]).scalars())
-        mcns, prepared = self._entry_mcns(tx, recs)
+        mcns, prepared = self._mcns_for(tx, recs)
         tids = list(tx.conn.execute(_INSERT_TRANSMISSIONS_RETURNING, [{
             "mcn": mcn, "version_id": vid, "destination": rec.destination,
             "format": rec.format, "state": State.READY, "attempt_count": 0,
@@ -571,10 +569,11 @@ class Ledger:
             results[i] = IntakeResult(IntakeOutcome.NEW, f"{rec.order_key}#{rec.version}",
                                       State.READY, None)
 
-    def _entry_mcns(self, tx: _Tx, recs: Sequence[IntakeRecord]) -> tuple[list[str],
-                                                                           list[bool]]:
-        """An unused MCN per entry (one query for all), and whether its message rendered
-        at intake can be kept: not when its MCN had to be replaced."""
+    def _mcns_for(self, tx: _Tx, recs: Sequence[IntakeRecord]) -> tuple[list[str],
+                                                                         list[bool]]:
+        """An unused MCN per record's new transmission (one query for all): the one chosen
+        at intake when it came with its rendered message, else a fresh one; and whether
+        that message can be kept (not when its MCN was taken and had to be replaced)."""
         wanted = [rec.mcn if rec.mcn and rec.body is not None else self._new_mcn()
                   for rec in recs]
         taken = set(tx.conn.execute(_SELECT_TAKEN_MCNS, {"b_mcns": wanted}).scalars())
