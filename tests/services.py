@@ -5,8 +5,12 @@ missing: under CI (env CI set) that is a failure, on a laptop a skip.
 from __future__ import annotations
 
 import os
+import shutil
+import signal
+import subprocess
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import pika
@@ -19,7 +23,10 @@ __all__ = [
     "postgres_schema_url",
     "require_broker",
     "require_postgres",
+    "require_promtool",
+    "stop_process",
     "unavailable",
+    "wait_until",
 ]
 
 AMQP_URL = os.environ.get("ENGINE_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
@@ -64,3 +71,36 @@ def postgres_schema_url(prefix: str) -> Iterator[str]:
     finally:
         admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
         admin.close()
+
+
+def require_promtool() -> str:
+    """promtool's path (Debian package ``prometheus``): checks alert rules and configs."""
+    path = shutil.which("promtool")
+    if path is None:
+        unavailable("promtool not installed (Debian package 'prometheus'); CI installs it")
+    assert path is not None
+    return path
+
+
+def wait_until(condition: Callable[[], bool], what: str, *, limit: float,
+               step: float = 0.05, describe: Callable[[], str] | None = None) -> None:
+    """Poll ``condition`` every ``step`` s; fail the test naming ``what`` (and what
+    ``describe`` says) after ``limit`` s. The limit bounds a stuck run; a healthy one needs
+    a fraction of it."""
+    deadline = time.monotonic() + limit
+    while not condition():
+        if time.monotonic() > deadline:
+            detail = f" ({describe()})" if describe else ""
+            pytest.fail(f"gave up waiting for {what}{detail}")
+        time.sleep(step)
+
+
+def stop_process(proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    """SIGTERM (a clean stop), then SIGKILL if it does not end within ``timeout`` s."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)

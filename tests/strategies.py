@@ -341,3 +341,21 @@ def orders(
 ) -> st.SearchStrategy[Order]:
     """Valid canonical orders (each passes `check_order`); pin `action` or `order_type`."""
     return _orders(action, order_type)
+
+
+@st.composite
+def mutated_bytes(draw: st.DrawFn, sample: bytes) -> bytes:
+    """``sample`` with 1-4 runs of bytes cut, replaced or inserted: input that is almost
+    right, where parsers' edge cases live (for fuzzing decoders and mappings)."""
+    raw = bytearray(sample)
+    for _ in range(draw(st.integers(1, 4))):
+        at = draw(st.integers(0, len(raw)))
+        action = draw(st.sampled_from(["cut", "replace", "insert"]))
+        chunk = draw(st.binary(min_size=1, max_size=6))
+        if action == "cut":
+            del raw[at:at + len(chunk)]
+        elif action == "replace":
+            raw[at:at + len(chunk)] = chunk
+        else:
+            raw[at:at] = chunk
+    return bytes(raw)

@@ -11,9 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import re
-import shutil
 import subprocess
 import urllib.parse
 from pathlib import Path, PurePosixPath
@@ -24,6 +22,7 @@ import yaml
 
 from engine.config import EngineConfig, load_config
 from engine.transports import build_transport
+from tests.services import require_promtool
 
 REPO = Path(__file__).parents[2]
 DEPLOY = REPO / "deploy"
@@ -93,13 +92,6 @@ def engine_config(compose: dict[str, Any], service_name: str, root: Path) -> Eng
     return load_config(local, env={})
 
 
-def _promtool() -> str:
-    path = shutil.which("promtool")
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail("promtool is required in CI (Debian package 'prometheus')")
-        pytest.skip("promtool not installed")
-    return path
 
 
 class TestFiles:
@@ -209,7 +201,7 @@ class TestPrometheus:
     def test_promtool_accepts_the_config_with_the_alert_rules(
             self, compose: dict[str, Any], tmp_path: Path) -> None:
         """promtool check config passes on prometheus.yml with the mounted alerts.yml."""
-        promtool = _promtool()
+        promtool = require_promtool()
         service = services(compose)["prometheus"]
         root = container_root(compose, service, tmp_path)
         config_arg = next(a for a in service["command"] if a.startswith("--config.file="))

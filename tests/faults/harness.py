@@ -16,6 +16,7 @@ Waits are bounded (`WAIT_LIMIT`); they fail when it runs out and assert no timin
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import random
@@ -32,7 +33,6 @@ from typing import Any
 
 import pika
 import pika.exceptions
-import pytest
 
 from engine.config import AmqpConfig
 from engine.intake_amqp import declare_intake_topology
@@ -48,6 +48,7 @@ from engine.receiver import (
     TcpReceiverServer,
 )
 from engine.transports.amqp_settings import connection_parameters
+from tests import services
 from tests.services import require_broker, require_postgres
 
 __all__ = [
@@ -66,9 +67,8 @@ __all__ = [
     "wait_until",
 ]
 
-BROKER_URL = os.environ.get("ENGINE_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
-PG_DSN = os.environ.get("ENGINE_TEST_PG_DSN",
-                        "host=127.0.0.1 port=5432 user=postgres dbname=test")
+BROKER_URL = services.AMQP_URL
+PG_DSN = services.PG_DSN
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:{port}/test"
 REPO = Path(__file__).parents[2]
 RESULTS = REPO / "bench" / "results" / "faults-last.json"
@@ -89,14 +89,7 @@ FAST_POLICIES: dict[str, Any] = {
 }
 
 
-def wait_until(condition: Callable[[], bool], what: str, *, limit: float = WAIT_LIMIT,
-               describe: Callable[[], str] | None = None) -> None:
-    deadline = time.monotonic() + limit
-    while not condition():
-        if time.monotonic() > deadline:
-            detail = f" ({describe()})" if describe else ""
-            pytest.fail(f"gave up waiting for {what}{detail}")
-        time.sleep(0.05)
+wait_until = functools.partial(services.wait_until, limit=WAIT_LIMIT)
 
 
 # -- the stream of orders ----------------------------------------------------------------

@@ -26,6 +26,7 @@ from engine.errors import AckError, DecodeError, OrderInvalid
 from engine.formats import RenderContext
 from engine.intake import decode_order
 from engine.niem import parse_niem_ack, read_niem, render_niem, render_niem_ack
+from tests.strategies import mutated_bytes
 
 pytestmark = pytest.mark.faults
 
@@ -75,18 +76,8 @@ def test_arbitrary_bytes(name: str, raw: bytes) -> None:
 @given(data=st.data())
 def test_mutated_sample(name: str, data: st.DataObject) -> None:
     """A real sample with bytes cut, replaced or inserted raises only the input errors."""
-    raw = bytearray(DECODERS[name][2])
-    for _ in range(data.draw(st.integers(1, 4))):
-        at = data.draw(st.integers(0, len(raw)))
-        action = data.draw(st.sampled_from(["cut", "replace", "insert"]))
-        chunk = data.draw(st.binary(min_size=1, max_size=6))
-        if action == "cut":
-            del raw[at:at + len(chunk)]
-        elif action == "replace":
-            raw[at:at + len(chunk)] = chunk
-        else:
-            raw[at:at] = chunk
-    _only_own_errors(name, bytes(raw))
+    raw = data.draw(mutated_bytes(DECODERS[name][2]))
+    _only_own_errors(name, raw)
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -42,16 +42,8 @@ def test_http_endpoint_errors_timeouts_garbage_and_outage(tmp_path: Path,
     faults.reject_order(refused)
     run.publish(stream)
     run.start_engine()
-    run.wait_more_acked(by=20)
-    faults.ack_delay = 1.5  # longer than the engine's 1 s read timeout
-    time.sleep(2.0)
-    faults.ack_delay = 0.0
-    run.wait_more_acked(by=10)
-    run.server.down()
-    run.outages += 1
-    time.sleep(3.0)
-    run.server.up()
-    run.wait_settled()
+    # longer than the engine's 1 s read timeout
+    _late_spell_then_outage(run, late=1.5, normal=0.0)
     report = run.check(expect_rejected=[refused])
     run.assert_clean(report)
     versions = run.versions()
@@ -92,16 +84,23 @@ def test_amqp_endpoint_acks_twice_late_busy_and_down(tmp_path: Path,
     faults.ack_delay = 0.3
     run.publish(order_stream(run.prefix, ORDERS, seed=13))
     run.start_engine()
+    # past the engine's 3 s ack timeout: it asks again, same MCN
+    _late_spell_then_outage(run, late=4.0, normal=0.3)
+    report = run.check(ledger_acks=run.ledger().acknowledgement_counts())
+    run.assert_clean(report)
+    assert report.notes["ledger_acks"].get("duplicate", 0) > 0
+
+
+def _late_spell_then_outage(run: FaultRun, *, late: float, normal: float) -> None:
+    """Once 20 more versions are ACKED, answers come ``late`` for 2 s; 10 more later the
+    endpoint is down for 3 s; then wait until every version is settled."""
     run.wait_more_acked(by=20)
-    faults.ack_delay = 4.0  # past the engine's 3 s ack timeout: it asks again, same MCN
+    run.receiver.faults.ack_delay = late
     time.sleep(2.0)
-    faults.ack_delay = 0.3
+    run.receiver.faults.ack_delay = normal
     run.wait_more_acked(by=10)
     run.server.down()
     run.outages += 1
     time.sleep(3.0)
     run.server.up()
     run.wait_settled()
-    report = run.check(ledger_acks=run.ledger().acknowledgement_counts())
-    run.assert_clean(report)
-    assert report.notes["ledger_acks"].get("duplicate", 0) > 0

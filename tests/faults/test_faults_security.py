@@ -53,10 +53,7 @@ def test_intake_consumes_over_amqps_with_the_ca_verified(tmp_path: Path,
     run = FaultRun(tmp_path, "security: intake over amqps (verified CA)", broker_url=url,
                    engine_amqp_url=url)
     try:
-        run.publish(order_stream(run.prefix, 20))
-        run.start_engine()
-        run.wait_settled()
-        run.assert_clean(run.check())
+        _deliver_clean(run, 20)
     finally:
         run.close()
 
@@ -146,10 +143,7 @@ def test_https_with_mutual_tls_delivers(tmp_path: Path,
     run = FaultRun(tmp_path, "security: https with mutual TLS", endpoint="https",
                    https_tls=mtls_files)
     try:
-        run.publish(order_stream(run.prefix, 20))
-        run.start_engine()
-        run.wait_settled()
-        run.assert_clean(run.check())
+        _deliver_clean(run, 20)
     finally:
         run.close()
 
@@ -175,3 +169,11 @@ def test_https_without_a_client_certificate_is_refused(
         assert any("SSL" in e for e in errors), errors
     finally:
         run.close()
+
+
+def _deliver_clean(run: FaultRun, orders: int) -> None:
+    """Publish ``orders`` orders, run the engine, and find every version ACKED once."""
+    run.publish(order_stream(run.prefix, orders))
+    run.start_engine()
+    run.wait_settled()
+    run.assert_clean(run.check())

@@ -10,12 +10,12 @@ proves the order of arrival. Queues are uuid-named and deleted after; waits are 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
-import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,11 +37,12 @@ from engine.receiver.faults import FaultPlan
 from engine.retry import RetryPolicy
 from engine.transmitter import Transmitter
 from engine.transports import build_transport
-from tests.services import require_broker
+from tests import services
+from tests.services import AMQP_URL, require_broker
 
 pytestmark = pytest.mark.integration
 
-URL = os.environ.get("ENGINE_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
+URL = AMQP_URL
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "orders"
 WAIT_LIMIT = 90.0
 
@@ -52,12 +53,7 @@ def fixture_body(name: str, **changes: object) -> bytes:
     return json.dumps(data).encode()
 
 
-def wait_until(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + WAIT_LIMIT
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up waiting for {what}")
-        time.sleep(0.1)
+wait_until = functools.partial(services.wait_until, limit=WAIT_LIMIT, step=0.1)
 
 
 @dataclass

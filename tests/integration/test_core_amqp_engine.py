@@ -10,13 +10,13 @@ Waiting loops are bounded (they fail after a deadline; they assert no timing).
 
 from __future__ import annotations
 
+import functools
 import json
-import os
 import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,11 +34,12 @@ from engine.pipeline import Pipeline
 from engine.retry import RetryPolicy
 from engine.stand_ins import StandInReceiver, parse_stand_in_ack, stand_in_render
 from engine.transmitter import Transmitter
-from tests.services import require_broker
+from tests import services
+from tests.services import AMQP_URL, require_broker
 
 pytestmark = pytest.mark.integration
 
-URL = os.environ.get("ENGINE_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
+URL = AMQP_URL
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "orders" / "dv_tro_issue.json"
 #: Upper bound for any wait in these tests; a healthy run takes a fraction of it.
 WAIT_LIMIT = 60.0
@@ -51,12 +52,7 @@ def order_body(order_id: str, version: int = 1, action: str | None = None) -> by
     return json.dumps(data).encode()
 
 
-def wait_until(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + WAIT_LIMIT
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up waiting for {what}")
-        time.sleep(0.05)
+wait_until = functools.partial(services.wait_until, limit=WAIT_LIMIT)
 
 
 @dataclass

@@ -22,11 +22,11 @@ from engine.config import AmqpConfig
 from engine.intake_amqp import declare_intake_topology
 from engine.ledger import Ledger, open_database
 from engine.receiver.journal import Journal
-from tests.services import require_broker
+from tests.services import AMQP_URL, require_broker, stop_process
 
 pytestmark = pytest.mark.integration
 
-URL = os.environ.get("ENGINE_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
+URL = AMQP_URL
 REPO = Path(__file__).parents[2]
 FIXTURE = REPO / "tests" / "fixtures" / "orders" / "epo_issue.json"
 ORDERS = 300
@@ -116,12 +116,7 @@ def test_sigkill_mid_stream_loses_nothing_and_registers_nothing_twice(tmp_path: 
         assert channel.queue_declare(amqp.intake_queue, passive=True).method.message_count == 0
     finally:
         for proc in (engine, receiver):
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(30)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+            stop_process(proc)
         channel.queue_delete(amqp.intake_queue)
         channel.queue_delete(amqp.dead_letter_queue)
         channel.exchange_delete(amqp.dead_letter_exchange)

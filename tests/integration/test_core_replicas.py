@@ -7,7 +7,6 @@ transmission once and each order's versions in sequence.
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 import uuid
@@ -26,11 +25,10 @@ from engine.pipeline import Pipeline
 from engine.retry import RetryPolicy
 from engine.stand_ins import StandInReceiver, parse_stand_in_ack, stand_in_render
 from engine.transmitter import Transmitter
-from tests.services import postgres_schema_url, require_broker
+from tests.services import AMQP_URL, postgres_schema_url, require_broker
 
 pytestmark = pytest.mark.integration
 
-AMQP_URL = os.environ.get("ENGINE_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "orders" / "dv_tro_issue.json"
 WAIT_LIMIT = 90.0
 

@@ -39,7 +39,7 @@ import pytest
 from engine.intake_amqp import declare_intake_topology
 from engine.ledger import Ledger, State, open_database
 from engine.receiver.journal import Journal
-from tests.services import AMQP_URL, postgres_schema_url, require_broker
+from tests.services import AMQP_URL, postgres_schema_url, require_broker, stop_process
 
 pytestmark = pytest.mark.integration
 
@@ -127,14 +127,6 @@ def _queue_counts(*queues: str) -> list[int]:
         connection.close()
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
 
 
 def test_three_replica_processes_one_killed_lose_nothing_and_register_nothing_twice(
@@ -213,8 +205,8 @@ def test_three_replica_processes_one_killed_lose_nothing_and_register_nothing_tw
         assert counts == {State.ACKED: total}, counts
         assert _queue_counts(amqp.intake_queue, amqp.dead_letter_queue) == [0, 0]
         for proc in replicas[1:]:
-            _stop(proc)
-        _stop(receiver)
+            stop_process(proc)
+        stop_process(receiver)
 
         journal = Journal(journal_path)
         accepted = journal.entries(outcome="accepted")
@@ -232,7 +224,7 @@ def test_three_replica_processes_one_killed_lose_nothing_and_register_nothing_tw
         journal.close()
     finally:
         for proc in [*replicas, receiver]:
-            _stop(proc)
+            stop_process(proc)
         if receiver.stdout:
             receiver.stdout.close()
         if connection.is_open:

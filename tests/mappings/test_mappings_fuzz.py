@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from engine.errors import DecodeError, OrderInvalid
 from engine.mappings import Mapping, load_mapping
+from tests.strategies import mutated_bytes
 
 REPO = Path(__file__).resolve().parents[2]
 MAPPINGS = REPO / "config" / "mappings"
@@ -47,18 +48,8 @@ def test_arbitrary_bytes(name: str, raw: bytes) -> None:
 @given(data=st.data())
 def test_mutated_sample_bytes(name: str, data: st.DataObject) -> None:
     """A real sample with bytes cut, replaced or inserted raises only the input errors."""
-    raw = bytearray(SAMPLES[name])
-    for _ in range(data.draw(st.integers(1, 4))):
-        at = data.draw(st.integers(0, len(raw)))
-        action = data.draw(st.sampled_from(["cut", "replace", "insert"]))
-        chunk = data.draw(st.binary(min_size=1, max_size=6))
-        if action == "cut":
-            del raw[at:at + len(chunk)]
-        elif action == "replace":
-            raw[at:at + len(chunk)] = chunk
-        else:
-            raw[at:at] = chunk
-    _apply_expecting_only_input_errors(LOADED[name], bytes(raw))
+    raw = data.draw(mutated_bytes(SAMPLES[name]))
+    _apply_expecting_only_input_errors(LOADED[name], raw)
 
 
 def _paths(value: object, prefix: tuple = ()) -> list[tuple]:

@@ -2,30 +2,20 @@
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
 import yaml
 
 from engine.metrics import METRIC_NAMES
+from tests.services import require_promtool
 
 ROOT = Path(__file__).parents[2]
 RULES = ROOT / "config" / "prometheus" / "alerts.yml"
 RULE_TESTS = ROOT / "config" / "prometheus" / "alerts_test.yml"
 
 
-def _promtool() -> str:
-    """promtool's path; missing promtool skips locally but fails in CI (env CI set)."""
-    path = shutil.which("promtool")
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail("promtool is required in CI (Debian package 'prometheus')")
-        pytest.skip("promtool not installed")
-    return path
 
 
 def _rules() -> list[dict]:
@@ -39,13 +29,13 @@ def _alerts() -> list[dict]:
 class TestPromtool:
     def test_check_rules_passes(self) -> None:
         """`promtool check rules` accepts alerts.yml."""
-        result = subprocess.run([_promtool(), "check", "rules", str(RULES)],
+        result = subprocess.run([require_promtool(), "check", "rules", str(RULES)],
                                 capture_output=True, text=True, timeout=60, check=False)
         assert result.returncode == 0, result.stdout + result.stderr
 
     def test_rule_unit_tests_pass(self) -> None:
         """`promtool test rules` passes every unit test in alerts_test.yml."""
-        result = subprocess.run([_promtool(), "test", "rules", str(RULE_TESTS)],
+        result = subprocess.run([require_promtool(), "test", "rules", str(RULE_TESTS)],
                                 capture_output=True, text=True, timeout=120, check=False)
         assert result.returncode == 0, result.stdout + result.stderr
 
