@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 from engine.mappings.codetables import CodeTables
 from engine.mappings.conditions import ConditionCompiler
+from engine.mappings.recordspec import RECORD_SOURCE_KEYS, compile_record_source
 from engine.mappings.reporter import Reporter
 from engine.mappings.runtime import (
     GROUP,
@@ -48,6 +49,7 @@ _SOURCE_KEYS = {
     "json": ("format",),
     "xml": ("format", "namespaces"),
     "csv": ("format", "delimiter", "record", "encoding", "columns"),
+    "records": RECORD_SOURCE_KEYS,
 }
 _RULE_KEYS = ("path", "paths", "const", "default", "transform", "table", "when")
 _RULE_SOURCES = ("path", "paths", "const")
@@ -133,8 +135,11 @@ class _Compiler:
             return JsonSource()
         fmt = spec.get("format")
         if fmt not in _SOURCE_KEYS:
-            self.error(spec, "format", "source.format", "must be one of: json, xml, csv")
+            self.error(spec, "format", "source.format",
+                       "must be one of: json, xml, csv, records")
             return JsonSource()
+        if fmt == "records":
+            return compile_record_source(spec, self.reporter, _ENCODINGS)
         self.check_keys(spec, _SOURCE_KEYS[fmt], "source")
         if fmt == "json":
             return JsonSource()
@@ -352,32 +357,42 @@ class _Compiler:
                 continue
             self.check_keys(spec, _GROUP_KEYS, here)
             items = self.compile_each(spec, here)
-            where = self.compile_condition(spec, "where", here)
             when = self.compile_condition(spec, "when", here)
-            item_path = f"{canonical}.*"
-            if "fields" in spec and target.kind == "models":
-                fields = spec["fields"]
-                if not isinstance(fields, Located):
-                    self.error(spec, "fields", f"{here}.fields", "must map fields to rules")
-                    continue
-                assert target.model is not None  # a "models" target always has its model
-                build = self.compile_node(fields, target.model, f"{here}.fields",
-                                          f"{item_path}.")
-                compiled.append((items, where, when, build, None))
-            elif "value" in spec and "fields" not in spec:
-                item_target = Target(target.name, target.kind, True, model=target.model,
-                                     enum=target.enum, item_kind=target.item_kind)
-                evaluator = self.compile_rule(spec, "value", spec["value"], item_target,
-                                              f"{here}.value", item_path)
-                compiled.append((items, where, when, None, evaluator))
-            else:
-                self.error(spec, "", here, "a repeated group of "
-                           f"{'records' if target.kind == 'models' else 'values'} needs "
-                           f"{'`fields`' if target.kind == 'models' else '`value`'}")
+            each = spec.get("each")
+            self.source.enter(each if isinstance(each, str) else None)
+            try:
+                self.compile_group_item(spec, here, canonical, target, items, when, compiled)
+            finally:
+                self.source.leave()
         eaches = [spec.get("each") for spec in specs if isinstance(spec, Located)]
         described = ", ".join(repr(e) for e in eaches if isinstance(e, str)) or "one item"
         self.origin(canonical, f"repeated group (each {described})", parent.line_of(key))
         return group_builder(tuple(compiled))
+
+    def compile_group_item(self, spec: Located, here: str, canonical: str, target: Target,
+                           items: Any, when: Any, compiled: list[tuple[Any, ...]]) -> None:
+        """The item part of one group spec, compiled where its items are the context."""
+        where = self.compile_condition(spec, "where", here)
+        item_path = f"{canonical}.*"
+        if "fields" in spec and target.kind == "models":
+            fields = spec["fields"]
+            if not isinstance(fields, Located):
+                self.error(spec, "fields", f"{here}.fields", "must map fields to rules")
+                return
+            assert target.model is not None  # a "models" target always has its model
+            build = self.compile_node(fields, target.model, f"{here}.fields",
+                                      f"{item_path}.")
+            compiled.append((items, where, when, build, None))
+        elif "value" in spec and "fields" not in spec:
+            item_target = Target(target.name, target.kind, True, model=target.model,
+                                 enum=target.enum, item_kind=target.item_kind)
+            evaluator = self.compile_rule(spec, "value", spec["value"], item_target,
+                                          f"{here}.value", item_path)
+            compiled.append((items, where, when, None, evaluator))
+        else:
+            self.error(spec, "", here, "a repeated group of "
+                       f"{'records' if target.kind == 'models' else 'values'} needs "
+                       f"{'`fields`' if target.kind == 'models' else '`value`'}")
 
     def compile_each(self, spec: Located, keypath: str) -> Callable[[Any, Run], list[Any]]:
         each = spec.get("each")

@@ -40,6 +40,11 @@ class Mapping:
         self._build = compiled.build
         self._origins = compiled.origins
 
+    def unread_columns(self) -> list[str] | None:
+        """Source columns no rule or structure rule reads and no ``ignore`` lists (record
+        exports: ``TYPE.COLUMN``; CSV with ``columns``: the column); None for JSON/XML."""
+        return self._source.unread_columns()
+
     def __repr__(self) -> str:
         return f"<Mapping {self.name!r} ({self.format}) from {self.file}>"
 

@@ -65,6 +65,17 @@ class Source:
         """A function reading every item at `path` from a context (for repeated groups)."""
         raise NotImplementedError
 
+    def enter(self, each: str | None) -> None:
+        """The compiler starts a group whose items come from `each` (record sources use it
+        to know which record type a bare column names)."""
+
+    def leave(self) -> None:
+        """The compiler has finished the group it last entered."""
+
+    def unread_columns(self) -> list[str] | None:
+        """Source columns no rule reads (None where the format has no declared columns)."""
+        return None
+
 
 class JsonSource(Source):
     format = "json"
@@ -304,6 +315,11 @@ class CsvSource(Source):
                                   f"the header has {len(header)}")
             rows.append(dict(zip(header, record, strict=True)))
         return rows
+
+    def unread_columns(self) -> list[str] | None:
+        if self.columns is None:
+            return None
+        return [c for c in self.columns if c not in self.used_columns]
 
     def _column(self, path: str) -> str:
         if not path.strip() or path != path.strip():
