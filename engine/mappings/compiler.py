@@ -51,7 +51,13 @@ _SOURCE_KEYS = {
     "csv": ("format", "delimiter", "record", "encoding", "columns"),
     "records": RECORD_SOURCE_KEYS,
 }
-_RULE_KEYS = ("path", "paths", "const", "default", "transform", "table", "when")
+_RULE_KEYS = ("path", "paths", "const", "default", "transform", "table", "when", "from")
+_FROM_KEYS = ("each", "where", "occurs")
+#: How many items a rule's `from` may select, and what a count outside it is called.
+_FROM_OCCURS = {"one": (1, 1, "exactly one"), "at_most_one": (0, 1, "at most one"),
+                "one_or_more": (1, None, "one or more")}
+#: A run for `from.where` tests, which read source values only (never the order type).
+_SOURCE_ONLY_RUN = Run(None)
 _RULE_SOURCES = ("path", "paths", "const")
 _GROUP_KEYS = ("each", "split", "where", "when", "fields", "value")
 _ENCODINGS = ("utf-8", "cp1252", "latin-1")
@@ -226,18 +232,28 @@ class _Compiler:
             return lambda ctx, run: constant if when(ctx, run) else None
 
         kind = "text"
-        if "path" in spec:
-            read = self.getter(spec, "path", spec["path"], keypath)
-            what = f"path {spec['path']!r}"
-        else:
-            paths = spec["paths"]
-            if not isinstance(paths, LocatedList) or not paths:
-                self.error(spec, "paths", f"{keypath}.paths", "must be a list of paths")
-                return lambda ctx, run: None
-            getters = [self.getter(spec, "paths", p, keypath) for p in paths]
-            read = lambda ctx: [g(ctx) for g in getters]  # noqa: E731
-            kind = "list"
-            what = f"paths {', '.join(repr(p) for p in paths)}"
+        selector = self.compile_from(spec, keypath) if "from" in spec else None
+        try:
+            if "path" in spec:
+                read = self.getter(spec, "path", spec["path"], keypath)
+                what = f"path {spec['path']!r}"
+            else:
+                paths = spec["paths"]
+                if not isinstance(paths, LocatedList) or not paths:
+                    self.error(spec, "paths", f"{keypath}.paths", "must be a list of paths")
+                    return lambda ctx, run: None
+                getters = [self.getter(spec, "paths", p, keypath) for p in paths]
+                read = lambda ctx: [g(ctx) for g in getters]  # noqa: E731
+                kind = "list"
+                what = f"paths {', '.join(repr(p) for p in paths)}"
+        finally:
+            if selector is not None:
+                self.source.leave()
+        if selector is not None:
+            read, many_values = _selected(read, *selector)
+            if many_values:
+                kind = "list"
+            what = f"{what} of the {spec['from'].get('each')} record selected by `from`"
         self.origin(canonical, what, spec.line_of("path" if "path" in spec else "paths"))
 
         steps: list[Callable[[Any], Any]] = []
@@ -267,9 +283,35 @@ class _Compiler:
             steps.append(finish)
         if lookup is not None:
             steps.append(lookup)
+        if selector is not None:  # its count check raises ValueProblem: never inlined
+            evaluate = leaf(read, tuple(steps), default, when)
+            return lambda ctx, run: evaluate(ctx, run)
         if not steps and when is None and default is None:
             return PlainRead(read)
         return leaf(read, tuple(steps), default, when)
+
+    def compile_from(self, spec: Located, keypath: str) -> tuple[Any, Any, str, str]:
+        """A rule's `from: {each, where, occurs}`: which repeated item it reads, checked
+        per message. Leaves the source entered in `each` (the caller leaves it)."""
+        where_key = f"{keypath}.from"
+        selection = spec["from"]
+        each = selection.get("each") if isinstance(selection, Located) else None
+        if not isinstance(each, str):
+            self.error(spec, "from", where_key, "`from` is {each: <records or path>, where: "
+                       "<condition>, occurs: one | at_most_one | one_or_more}")
+            self.source.enter(None)
+            return (lambda ctx, run: []), None, "at_most_one", where_key
+        self.check_keys(selection, _FROM_KEYS, where_key)
+        occurs = selection.get("occurs", "one")
+        if occurs not in _FROM_OCCURS:
+            self.error(selection, "occurs", f"{where_key}.occurs",
+                       f"must be one of: {', '.join(_FROM_OCCURS)}")
+            occurs = "one"
+        items = self.compile_each(selection, where_key)
+        self.source.enter(each)
+        where = self.compile_condition(selection, "where", where_key)
+        return items, where, occurs, where_key
+
 
     def check_kind(self, spec: Located, key: str, keypath: str, target: Target,
                    kind: str) -> Callable[[Any], Any] | None:
@@ -429,6 +471,29 @@ class _Compiler:
                 out.extend(part.strip() for part in text.split(split) if part.strip())
             return out
         return split_items
+
+
+def _selected(read: Callable[[Any], Any], items: Any, where: Any, occurs: str,
+              rule: str) -> tuple[Callable[[Any], Any], bool]:
+    """`read` applied to the item(s) a `from` selects, after checking how many there are;
+    (getter, whether it gives a list: one value from each of one or more items)."""
+    low, high, said = _FROM_OCCURS[occurs]
+
+    def chosen(ctx: Any) -> list[Any]:
+        found = [i for i in items(ctx, _SOURCE_ONLY_RUN)
+                 if where is None or where(i, _SOURCE_ONLY_RUN)]
+        if len(found) < low or (high is not None and len(found) > high):
+            raise ValueProblem(f"{len(found)} source item(s) match; the mapping reads "
+                               f"{said} ({rule})")
+        return found
+
+    if high is None:
+        return (lambda ctx: [read(i) for i in chosen(ctx)]), True
+
+    def read_one(ctx: Any) -> Any:
+        found = chosen(ctx)
+        return read(found[0]) if found else None
+    return read_one, False
 
 
 def compile_mapping(file: str, data: Located) -> CompiledMapping:

@@ -251,16 +251,16 @@ class RecordSource(Source):
         if rules.first is not None and doc.records[0].type != rules.first:
             raise StructureError(doc.records[0].line, "source.structure.first",
                                  f"the file must begin with a {rules.first} record")
+        if rules.last is not None and doc.records[-1].type != rules.last:
+            raise StructureError(doc.records[-1].line, "source.structure.last",
+                                 f"the file must end with a {rules.last} record (is it "
+                                 "truncated?)")
         for rtype in self.types.values():
             if rtype.parent is None:
                 _check_occurs(rtype, doc.by_type.get(rtype.name, []), doc.last_line)
             else:
                 for parent in doc.by_type.get(rtype.parent, []):
                     _check_occurs(rtype, parent.children.get(rtype.name, []), parent.line)
-        if rules.last is not None and doc.records[-1].type != rules.last:
-            raise StructureError(doc.records[-1].line, "source.structure.last",
-                                 f"the file must end with a {rules.last} record (is it "
-                                 "truncated?)")
         for name, rtype_name, column, counted in rules.counts:
             holder = doc.single(rtype_name)
             if holder is None:

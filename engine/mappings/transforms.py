@@ -257,6 +257,9 @@ def join_values(values: Any, separator: str) -> str | None:
     """Several source values as one text, leaving out the missing ones."""
     if not isinstance(values, list):
         return as_text(values)
-    texts = [as_text(v).strip() for v in values if v is not None]
+    flat: list[Any] = []
+    for value in values:  # a path to child records gives a list of its own
+        flat.extend(value if isinstance(value, list) else [value])
+    texts = [as_text(v).strip() for v in flat if v is not None]
     joined = separator.join(t for t in texts if t)
     return joined or None
