@@ -135,6 +135,11 @@ class RecordSource(Source):
             for rtype in types.values():
                 if type_field < len(rtype.columns):
                     self.used.add((rtype.name, rtype.columns[type_field]))
+        if type_span is not None:
+            for rtype in types.values():
+                for column, span in zip(rtype.columns, rtype.spans or (), strict=False):
+                    if span == type_span:
+                        self.used.add((rtype.name, column))
         for _, rtype_name, column, *_rest in (*rules.counts, *rules.totals):
             self.used.add((rtype_name, column))
         for rule in rules.totals:
