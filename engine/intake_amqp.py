@@ -8,6 +8,10 @@ Ack rules (invariant 1, tested in tests/core and tests/integration):
 * a message is acked only after its ledger commit; messages are committed in batches
   (``batch_size`` messages or ``batch_ms``), then acked together with ``multiple=True``;
 * a bad order is *recorded* (INVALID with its reason) and then acked: it is processed;
+  a message a court's mapping refuses outright (its bytes are no order: a legacy export
+  with a missing trailer, say) is also copied to the dead-letter exchange with that reason,
+  so the court's file is kept and `engine dlq replay` can take it again once the export or
+  the mapping is fixed;
 * the ledger unavailable: the batch is retried in place (heartbeats keep flowing through
   ``connection.sleep``); if it stays down the channel is closed, the broker requeues the
   batch, and the consumer reconnects with backoff;
@@ -38,7 +42,8 @@ import structlog
 
 from engine.config import AmqpConfig
 from engine.errors import LedgerError
-from engine.pipeline import IntakeMessage, Pipeline
+from engine.ledger import IntakeOutcome, IntakeResult, State
+from engine.pipeline import UNREADABLE, IntakeMessage, Pipeline
 from engine.retry import RetryPolicy, durable_delay, in_process_retrying
 
 __all__ = [
@@ -97,10 +102,28 @@ class IntakeBatch:
             self.started = time.monotonic()
         self.items.append(delivery)
 
-    def _commit(self, deliveries: list[Delivery]) -> None:
+    def _commit(self, deliveries: list[Delivery]) -> list[IntakeResult]:
+        results: list[IntakeResult] = []
         for attempt in in_process_retrying(self._ledger_retry, sleep=self._sleep):
             with attempt:
-                self._pipeline.run([d.message for d in deliveries])
+                results = self._pipeline.run([d.message for d in deliveries])
+        return results
+
+    def _keep_refused_files(self, deliveries: list[Delivery],
+                            results: list[IntakeResult]) -> None:
+        """Copy each newly recorded message that its court's mapping refused outright to
+        the dead letters, with the recorded reason (it is recorded INVALID either way)."""
+        for delivery, result in zip(deliveries, results, strict=False):
+            refused = (delivery.message.court_ori is not None
+                       and result.state is State.INVALID
+                       and result.outcome is IntakeOutcome.INVALID
+                       and f"/{UNREADABLE}" in result.version_key)
+            if not refused:
+                continue
+            reason = f"recorded INVALID as {result.version_key}: {result.reason}"
+            if not self._dead_letter(delivery, reason):
+                log.warning("refused court file not copied to the dead letters (recorded "
+                            "INVALID)", message_id=delivery.message.message_id)
 
     def flush(self) -> None:
         """Commit and ack everything held. Raises `LedgerError` (transient) when the ledger
@@ -109,20 +132,21 @@ class IntakeBatch:
             return
         batch, self.items = self.items, []
         try:
-            self._commit(batch)
+            results = self._commit(batch)
         except LedgerError as exc:
             if exc.transient:
                 self.items = batch  # still ours, unacked; the caller decides
                 raise
             self._one_by_one(batch)
             return
+        self._keep_refused_files(batch, results)
         self._ack(batch[-1].tag, True)
 
     def _one_by_one(self, batch: list[Delivery]) -> None:
         """Some message in the batch is refused by the ledger: find it, dead-letter it."""
         for i, delivery in enumerate(batch):
             try:
-                self._commit([delivery])
+                results = self._commit([delivery])
             except LedgerError as exc:
                 if exc.transient:
                     self.items = batch[i:]
@@ -135,6 +159,7 @@ class IntakeBatch:
                 else:
                     self._reject(delivery.tag)
                 continue
+            self._keep_refused_files([delivery], results)
             self._ack(delivery.tag, False)
 
 

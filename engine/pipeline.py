@@ -39,6 +39,7 @@ __all__ = [
     "CANONICAL",
     "TRIAL_MCN",
     "TRIAL_RECORD_ID",
+    "UNREADABLE",
     "Check",
     "Deadline",
     "Decode",
@@ -62,6 +63,8 @@ TRIAL_MCN = "TRIAL0000000"
 TRIAL_RECORD_ID = "H000000000"
 #: Court ORI used for messages that could not be read far enough to know their court.
 UNKNOWN_COURT = "UNKNOWN"
+#: Order id prefix of a message too broken to name its order (keyed by its content).
+UNREADABLE = "UNREADABLE-"
 
 #: name -> function turning raw CMS bytes into an `Order` (`Mapping.apply`).
 MappingLoader = Callable[[str], Callable[[bytes], Order]]
@@ -386,7 +389,7 @@ def _to_record(work: Work) -> IntakeRecord:
         # version a person can find (state INVALID), and the same bytes again are a duplicate.
         court = work.message.court_ori
         ori = court if court is not None and _is_ori(court) else UNKNOWN_COURT
-        key, version = f"{ori}/UNREADABLE-{raw_hash[:16]}", 1
+        key, version = f"{ori}/{UNREADABLE}{raw_hash[:16]}", 1
     return IntakeRecord(
         raw_hash=raw_hash, order_key=key, version=version, court_ori=ori,
         case_number="UNKNOWN", order_type="unknown", action="unknown",

@@ -150,3 +150,62 @@ class TestMappedCourt:
         assert good.version_key == "CA043015J/SCL-DV-2026-0042#2"
         assert good.state is State.WAITING  # version 1 has not been seen
         assert bad.state is State.INVALID and bad.reason
+
+
+class TestRefusedCourtFiles:
+    """A court file its mapping refuses outright is recorded INVALID, acked, and copied to
+    the dead letters with the reason, so the court's bytes are kept for a replay."""
+
+    def _pipeline(self, tmp_path: Path) -> tuple[Pipeline, Path]:
+        from engine.config import parse_config
+        from engine.ledger import Ledger, open_database
+        from engine.runner import real_parts
+        from engine.stand_ins import stand_in_render
+
+        repo = Path(__file__).parents[2]
+        config = parse_config({
+            "courts": {"CA054015J": {"mapping": "tulare-pipe-records", "destination": "doj"}},
+            "destinations": {"doj": {"transport": "https", "format": "niem"}},
+        }, env={}, base_dir=repo)
+        ledger = Ledger(open_database(f"sqlite:///{tmp_path / 'l.db'}"))
+        pipeline = Pipeline.build(config, ledger, renderers={"niem": stand_in_render},
+                                  load_mapping=real_parts(config).load_mapping)
+        return pipeline, repo / "config" / "mappings" / "tulare-pipe-records" / "tests"
+
+    def test_refused_file_is_dead_lettered_with_its_rule_and_acked(self, tmp_path: Path) -> None:
+        pipeline, cases = self._pipeline(tmp_path)
+        channel = Channel()
+        batch = channel.batch(pipeline)
+        good = (cases / "ch_tro_issue_not_served.input.txt").read_bytes()
+        bad = (cases / "truncated_file.input.txt").read_bytes()
+        batch.add(Delivery(1, IntakeMessage(good, court_ori="CA054015J")))
+        batch.add(Delivery(2, IntakeMessage(bad, court_ori="CA054015J")))
+        batch.add(Delivery(3, IntakeMessage(b"not json")))  # canonical: recorded only
+        batch.flush()
+        assert channel.acks == [(3, True)]
+        [(tag, reason)] = channel.dead
+        assert tag == 2
+        assert reason.startswith("recorded INVALID as CA054015J/UNREADABLE-")
+        assert "line 7:" in reason and "(rule source.structure.last)" in reason
+
+    def test_the_same_refused_file_again_is_not_dead_lettered_twice(self,
+                                                                    tmp_path: Path) -> None:
+        pipeline, cases = self._pipeline(tmp_path)
+        bad = (cases / "mistyped_record_type.input.txt").read_bytes()
+        channel = Channel()
+        for tag in (1, 2):
+            batch = channel.batch(pipeline)
+            batch.add(Delivery(tag, IntakeMessage(bad, court_ori="CA054015J")))
+            batch.flush()
+        assert [tag for tag, _ in channel.dead] == [1]
+        assert channel.acks == [(1, True), (2, True)]
+
+    def test_a_copy_not_confirmed_still_acks_the_recorded_message(self,
+                                                                  tmp_path: Path) -> None:
+        pipeline, cases = self._pipeline(tmp_path)
+        channel = Channel(dead_letter_ok=False)
+        batch = channel.batch(pipeline)
+        bad = (cases / "truncated_file.input.txt").read_bytes()
+        batch.add(Delivery(5, IntakeMessage(bad, court_ori="CA054015J")))
+        batch.flush()
+        assert (channel.acks, channel.rejects) == ([(5, True)], [])
