@@ -270,7 +270,7 @@ class RecordSource(Source):
             holder = doc.single(rtype_name)
             if holder is None:
                 continue  # `occurs` of that type says whether it must be there
-            said = _whole_number(holder, column, name)
+            said = _required_number(holder, column, name)
             if counted is None:
                 found, what = len(doc.records), "records"
             else:
@@ -284,7 +284,7 @@ class RecordSource(Source):
             holder = doc.single(rtype_name)
             if holder is None:
                 continue
-            said = _whole_number(holder, column, name)
+            said = _required_number(holder, column, name)
             found = sum(_whole_number(r, summed_column, name) or 0
                         for r in doc.by_type.get(summed_type, []))
             if said != found:
@@ -411,6 +411,14 @@ def _check_occurs(rtype: RecordType, found: list[Record], line: int) -> None:
     if count > 1 and rtype.occurs in ("one", "at_most_one"):
         raise StructureError(found[1].line, rule, f"a second {rtype.name} record{where}; "
                              f"the export may have {_OCCURS_TEXT[rtype.occurs]}")
+
+
+def _required_number(record: Record, column: str, rule: str) -> int:
+    said = _whole_number(record, column, rule)
+    if said is None:
+        raise StructureError(record.line, rule, f"{record.type}.{column} is empty; the rule "
+                             "needs its number (is the file truncated?)")
+    return said
 
 
 def _whole_number(record: Record, column: str, rule: str) -> int | None:
