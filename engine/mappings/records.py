@@ -140,10 +140,10 @@ class RecordSource(Source):
                 for column, span in zip(rtype.columns, rtype.spans or (), strict=False):
                     if span == type_span:
                         self.used.add((rtype.name, column))
-        for _, rtype_name, column, *_rest in (*rules.counts, *rules.totals):
-            self.used.add((rtype_name, column))
-        for rule in rules.totals:
-            self.used.add((rule[3], rule[4]))
+        for count in rules.counts:
+            self.used.add((count[1], count[2]))
+        for total in rules.totals:
+            self.used.update({(total[1], total[2]), (total[3], total[4])})
 
     # -- decoding --------------------------------------------------------------------
     def decode(self, raw: bytes) -> tuple[Any, Any]:
