@@ -143,17 +143,29 @@ def _fast_datetime(text: str, fmt: str) -> dt.datetime | None:
     return _iso_fast(text, fmt)
 
 
-def _check_shape(text: str, fmt: str, what: str) -> None:
-    """A format made from a pattern (MMDDYYYY) takes exactly its digits, no fewer."""
+def _pattern_moment(text: str, fmt: str, what: str) -> dt.datetime | None:
+    """For a format made from a pattern (MMDDYYYY): the moment its exact digits say (read
+    straight from them: strptime costs most of a record export's mapping), else None."""
     shape = getattr(fmt, "shape", None)
-    if shape is not None and not shape.fullmatch(text):
+    if shape is None:
+        return None
+    match = shape.fullmatch(text)
+    if match is None:
         raise ValueProblem(f"is not a {what} in the pattern's exact digits ({fmt!s})")
+    parts = {k: int(v) for k, v in match.groupdict().items()}
+    try:
+        return dt.datetime(parts.get("Y", 1900), parts.get("m", 1), parts.get("d", 1),
+                           parts.get("H", 0), parts.get("M", 0), parts.get("S", 0))
+    except ValueError:
+        raise ValueProblem(f"is not a {what} in the format {fmt!s}") from None
 
 
 def parse_date(text: str, fmt: str) -> dt.date:
     """A date written in `fmt` (strptime codes); a datetime format gives its date."""
     text = text.strip()
-    _check_shape(text, fmt, "date")
+    exact = _pattern_moment(text, fmt, "date")
+    if exact is not None:
+        return exact.date()
     try:
         return _fast_date(text, fmt) or dt.datetime.strptime(text, fmt).date()
     except (ValueError, OverflowError):
@@ -163,9 +175,9 @@ def parse_date(text: str, fmt: str) -> dt.date:
 def parse_datetime(text: str, fmt: str, zone: ZoneInfo | None) -> dt.datetime:
     """A moment written in `fmt`; a time without an offset is local time in `zone`."""
     text = text.strip()
-    _check_shape(text, fmt, "date and time")
+    exact = _pattern_moment(text, fmt, "date and time")
     try:
-        moment = _fast_datetime(text, fmt) or dt.datetime.strptime(text, fmt)
+        moment = exact or _fast_datetime(text, fmt) or dt.datetime.strptime(text, fmt)
     except (ValueError, OverflowError):
         raise ValueProblem(f"is not a date and time in the format {fmt!r}") from None
     if moment.tzinfo is None:
@@ -207,8 +219,10 @@ def pattern_format(pattern: str) -> tuple[str, re.Pattern[str]] | None:
                 seen_hour = True
             code = {"YYYY": "%Y", "DD": "%d", "HH": "%H", "SS": "%S",
                     "MM": "%M" if seen_hour else "%m"}[text]
+            if code in fmt:
+                return None  # a part written twice
             fmt.append(code)
-            shape.append(rf"\d{{{len(text)}}}")
+            shape.append(rf"(?P<{code[1]}>\d{{{len(text)}}})")
             pos = token.end()
         elif _PATTERN_LITERAL.match(pattern, pos):
             fmt.append(pattern[pos])

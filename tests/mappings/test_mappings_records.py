@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import tempfile
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import assume, given, settings
@@ -20,11 +21,13 @@ from engine.mappings.steps import _StrictFormat
 from engine.mappings.transforms import (
     ValueProblem,
     parse_date,
+    parse_datetime,
     pattern_format,
     split_parts,
 )
 from engine.mappings.yamlsource import load_located
 
+LA = ZoneInfo("America/Los_Angeles")
 REPO = Path(__file__).resolve().parents[2]
 TULARE = REPO / "config" / "mappings" / "tulare-pipe-records"
 
@@ -333,6 +336,19 @@ def test_any_bytes_give_records_or_a_decode_error(raw: bytes) -> None:
         doc.single("Z").values["COUNT"] or -1)
 
 
+@given(moment=st.datetimes(min_value=dt.datetime(1900, 1, 1),
+                          max_value=dt.datetime(2200, 12, 31)),
+       pattern=st.sampled_from(["MMDDYYYY HHMM", "YYYYMMDDHHMMSS", "YYYY-MM-DDTHH:MM"]))
+def test_datetime_patterns_agree_with_strptime(moment: dt.datetime, pattern: str) -> None:
+    """A pattern's own digit reading gives what strptime gives for the same format."""
+    found = pattern_format(pattern)
+    assert found is not None
+    fmt = _StrictFormat(*found)
+    text = moment.strftime(fmt).replace(str(moment.year), f"{moment.year:04d}", 1)
+    assert parse_datetime(text, fmt, LA) == dt.datetime.strptime(text, str(fmt)).replace(
+        tzinfo=LA)
+
+
 @given(day=st.dates(min_value=dt.date(1900, 1, 1), max_value=dt.date(2200, 12, 31)),
        pattern=st.sampled_from(["MMDDYYYY", "YYYYMMDD", "YYYY-MM-DD", "DD.MM.YYYY"]))
 def test_date_patterns_read_what_they_write(day: dt.date, pattern: str) -> None:
@@ -340,7 +356,7 @@ def test_date_patterns_read_what_they_write(day: dt.date, pattern: str) -> None:
     assert found is not None
     fmt = _StrictFormat(*found)
     text = day.strftime(fmt).replace(str(day.year), f"{day.year:04d}")
-    assert parse_date(text, fmt) == day
+    assert parse_date(text, fmt) == day == dt.datetime.strptime(text, str(fmt)).date()
     with pytest.raises(ValueProblem):
         parse_date(text[1:], fmt)
 
