@@ -48,7 +48,7 @@ _TOP_KEYS = ("mapping", "name", "description", "source", "code_tables", "order")
 _SOURCE_KEYS = {
     "json": ("format",),
     "xml": ("format", "namespaces"),
-    "csv": ("format", "delimiter", "record", "encoding", "columns"),
+    "csv": ("format", "delimiter", "record", "encoding", "columns", "ignore"),
     "records": RECORD_SOURCE_KEYS,
 }
 _RULE_KEYS = ("path", "paths", "const", "default", "transform", "table", "when", "from")
@@ -183,8 +183,15 @@ class _Compiler:
                                         and all(isinstance(c, str) for c in columns)):
             self.error(spec, "columns", "source.columns", "must be a list of column names")
             columns = None
+        ignore = spec.get("ignore") or []
+        if not isinstance(ignore, list) or (columns is None and ignore) or any(
+                c not in (columns or ()) for c in ignore):
+            self.error(spec, "ignore", "source.ignore",
+                       "must list columns of source.columns the mapping leaves on purpose")
+            ignore = []
         return CsvSource(delimiter=delimiter, record=record, encoding=encoding,
-                         columns=tuple(columns) if columns is not None else None)
+                         columns=tuple(columns) if columns is not None else None,
+                         ignore=frozenset(ignore))
 
     # -- code tables -----------------------------------------------------------------
     # -- rules -----------------------------------------------------------------------
@@ -309,6 +316,11 @@ class _Compiler:
             occurs = "one"
         items = self.compile_each(selection, where_key)
         self.source.enter(each)
+        test = selection.get("where")
+        if isinstance(test, Located) and "order_type" in test:
+            self.error(test, "order_type", f"{where_key}.where.order_type",
+                       "`from` selects by source values only; put an order_type test in "
+                       "the rule's `when`")
         where = self.compile_condition(selection, "where", where_key)
         return items, where, occurs, where_key
 

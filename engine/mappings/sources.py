@@ -262,7 +262,9 @@ class CsvSource(Source):
     format = "csv"
 
     def __init__(self, *, delimiter: str, record: str, encoding: str,
-                 columns: tuple[str, ...] | None) -> None:
+                 columns: tuple[str, ...] | None, ignore: frozenset[str] = frozenset(),
+                 ) -> None:
+        self.ignore = ignore
         self.delimiter = delimiter
         self.record = record
         self.encoding = encoding
@@ -319,13 +321,16 @@ class CsvSource(Source):
     def unread_columns(self) -> list[str] | None:
         if self.columns is None:
             return None
-        return [c for c in self.columns if c not in self.used_columns]
+        return [c for c in self.columns if c not in self.used_columns and c not in self.ignore]
 
     def _column(self, path: str) -> str:
         if not path.strip() or path != path.strip():
             raise PathInvalid("a CSV path is a header column name without outer blanks")
         if self.columns is not None and path not in self.columns:
             raise PathInvalid(f"column {path!r} is not in source.columns")
+        if path in self.ignore:
+            raise PathInvalid(f"column {path!r} is listed in source.ignore; a column is read "
+                              "or ignored, not both")
         self.used_columns.add(path)
         return path
 

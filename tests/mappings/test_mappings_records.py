@@ -366,3 +366,39 @@ def test_date_patterns_read_what_they_write(day: dt.date, pattern: str) -> None:
 def test_split_parts_keeps_every_part_in_place(parts: list[str]) -> None:
     names = ("surname", "given", "middle", "suffix")[:len(parts)]
     assert split_parts("*".join(parts), "*", names) == dict(zip(names, parts, strict=True))
+
+
+class TestCsvCoverage:
+    KERN = REPO / "config" / "mappings" / "kern-legacy-csv" / "mapping.yaml"
+    WEIGHT = "      weight_pounds: {path: WGT, transform: [int]}\n"
+
+    def _write(self, tmp_path: Path, text: str) -> Path:
+        path = tmp_path / "mapping.yaml"
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    def test_a_csv_column_no_rule_reads_is_reported_until_ignored(self, tmp_path: Path) -> None:
+        text = self.KERN.read_text(encoding="utf-8")
+        assert self.WEIGHT in text
+        dropped = text.replace(self.WEIGHT, "")
+        assert load_mapping(self._write(tmp_path, dropped)).unread_columns() == ["WGT"]
+        ignored = dropped.replace("REL, MINOR]", "REL, MINOR]\n  ignore: [WGT]")
+        assert load_mapping(self._write(tmp_path, ignored)).unread_columns() == []
+
+    def test_reading_an_ignored_csv_column_fails_the_load(self, tmp_path: Path) -> None:
+        text = self.KERN.read_text(encoding="utf-8").replace(
+            "REL, MINOR]", "REL, MINOR]\n  ignore: [WGT]")
+        with pytest.raises(MappingError, match="listed in source.ignore"):
+            load_mapping(self._write(tmp_path, text))
+
+
+def test_from_where_refuses_an_order_type_test(tmp_path: Path) -> None:
+    """`from.where` runs on source items only: an order_type test there fails the load."""
+    text = (TULARE / "mapping.yaml").read_text(encoding="utf-8")
+    old = "from: {each: TRM, where: {path: CODE, equals: OTH}, occurs: at_most_one}"
+    assert old in text
+    path = tmp_path / "mapping.yaml"
+    path.write_text(text.replace(old, "from: {each: TRM, where: {order_type: [dv_tro]}}"),
+                    encoding="utf-8")
+    with pytest.raises(MappingError, match="order.miscellaneous.from.where.order_type"):
+        load_mapping(path)
