@@ -243,7 +243,7 @@ class _Compiler:
         try:
             if "path" in spec:
                 read = self.getter(spec, "path", spec["path"], keypath)
-                what = f"path {spec['path']!r}"
+                what = f"path {self.source.describe(spec['path'])!r}"
             else:
                 paths = spec["paths"]
                 if not isinstance(paths, LocatedList) or not paths:
@@ -252,7 +252,7 @@ class _Compiler:
                 getters = [self.getter(spec, "paths", p, keypath) for p in paths]
                 read = lambda ctx: [g(ctx) for g in getters]  # noqa: E731
                 kind = "list"
-                what = f"paths {', '.join(repr(p) for p in paths)}"
+                what = f"paths {', '.join(repr(self.source.describe(p)) for p in paths)}"
         finally:
             if selector is not None:
                 self.source.leave()

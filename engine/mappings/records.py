@@ -322,6 +322,13 @@ class RecordSource(Source):
                               "read or ignored, not both")
         return rtype_name, column
 
+    def describe(self, path: Any) -> Any:
+        """``COL`` inside ``each: RSP`` as ``RSP.COL``, so an error names the record type."""
+        try:
+            return ".".join(self._resolve(path)) if isinstance(path, str) else path
+        except PathInvalid:
+            return path
+
     def _ancestors(self, rtype_name: str | None) -> list[str]:
         out = []
         while rtype_name is not None:

@@ -65,6 +65,10 @@ class Source:
         """A function reading every item at `path` from a context (for repeated groups)."""
         raise NotImplementedError
 
+    def describe(self, path: Any) -> Any:
+        """A path as an error message names it (record exports add the record type)."""
+        return path
+
     def enter(self, each: str | None) -> None:
         """The compiler starts a group whose items come from `each` (record sources use it
         to know which record type a bare column names)."""

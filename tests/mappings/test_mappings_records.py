@@ -402,3 +402,15 @@ def test_from_where_refuses_an_order_type_test(tmp_path: Path) -> None:
                     encoding="utf-8")
     with pytest.raises(MappingError, match=r"order\.miscellaneous\.from\.where\.order_type"):
         load_mapping(path)
+
+
+def test_a_field_error_names_the_record_column_and_the_input_line() -> None:
+    """A bad code in a record names TYPE.COLUMN, the mapping line and the file's line, and
+    not the code itself."""
+    raw = (TULARE / "tests" / "unknown_sex_rejected.input.txt").read_bytes()
+    with pytest.raises(OrderInvalid) as caught:
+        load_mapping(TULARE / "mapping.yaml").apply(raw)
+    [error] = caught.value.errors
+    assert error.path == "restrained_persons.0.sex"
+    assert "path 'RSP.SEX' at " in error.reason and error.reason.endswith("; input line 2]")
+    assert "|Q|" not in error.reason and "'Q'" not in error.reason
