@@ -38,6 +38,10 @@ _JSON_INDEX = re.compile(r"\[(\d+)\]")
 _XPATH_PREFIX = re.compile(r"(?<![\w.:-])([A-Za-z_][\w.-]*):(?![:/])(?=[A-Za-z_*])")
 
 
+#: What to use for an export that is not one CSV table.
+_RECORDS_HINT = "describe it as `format: records` (docs/mapping-guide.md, Record exports)"
+
+
 class PathInvalid(ValueError):
     """A path that can never match any message; the text says why."""
 
@@ -308,7 +312,8 @@ class CsvSource(Source):
             raise DecodeError("the CSV message is empty")
         header = [h.strip() for h in records[0]]
         if len(set(header)) != len(header):
-            raise DecodeError("the CSV header names a column twice")
+            raise DecodeError("line 1: the CSV header names a column twice (a file without a "
+                              f"header line, or with several kinds of row? {_RECORDS_HINT})")
         missing = sorted(self.used_columns - set(header))
         if missing:
             raise DecodeError(f"the CSV header lacks column(s) {', '.join(missing)}")
@@ -318,7 +323,8 @@ class CsvSource(Source):
         for number, record in enumerate(records[1:], start=2):
             if len(record) != len(header):
                 raise DecodeError(f"CSV record {number} has {len(record)} fields; "
-                                  f"the header has {len(header)}")
+                                  f"the header has {len(header)} (rows of several widths? "
+                                  f"{_RECORDS_HINT})")
             rows.append(dict(zip(header, record, strict=True)))
         return rows
 

@@ -414,3 +414,11 @@ def test_a_field_error_names_the_record_column_and_the_input_line() -> None:
     assert error.path == "restrained_persons.0.sex"
     assert "path 'RSP.SEX' at " in error.reason and error.reason.endswith("; input line 2]")
     assert "|Q|" not in error.reason and "'Q'" not in error.reason
+
+
+def test_a_csv_mapping_given_a_record_export_points_to_format_records() -> None:
+    """The issue's first failure: a record export given to a CSV mapping is refused with a
+    hint to the record source, not only "names a column twice"."""
+    kern = load_mapping(REPO / "config" / "mappings" / "kern-legacy-csv" / "mapping.yaml")
+    with pytest.raises(DecodeError, match=r"format: records"):
+        kern.apply(b"HDR,A,A\nRSP,B\n")
