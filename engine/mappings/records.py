@@ -190,8 +190,8 @@ class RecordSource(Source):
                                      quoting=csv.QUOTE_MINIMAL if self.quote else
                                      csv.QUOTE_NONE, strict=True))
         except csv.Error as exc:
-            raise StructureError(number, "source.quote", f"not a delimited record: {exc}") \
-                from None
+            raise StructureError(number, "source.quote" if self.quote else "source.delimiter",
+                                 f"not a delimited record: {exc}") from None
         if self.type_field is None:
             return next(iter(self.types)), fields
         rtype = fields[self.type_field].strip() if self.type_field < len(fields) else ""
