@@ -60,6 +60,8 @@ log = structlog.get_logger(__name__)
 ERROR_HEADER = "x-engine-error"
 #: Header naming the court when its messages need a mapping.
 COURT_HEADER = "x-court-ori"
+#: Header naming which of the court's CMS sources sent the message (config sources).
+SOURCE_HEADER = "x-court-source"
 #: How long a stuck ledger is retried in place before the batch is handed back.
 LEDGER_RETRY = RetryPolicy(max_retries=5, initial_interval=0.2, max_interval=5.0,
                            max_elapsed=20.0, jitter=0.2)
@@ -280,10 +282,11 @@ class AmqpIntake:
                                                        inactivity_timeout=timeout):
                 if method is not None:
                     headers = (props.headers or {}) if props is not None else {}
-                    court = headers.get(COURT_HEADER)
+                    court, source = headers.get(COURT_HEADER), headers.get(SOURCE_HEADER)
                     batch.add(Delivery(method.delivery_tag, IntakeMessage(
                         body, message_id=props.message_id if props else None,
-                        court_ori=str(court) if court is not None else None), props, body))
+                        court_ori=str(court) if court is not None else None,
+                        source=str(source) if source is not None else None), props, body))
                 full = len(batch.items) >= config.batch_size
                 late = batch.items and time.monotonic() - batch.started >= timeout
                 if method is None or full or late:

@@ -90,6 +90,9 @@ class IntakeMessage:
     #: Court ORI from the message's headers (``x-court-ori``) or spool folder: chooses
     #: the mapping. None means canonical JSON, which names its own court.
     court_ori: str | None = None
+    #: Which of the court's CMS sources sent it (``x-court-source`` or the spool folder
+    #: under the court's): chooses among the court's ``sources``; None: its ``mapping``.
+    source: str | None = None
 
 
 @dataclass(slots=True)
@@ -138,9 +141,13 @@ class Decode:
         self._load_mapping = load_mapping
         self._mappings: dict[str, Callable[[bytes], Order]] = {}
 
-    def _decoder(self, court_ori: str | None) -> Callable[[bytes], Order]:
+    def _decoder(self, court_ori: str | None,
+                 source: str | None = None) -> Callable[[bytes], Order]:
         court = self._config.court(court_ori) if court_ori else None
-        name = court.mapping if court else CANONICAL
+        name = court.mapping_for(source) if court else CANONICAL
+        if name is None:
+            raise DecodeError(f"court {court_ori} has no CMS source {source!r} "
+                              "(config courts.<ORI>.sources)")
         if name == CANONICAL:
             return decode_order
         if name not in self._mappings:
@@ -155,7 +162,11 @@ class Decode:
             work.error = "headers.x-court-ori: not a 9-character court ORI"
             return
         try:
-            work.order = self._decoder(work.message.court_ori)(work.message.body)
+            if work.message.source is not None and work.message.court_ori is None:
+                raise DecodeError("headers.x-court-source: a source needs the court "
+                                  "(x-court-ori)")
+            work.order = self._decoder(work.message.court_ori,
+                                       work.message.source)(work.message.body)
         except (InputError, RenderError) as exc:
             work.error = _describe(exc)
             work.partial_key = _partial_key(work.message.body)
