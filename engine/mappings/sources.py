@@ -10,6 +10,9 @@ the file, line and key.
 - XML: XPath 1.0 relative to the current element, with the mapping's namespace prefixes,
   compiled once with ``etree.XPath``; documents parsed only by `parse_untrusted_xml`.
 - CSV: a header column name; ``each: rows`` (in the compiler) is every data row.
+
+Record-oriented text exports (one record a line, per-type layouts) are the fourth format,
+in `engine.mappings.records`.
 """
 
 from __future__ import annotations
