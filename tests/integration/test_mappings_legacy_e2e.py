@@ -54,7 +54,9 @@ def _config(tmp_path: Path, amqp: dict[str, str] | None) -> Path:
             "outbox": str(tmp_path / "outbox"), "inbox": str(tmp_path / "inbox")}}},
         "transmitter": {"poll_interval": 0.1},
         "metrics_port": None,
-        "prepare_workers": 0,
+        # AMQP: the mapping runs in a prepare worker process, as in production; spool: in
+        # the engine process. Both paths load the court's mapping by name.
+        "prepare_workers": 1 if amqp else 0,
     }), encoding="utf-8")
     return config
 
