@@ -178,7 +178,8 @@ def _check_outputs(tests_dir: Path, case: str, order: Order, *,
         try:
             context = _render_context(tests_dir, case, order)
         except (ValueError, TypeError, AttributeError) as exc:
-            failures.append(f"{label}: tests/render-context.json is not usable: {exc}")
+            failures.append(f"{label}: tests/{case}.case.json or tests/render-context.json "
+                            f"is not usable: {exc}")
             continue
         try:
             rendered = render(order, context)
