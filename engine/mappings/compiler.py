@@ -224,10 +224,10 @@ class _Compiler:
                 self.error(spec, "default", f"{keypath}.default", str(exc))
 
         if "const" in spec:
-            for extra in ("transform", "table", "default"):
+            for extra in ("transform", "table", "default", "from"):
                 if extra in spec:
                     self.error(spec, extra, f"{keypath}.{extra}",
-                               "a constant takes no transform, table or default")
+                               "a constant takes no transform, table, default or from")
             try:
                 constant = convert(spec["const"])
             except ValueError as exc:
@@ -323,7 +323,6 @@ class _Compiler:
                        "the rule's `when`")
         where = self.compile_condition(selection, "where", where_key)
         return items, where, occurs, where_key
-
 
     def check_kind(self, spec: Located, key: str, keypath: str, target: Target,
                    kind: str) -> Callable[[Any], Any] | None:
