@@ -39,6 +39,8 @@ CASES = {
     "json": ("santa-clara-odyssey-json", "dv_tro_two_protected.input.json"),
     "csv": ("kern-legacy-csv", "dv_tro_one_row_per_party.input.csv"),
     "xml": ("orange-ecf5-xml", "dv_tro_issue_two_protected.input.xml"),
+    "records": ("tulare-pipe-records", "dv_oah_served_two_protected.input.txt"),
+    "fixed": ("madera-fixed-width", "ea_tro_two_protected_not_served.input.dat"),
 }
 
 
@@ -91,7 +93,7 @@ def main() -> int:
     args = parser.parse_args()
     results = [bench(fmt, loops=args.loops, repeats=args.repeats) for fmt in args.formats]
     for r in results:
-        print(f"{r['format']:>4} {r['mapping']}: {r['bytes']} bytes")
+        print(f"{r['format']:>7} {r['mapping']}: {r['bytes']} bytes")
         for key, value in r.items():
             if key.endswith("_us"):
                 print(f"       {key:<28} {value:8.1f} µs/order (median)")

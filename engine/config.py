@@ -100,6 +100,14 @@ class CourtConfig:
     #: Mapping name (a file under ``mappings/``) or ``canonical`` for canonical JSON.
     mapping: str = "canonical"
     destination: str = ""
+    #: A court with more than one CMS: source name -> its mapping. A message names its
+    #: source by spool folder (``incoming/<ORI>/<source>/``) or ``x-court-source`` header.
+    sources: Mapping[str, str] = field(default_factory=dict)
+
+    def mapping_for(self, source: str | None) -> str | None:
+        """The mapping of a message from `source` (None: the court's own), or None when
+        the court has no such source."""
+        return self.mapping if source is None else self.sources.get(source)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -302,10 +310,21 @@ def parse_config(data: Any, *, source: str = "config",
             problems.add(f"{where}.destination", f"names no destination; configured: "
                          f"{', '.join(sorted(destinations)) or '(none)'}")
         mappings_dir = base / str(top.get("mappings_dir", EngineConfig().mappings_dir))
-        if court.mapping != "canonical" and mapping_path(mappings_dir, court.mapping) is None:
-            problems.add(f"{where}.mapping", f"no {court.mapping}/mapping.yaml (or "
-                         f"{court.mapping}.yaml) in {mappings_dir}; use 'canonical' for "
-                         "canonical JSON")
+        if not isinstance(court.sources, dict):
+            problems.add(f"{where}.sources", "must map source names to mapping names")
+            court = dataclasses.replace(court, sources={})
+        for source in court.sources:
+            if not re.fullmatch(r"[A-Za-z0-9_-]+", str(source)):
+                problems.add(f"{where}.sources.{source}",
+                             "a source name is letters, digits, '_' or '-'")
+        named = [(f"{where}.mapping", court.mapping)] + [
+            (f"{where}.sources.{name}", mapping) for name, mapping in court.sources.items()]
+        for key, name in named:
+            if not isinstance(name, str):
+                problems.add(key, "must be a mapping name or 'canonical'")
+            elif name != "canonical" and mapping_path(mappings_dir, name) is None:
+                problems.add(key, f"no {name}/mapping.yaml (or {name}.yaml) in "
+                             f"{mappings_dir}; use 'canonical' for canonical JSON")
         courts[str(ori)] = court
 
     def policy(key: str, cls: type, default: Any) -> Any:

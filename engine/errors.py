@@ -4,6 +4,8 @@
     ├── InputError                 bad input: permanent, recorded with its reason, never retried
     │   ├── DecodeError            bytes that are not a well-formed message (size, encoding,
     │   │                          syntax, DOCTYPE/entities, depth)
+    │   │   └── StructureError     a record-oriented export that breaks a structure rule
+    │   │                          of its mapping (line number and rule)
     │   ├── OrderInvalid           a well-formed message whose order breaks a rule; carries
     │   │                          FieldError(path, reason) for each problem
     │   └── MappingError           a court mapping that cannot be loaded (file, line, key)
@@ -36,6 +38,7 @@ __all__ = [
     "MappingError",
     "OrderInvalid",
     "RenderError",
+    "StructureError",
     "TransportError",
     "TransportUnavailable",
 ]
@@ -65,6 +68,17 @@ class InputError(EngineError):
 
 class DecodeError(InputError):
     """Bytes that are not a well-formed message of the expected format."""
+
+
+class StructureError(DecodeError):
+    """A record-oriented export whose lines break a structure rule of its mapping (a
+    missing trailer, a record type not declared, a wrong record count): `line` is the
+    1-based line number, `rule` the mapping key of the rule. The text names no value."""
+
+    def __init__(self, line: int, rule: str, message: str) -> None:
+        self.line = line
+        self.rule = rule
+        super().__init__(f"line {line}: {message} (rule {rule})")
 
 
 class OrderInvalid(InputError):

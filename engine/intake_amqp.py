@@ -8,6 +8,10 @@ Ack rules (invariant 1, tested in tests/core and tests/integration):
 * a message is acked only after its ledger commit; messages are committed in batches
   (``batch_size`` messages or ``batch_ms``), then acked together with ``multiple=True``;
 * a bad order is *recorded* (INVALID with its reason) and then acked: it is processed;
+  a message a court's mapping refuses outright (its bytes are no order: a legacy export
+  with a missing trailer, say) is also copied to the dead-letter exchange with that reason,
+  so the court's file is kept and `engine dlq replay` can take it again once the export or
+  the mapping is fixed;
 * the ledger unavailable: the batch is retried in place (heartbeats keep flowing through
   ``connection.sleep``); if it stays down the channel is closed, the broker requeues the
   batch, and the consumer reconnects with backoff;
@@ -38,7 +42,8 @@ import structlog
 
 from engine.config import AmqpConfig
 from engine.errors import LedgerError
-from engine.pipeline import IntakeMessage, Pipeline
+from engine.ledger import IntakeOutcome, IntakeResult, State
+from engine.pipeline import UNREADABLE, IntakeMessage, Pipeline
 from engine.retry import RetryPolicy, durable_delay, in_process_retrying
 
 __all__ = [
@@ -55,6 +60,8 @@ log = structlog.get_logger(__name__)
 ERROR_HEADER = "x-engine-error"
 #: Header naming the court when its messages need a mapping.
 COURT_HEADER = "x-court-ori"
+#: Header naming which of the court's CMS sources sent the message (config sources).
+SOURCE_HEADER = "x-court-source"
 #: How long a stuck ledger is retried in place before the batch is handed back.
 LEDGER_RETRY = RetryPolicy(max_retries=5, initial_interval=0.2, max_interval=5.0,
                            max_elapsed=20.0, jitter=0.2)
@@ -97,10 +104,28 @@ class IntakeBatch:
             self.started = time.monotonic()
         self.items.append(delivery)
 
-    def _commit(self, deliveries: list[Delivery]) -> None:
+    def _commit(self, deliveries: list[Delivery]) -> list[IntakeResult]:
+        results: list[IntakeResult] = []
         for attempt in in_process_retrying(self._ledger_retry, sleep=self._sleep):
             with attempt:
-                self._pipeline.run([d.message for d in deliveries])
+                results = self._pipeline.run([d.message for d in deliveries])
+        return results
+
+    def _keep_refused_files(self, deliveries: list[Delivery],
+                            results: list[IntakeResult]) -> None:
+        """Copy each newly recorded message that its court's mapping refused outright to
+        the dead letters, with the recorded reason (it is recorded INVALID either way)."""
+        for delivery, result in zip(deliveries, results, strict=False):
+            refused = (delivery.message.court_ori is not None
+                       and result.state is State.INVALID
+                       and result.outcome is IntakeOutcome.INVALID
+                       and f"/{UNREADABLE}" in result.version_key)
+            if not refused:
+                continue
+            reason = f"recorded INVALID as {result.version_key}: {result.reason}"
+            if not self._dead_letter(delivery, reason):
+                log.warning("refused court file not copied to the dead letters (recorded "
+                            "INVALID)", message_id=delivery.message.message_id)
 
     def flush(self) -> None:
         """Commit and ack everything held. Raises `LedgerError` (transient) when the ledger
@@ -109,20 +134,21 @@ class IntakeBatch:
             return
         batch, self.items = self.items, []
         try:
-            self._commit(batch)
+            results = self._commit(batch)
         except LedgerError as exc:
             if exc.transient:
                 self.items = batch  # still ours, unacked; the caller decides
                 raise
             self._one_by_one(batch)
             return
+        self._keep_refused_files(batch, results)
         self._ack(batch[-1].tag, True)
 
     def _one_by_one(self, batch: list[Delivery]) -> None:
         """Some message in the batch is refused by the ledger: find it, dead-letter it."""
         for i, delivery in enumerate(batch):
             try:
-                self._commit([delivery])
+                results = self._commit([delivery])
             except LedgerError as exc:
                 if exc.transient:
                     self.items = batch[i:]
@@ -135,6 +161,7 @@ class IntakeBatch:
                 else:
                     self._reject(delivery.tag)
                 continue
+            self._keep_refused_files([delivery], results)
             self._ack(delivery.tag, False)
 
 
@@ -255,10 +282,11 @@ class AmqpIntake:
                                                        inactivity_timeout=timeout):
                 if method is not None:
                     headers = (props.headers or {}) if props is not None else {}
-                    court = headers.get(COURT_HEADER)
+                    court, source = headers.get(COURT_HEADER), headers.get(SOURCE_HEADER)
                     batch.add(Delivery(method.delivery_tag, IntakeMessage(
                         body, message_id=props.message_id if props else None,
-                        court_ori=str(court) if court is not None else None), props, body))
+                        court_ori=str(court) if court is not None else None,
+                        source=str(source) if source is not None else None), props, body))
                 full = len(batch.items) >= config.batch_size
                 late = batch.items and time.monotonic() - batch.started >= timeout
                 if method is None or full or late:

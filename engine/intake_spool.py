@@ -2,6 +2,7 @@
 
     spool/incoming/            canonical order JSON, one message per file
     spool/incoming/<ORI>/      files from a court that needs a mapping (the folder names it)
+    spool/incoming/<ORI>/<source>/  ... from one of the court's CMS sources (config sources)
     spool/done/                recorded in the ledger (new or duplicate)
     spool/invalid/             recorded as INVALID, or a conflict; a .reason file beside each
 
@@ -57,9 +58,11 @@ class SpoolIntake:
             return 0
         messages = []
         for path in batch:
-            court = path.parent.name if path.parent != self.incoming else None
+            folders = path.relative_to(self.incoming).parts[:-1]
+            court = folders[0] if folders else None
+            source = "/".join(folders[1:]) or None
             messages.append(IntakeMessage(path.read_bytes(), message_id=path.name,
-                                          court_ori=court))
+                                          court_ori=court, source=source))
         try:
             results = self._pipeline.run(messages)
         except LedgerError as exc:

@@ -39,6 +39,7 @@ __all__ = [
     "CANONICAL",
     "TRIAL_MCN",
     "TRIAL_RECORD_ID",
+    "UNREADABLE",
     "Check",
     "Deadline",
     "Decode",
@@ -62,6 +63,8 @@ TRIAL_MCN = "TRIAL0000000"
 TRIAL_RECORD_ID = "H000000000"
 #: Court ORI used for messages that could not be read far enough to know their court.
 UNKNOWN_COURT = "UNKNOWN"
+#: Order id prefix of a message too broken to name its order (keyed by its content).
+UNREADABLE = "UNREADABLE-"
 
 #: name -> function turning raw CMS bytes into an `Order` (`Mapping.apply`).
 MappingLoader = Callable[[str], Callable[[bytes], Order]]
@@ -87,6 +90,9 @@ class IntakeMessage:
     #: Court ORI from the message's headers (``x-court-ori``) or spool folder: chooses
     #: the mapping. None means canonical JSON, which names its own court.
     court_ori: str | None = None
+    #: Which of the court's CMS sources sent it (``x-court-source`` or the spool folder
+    #: under the court's): chooses among the court's ``sources``; None: its ``mapping``.
+    source: str | None = None
 
 
 @dataclass(slots=True)
@@ -135,9 +141,13 @@ class Decode:
         self._load_mapping = load_mapping
         self._mappings: dict[str, Callable[[bytes], Order]] = {}
 
-    def _decoder(self, court_ori: str | None) -> Callable[[bytes], Order]:
+    def _decoder(self, court_ori: str | None,
+                 source: str | None = None) -> Callable[[bytes], Order]:
         court = self._config.court(court_ori) if court_ori else None
-        name = court.mapping if court else CANONICAL
+        name = court.mapping_for(source) if court else CANONICAL
+        if name is None:
+            raise DecodeError(f"court {court_ori} has no CMS source {source!r} "
+                              "(config courts.<ORI>.sources)")
         if name == CANONICAL:
             return decode_order
         if name not in self._mappings:
@@ -152,7 +162,11 @@ class Decode:
             work.error = "headers.x-court-ori: not a 9-character court ORI"
             return
         try:
-            work.order = self._decoder(work.message.court_ori)(work.message.body)
+            if work.message.source is not None and work.message.court_ori is None:
+                raise DecodeError("headers.x-court-source: a source needs the court "
+                                  "(x-court-ori)")
+            work.order = self._decoder(work.message.court_ori,
+                                       work.message.source)(work.message.body)
         except (InputError, RenderError) as exc:
             work.error = _describe(exc)
             work.partial_key = _partial_key(work.message.body)
@@ -386,7 +400,7 @@ def _to_record(work: Work) -> IntakeRecord:
         # version a person can find (state INVALID), and the same bytes again are a duplicate.
         court = work.message.court_ori
         ori = court if court is not None and _is_ori(court) else UNKNOWN_COURT
-        key, version = f"{ori}/UNREADABLE-{raw_hash[:16]}", 1
+        key, version = f"{ori}/{UNREADABLE}{raw_hash[:16]}", 1
     return IntakeRecord(
         raw_hash=raw_hash, order_key=key, version=version, court_ori=ori,
         case_number="UNKNOWN", order_type="unknown", action="unknown",

@@ -1,4 +1,5 @@
-"""Declarative court mappings: a court's CMS export (JSON, XML, CSV) to the canonical order.
+"""Declarative court mappings: a court's CMS export (JSON, XML, CSV, record-oriented text)
+to the canonical order.
 
 A court integration team writes a YAML mapping (see docs/mapping-guide.md) instead of code;
 `load_mapping` checks it against the canonical model at load, `Mapping.apply` maps one

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 from engine.mappings.codetables import CodeTables
 from engine.mappings.conditions import ConditionCompiler
+from engine.mappings.recordspec import RECORD_SOURCE_KEYS, compile_record_source
 from engine.mappings.reporter import Reporter
 from engine.mappings.runtime import (
     GROUP,
@@ -47,9 +48,16 @@ _TOP_KEYS = ("mapping", "name", "description", "source", "code_tables", "order")
 _SOURCE_KEYS = {
     "json": ("format",),
     "xml": ("format", "namespaces"),
-    "csv": ("format", "delimiter", "record", "encoding", "columns"),
+    "csv": ("format", "delimiter", "record", "encoding", "columns", "ignore"),
+    "records": RECORD_SOURCE_KEYS,
 }
-_RULE_KEYS = ("path", "paths", "const", "default", "transform", "table", "when")
+_RULE_KEYS = ("path", "paths", "const", "default", "transform", "table", "when", "from")
+_FROM_KEYS = ("each", "where", "occurs")
+#: How many items a rule's `from` may select, and what a count outside it is called.
+_FROM_OCCURS = {"one": (1, 1, "exactly one"), "at_most_one": (0, 1, "at most one"),
+                "one_or_more": (1, None, "one or more")}
+#: A run for `from.where` tests, which read source values only (never the order type).
+_SOURCE_ONLY_RUN = Run(None)
 _RULE_SOURCES = ("path", "paths", "const")
 _GROUP_KEYS = ("each", "split", "where", "when", "fields", "value")
 _ENCODINGS = ("utf-8", "cp1252", "latin-1")
@@ -133,8 +141,11 @@ class _Compiler:
             return JsonSource()
         fmt = spec.get("format")
         if fmt not in _SOURCE_KEYS:
-            self.error(spec, "format", "source.format", "must be one of: json, xml, csv")
+            self.error(spec, "format", "source.format",
+                       "must be one of: json, xml, csv, records")
             return JsonSource()
+        if fmt == "records":
+            return compile_record_source(spec, self.reporter, _ENCODINGS)
         self.check_keys(spec, _SOURCE_KEYS[fmt], "source")
         if fmt == "json":
             return JsonSource()
@@ -172,8 +183,15 @@ class _Compiler:
                                         and all(isinstance(c, str) for c in columns)):
             self.error(spec, "columns", "source.columns", "must be a list of column names")
             columns = None
+        ignore = spec.get("ignore") or []
+        if not isinstance(ignore, list) or (columns is None and ignore) or any(
+                c not in (columns or ()) for c in ignore):
+            self.error(spec, "ignore", "source.ignore",
+                       "must list columns of source.columns the mapping leaves on purpose")
+            ignore = []
         return CsvSource(delimiter=delimiter, record=record, encoding=encoding,
-                         columns=tuple(columns) if columns is not None else None)
+                         columns=tuple(columns) if columns is not None else None,
+                         ignore=frozenset(ignore))
 
     # -- code tables -----------------------------------------------------------------
     # -- rules -----------------------------------------------------------------------
@@ -206,10 +224,10 @@ class _Compiler:
                 self.error(spec, "default", f"{keypath}.default", str(exc))
 
         if "const" in spec:
-            for extra in ("transform", "table", "default"):
+            for extra in ("transform", "table", "default", "from"):
                 if extra in spec:
                     self.error(spec, extra, f"{keypath}.{extra}",
-                               "a constant takes no transform, table or default")
+                               "a constant takes no transform, table, default or from")
             try:
                 constant = convert(spec["const"])
             except ValueError as exc:
@@ -221,18 +239,28 @@ class _Compiler:
             return lambda ctx, run: constant if when(ctx, run) else None
 
         kind = "text"
-        if "path" in spec:
-            read = self.getter(spec, "path", spec["path"], keypath)
-            what = f"path {spec['path']!r}"
-        else:
-            paths = spec["paths"]
-            if not isinstance(paths, LocatedList) or not paths:
-                self.error(spec, "paths", f"{keypath}.paths", "must be a list of paths")
-                return lambda ctx, run: None
-            getters = [self.getter(spec, "paths", p, keypath) for p in paths]
-            read = lambda ctx: [g(ctx) for g in getters]  # noqa: E731
-            kind = "list"
-            what = f"paths {', '.join(repr(p) for p in paths)}"
+        selector = self.compile_from(spec, keypath) if "from" in spec else None
+        try:
+            if "path" in spec:
+                read = self.getter(spec, "path", spec["path"], keypath)
+                what = f"path {self.source.describe(spec['path'])!r}"
+            else:
+                paths = spec["paths"]
+                if not isinstance(paths, LocatedList) or not paths:
+                    self.error(spec, "paths", f"{keypath}.paths", "must be a list of paths")
+                    return lambda ctx, run: None
+                getters = [self.getter(spec, "paths", p, keypath) for p in paths]
+                read = lambda ctx: [g(ctx) for g in getters]  # noqa: E731
+                kind = "list"
+                what = f"paths {', '.join(repr(self.source.describe(p)) for p in paths)}"
+        finally:
+            if selector is not None:
+                self.source.leave()
+        if selector is not None:
+            read, many_values = _selected(read, *selector)
+            if many_values:
+                kind = "list"
+            what = f"{what} of the {spec['from'].get('each')} record selected by `from`"
         self.origin(canonical, what, spec.line_of("path" if "path" in spec else "paths"))
 
         steps: list[Callable[[Any], Any]] = []
@@ -262,9 +290,39 @@ class _Compiler:
             steps.append(finish)
         if lookup is not None:
             steps.append(lookup)
+        if selector is not None:  # its count check raises ValueProblem: never inlined
+            evaluate = leaf(read, tuple(steps), default, when)
+            return lambda ctx, run: evaluate(ctx, run)
         if not steps and when is None and default is None:
             return PlainRead(read)
         return leaf(read, tuple(steps), default, when)
+
+    def compile_from(self, spec: Located, keypath: str) -> tuple[Any, Any, str, str]:
+        """A rule's `from: {each, where, occurs}`: which repeated item it reads, checked
+        per message. Leaves the source entered in `each` (the caller leaves it)."""
+        where_key = f"{keypath}.from"
+        selection = spec["from"]
+        each = selection.get("each") if isinstance(selection, Located) else None
+        if not isinstance(each, str):
+            self.error(spec, "from", where_key, "`from` is {each: <records or path>, where: "
+                       "<condition>, occurs: one | at_most_one | one_or_more}")
+            self.source.enter(None)
+            return (lambda ctx, run: []), None, "at_most_one", where_key
+        self.check_keys(selection, _FROM_KEYS, where_key)
+        occurs = selection.get("occurs", "one")
+        if occurs not in _FROM_OCCURS:
+            self.error(selection, "occurs", f"{where_key}.occurs",
+                       f"must be one of: {', '.join(_FROM_OCCURS)}")
+            occurs = "one"
+        items = self.compile_each(selection, where_key)
+        self.source.enter(each)
+        test = selection.get("where")
+        if isinstance(test, Located) and "order_type" in test:
+            self.error(test, "order_type", f"{where_key}.where.order_type",
+                       "`from` selects by source values only; put an order_type test in "
+                       "the rule's `when`")
+        where = self.compile_condition(selection, "where", where_key)
+        return items, where, occurs, where_key
 
     def check_kind(self, spec: Located, key: str, keypath: str, target: Target,
                    kind: str) -> Callable[[Any], Any] | None:
@@ -352,32 +410,42 @@ class _Compiler:
                 continue
             self.check_keys(spec, _GROUP_KEYS, here)
             items = self.compile_each(spec, here)
-            where = self.compile_condition(spec, "where", here)
             when = self.compile_condition(spec, "when", here)
-            item_path = f"{canonical}.*"
-            if "fields" in spec and target.kind == "models":
-                fields = spec["fields"]
-                if not isinstance(fields, Located):
-                    self.error(spec, "fields", f"{here}.fields", "must map fields to rules")
-                    continue
-                assert target.model is not None  # a "models" target always has its model
-                build = self.compile_node(fields, target.model, f"{here}.fields",
-                                          f"{item_path}.")
-                compiled.append((items, where, when, build, None))
-            elif "value" in spec and "fields" not in spec:
-                item_target = Target(target.name, target.kind, True, model=target.model,
-                                     enum=target.enum, item_kind=target.item_kind)
-                evaluator = self.compile_rule(spec, "value", spec["value"], item_target,
-                                              f"{here}.value", item_path)
-                compiled.append((items, where, when, None, evaluator))
-            else:
-                self.error(spec, "", here, "a repeated group of "
-                           f"{'records' if target.kind == 'models' else 'values'} needs "
-                           f"{'`fields`' if target.kind == 'models' else '`value`'}")
+            each = spec.get("each")
+            self.source.enter(each if isinstance(each, str) else None)
+            try:
+                self.compile_group_item(spec, here, canonical, target, items, when, compiled)
+            finally:
+                self.source.leave()
         eaches = [spec.get("each") for spec in specs if isinstance(spec, Located)]
         described = ", ".join(repr(e) for e in eaches if isinstance(e, str)) or "one item"
         self.origin(canonical, f"repeated group (each {described})", parent.line_of(key))
         return group_builder(tuple(compiled))
+
+    def compile_group_item(self, spec: Located, here: str, canonical: str, target: Target,
+                           items: Any, when: Any, compiled: list[tuple[Any, ...]]) -> None:
+        """The item part of one group spec, compiled where its items are the context."""
+        where = self.compile_condition(spec, "where", here)
+        item_path = f"{canonical}.*"
+        if "fields" in spec and target.kind == "models":
+            fields = spec["fields"]
+            if not isinstance(fields, Located):
+                self.error(spec, "fields", f"{here}.fields", "must map fields to rules")
+                return
+            assert target.model is not None  # a "models" target always has its model
+            build = self.compile_node(fields, target.model, f"{here}.fields",
+                                      f"{item_path}.")
+            compiled.append((items, where, when, build, None))
+        elif "value" in spec and "fields" not in spec:
+            item_target = Target(target.name, target.kind, True, model=target.model,
+                                 enum=target.enum, item_kind=target.item_kind)
+            evaluator = self.compile_rule(spec, "value", spec["value"], item_target,
+                                          f"{here}.value", item_path)
+            compiled.append((items, where, when, None, evaluator))
+        else:
+            self.error(spec, "", here, "a repeated group of "
+                       f"{'records' if target.kind == 'models' else 'values'} needs "
+                       f"{'`fields`' if target.kind == 'models' else '`value`'}")
 
     def compile_each(self, spec: Located, keypath: str) -> Callable[[Any, Run], list[Any]]:
         each = spec.get("each")
@@ -414,6 +482,29 @@ class _Compiler:
                 out.extend(part.strip() for part in text.split(split) if part.strip())
             return out
         return split_items
+
+
+def _selected(read: Callable[[Any], Any], items: Any, where: Any, occurs: str,
+              rule: str) -> tuple[Callable[[Any], Any], bool]:
+    """`read` applied to the item(s) a `from` selects, after checking how many there are;
+    (getter, whether it gives a list: one value from each of one or more items)."""
+    low, high, said = _FROM_OCCURS[occurs]
+
+    def chosen(ctx: Any) -> list[Any]:
+        found = [i for i in items(ctx, _SOURCE_ONLY_RUN)
+                 if where is None or where(i, _SOURCE_ONLY_RUN)]
+        if len(found) < low or (high is not None and len(found) > high):
+            raise ValueProblem(f"{len(found)} source item(s) match; the mapping reads "
+                               f"{said} ({rule})")
+        return found
+
+    if high is None:
+        return (lambda ctx: [read(i) for i in chosen(ctx)]), True
+
+    def read_one(ctx: Any) -> Any:
+        found = chosen(ctx)
+        return read(found[0]) if found else None
+    return read_one, False
 
 
 def compile_mapping(file: str, data: Located) -> CompiledMapping:

@@ -40,22 +40,28 @@ class Mapping:
         self._build = compiled.build
         self._origins = compiled.origins
 
+    def unread_columns(self) -> list[str] | None:
+        """Source columns no rule or structure rule reads and no ``ignore`` lists (record
+        exports: ``TYPE.COLUMN``; CSV with ``columns``: the column); None for JSON/XML."""
+        return self._source.unread_columns()
+
     def __repr__(self) -> str:
         return f"<Mapping {self.name!r} ({self.format}) from {self.file}>"
 
-    def _map(self, doc: Any, root: Any) -> tuple[dict[str, Any], list[FieldError]]:
+    def _map(self, doc: Any, root: Any) -> tuple[dict[str, Any], list[FieldError],
+                                                 dict[str, int]]:
         run = Run(doc)
         data = self._build(root, run, "")
-        return data, run.problems
+        return data, run.problems, run.lines
 
     def to_canonical_dict(self, raw: bytes) -> dict[str, Any]:
         """The message in canonical intake shape, before the model checks it.
 
         `DecodeError` for bad bytes; `OrderInvalid` when a value cannot be mapped."""
         doc, root = self._source.decode(raw)
-        data, problems = self._map(doc, root)
+        data, problems, lines = self._map(doc, root)
         if problems:
-            raise OrderInvalid(self._explained(problems))
+            raise OrderInvalid(self._explained(problems, lines))
         return data
 
     def apply(self, raw: bytes) -> Order:
@@ -82,15 +88,16 @@ class Mapping:
                 results.append(exc)
         return results
 
-    def _order(self, data: dict[str, Any], problems: list[FieldError]) -> Order:
+    def _order(self, data: dict[str, Any], problems: list[FieldError],
+               lines: dict[str, int]) -> Order:
         try:
             order = order_from_dict(data)
         except OrderInvalid as exc:
             model_errors = [e for e in exc.errors
                             if not any(_covers(p.path, e.path) for p in problems)]
-            raise OrderInvalid(self._explained([*problems, *model_errors])) from None
+            raise OrderInvalid(self._explained([*problems, *model_errors], lines)) from None
         if problems:
-            raise OrderInvalid(self._explained(problems))
+            raise OrderInvalid(self._explained(problems, lines))
         return order
 
     def origin_of(self, path: str) -> str | None:
@@ -103,13 +110,26 @@ class Mapping:
             pattern = pattern.rpartition(".")[0]
         return None
 
-    def _explained(self, errors: list[FieldError]) -> list[FieldError]:
+    def _explained(self, errors: list[FieldError],
+                   lines: dict[str, int] | None = None) -> list[FieldError]:
         out = []
         for error in errors:
             origin = self.origin_of(error.path)
             where = f"mapping {self.name}: {origin}" if origin else f"mapping {self.name}"
+            line = _input_line(error.path, lines or {})
+            if line is not None:
+                where += f"; input line {line}"
             out.append(FieldError(error.path, f"{error.reason} [{where}]"))
         return out
+
+
+def _input_line(path: str, lines: dict[str, int]) -> int | None:
+    """The input line of the deepest list item a canonical path is in (record exports)."""
+    while path:
+        if path in lines:
+            return lines[path]
+        path = path.rpartition(".")[0]
+    return None
 
 
 def _covers(problem_path: str, path: str) -> bool:

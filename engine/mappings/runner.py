@@ -2,13 +2,20 @@
 
 A mapping folder holds ``mapping.yaml`` and ``tests/`` with, per case:
 
-- ``<case>.input.json|xml|csv``: a message as the court's CMS sends it;
+- ``<case>.input.<any extension>``: a message as the court's CMS sends it;
 - ``<case>.expected.json``: the canonical order it must map to, or
-  ``<case>.expected-error.json``: ``{"error": "OrderInvalid", "fields": [...]}`` for a
-  message that must be refused (``DecodeError`` cases list no fields);
+  ``<case>.expected-error.json``: the refusal it must cause, ``{"error": <kind>}`` with what
+  says *why*: ``fields`` (OrderInvalid: exactly the canonical fields at fault), ``message``
+  (a fragment of the error text), ``rule`` / ``line`` (StructureError); other keys refused;
 - optionally ``<case>.expected-niem.xml`` / ``<case>.expected-clets.txt``: the outbound
   messages, compared when this build has that renderer (``engine.niem.render_niem``,
-  ``engine.clets.render_clets``); otherwise the case says it was not compared.
+  ``engine.clets.render_clets``); otherwise the case says it was not compared;
+- optionally ``<case>.case.json``: ``render_context`` (``mcn``, ``sent_at``,
+  ``doj_record_id`` for the pinned outputs) and ``all_columns_read: true`` (the case fails
+  while the mapping leaves a source column unread and not ignored).
+
+A mapping with declared columns (record exports, CSV with ``columns``) also gets a
+``(coverage)`` line naming every column it never reads.
 
 A mismatch is shown as the canonical field paths that differ and a unified diff.
 """
@@ -39,7 +46,12 @@ __all__ = [
     "run_mapping_tests",
 ]
 
-_INPUT_SUFFIXES = (".input.json", ".input.xml", ".input.csv")
+#: The record id of the entry's acknowledgement in pinned outputs of later versions: upper-
+#: case letters only, so it fits every renderer's record id (CLETS NIC: 15 alphanumerics).
+TEST_RECORD_ID = "TESTRECORD"
+_ERROR_KEYS = frozenset({"error", "fields", "message", "rule", "line"})
+_CASE_KEYS = frozenset({"render_context", "all_columns_read"})
+_CONTEXT_KEYS = frozenset({"mcn", "sent_at", "doj_record_id"})
 #: Outbound formats a case may pin: (file suffix, module, renderer function name).
 _RENDERERS = (
     ("niem", ".expected-niem.xml", "engine.niem", "render_niem"),
@@ -106,12 +118,30 @@ def _pretty(data: Any) -> list[str]:
     return json.dumps(data, indent=2, ensure_ascii=False).splitlines(keepends=True)
 
 
+def _case_settings(tests_dir: Path, case: str) -> dict[str, Any]:
+    """``<case>.case.json``, checked: unknown keys are a mistake, not a silent no-op."""
+    case_file = tests_dir / f"{case}.case.json"
+    if not case_file.is_file():
+        return {}
+    settings = json.loads(case_file.read_text(encoding="utf-8"))
+    if not isinstance(settings, dict):
+        raise ValueError(f"{case_file.name} must be a JSON object")
+    unknown = sorted(set(settings) - _CASE_KEYS)
+    if unknown:
+        raise ValueError(f"{case_file.name}: unknown key(s) {', '.join(unknown)}; expected "
+                         f"one of: {', '.join(sorted(_CASE_KEYS))}")
+    return settings
+
+
 def _render_context(tests_dir: Path, case: str, order: Order) -> RenderContext:
-    """The transmission facts a pinned NIEM/CLETS output was made with."""
-    settings: dict[str, Any] = {}
+    """The transmission facts a pinned NIEM/CLETS output was made with: the case's
+    ``render_context``, else the folder's ``render-context.json``, else the defaults."""
+    settings: dict[str, Any] = _case_settings(tests_dir, case).get("render_context") or {}
     context_file = tests_dir / "render-context.json"
-    if context_file.is_file():
+    if not settings and context_file.is_file():
         settings = json.loads(context_file.read_text(encoding="utf-8"))
+    if not isinstance(settings, dict) or set(settings) - _CONTEXT_KEYS:
+        raise ValueError(f"a render context is an object of {', '.join(sorted(_CONTEXT_KEYS))}")
     sent_at = settings.get("sent_at")
     # Message control numbers are letters, digits and '-', at most 36 (schemas/clets-layout).
     default_mcn = "TEST-" + re.sub(r"[^A-Za-z0-9]+", "-", case)[:31]
@@ -119,7 +149,7 @@ def _render_context(tests_dir: Path, case: str, order: Order) -> RenderContext:
         mcn=settings.get("mcn", default_mcn),
         sent_at=dt.datetime.fromisoformat(sent_at) if sent_at else order.issued_at,
         doj_record_id=settings.get("doj_record_id",
-                                   None if order.action is Action.ISSUE else "TEST-RECORD"),
+                                   None if order.action is Action.ISSUE else TEST_RECORD_ID),
     )
 
 
@@ -148,7 +178,8 @@ def _check_outputs(tests_dir: Path, case: str, order: Order, *,
         try:
             context = _render_context(tests_dir, case, order)
         except (ValueError, TypeError, AttributeError) as exc:
-            failures.append(f"{label}: tests/render-context.json is not usable: {exc}")
+            failures.append(f"{label}: tests/{case}.case.json or tests/render-context.json "
+                            f"is not usable: {exc}")
             continue
         try:
             rendered = render(order, context)
@@ -171,6 +202,26 @@ def _check_outputs(tests_dir: Path, case: str, order: Order, *,
 
 def _run_case(mapping: Mapping, tests_dir: Path, case: str, input_file: Path, *,
               update_rendered: bool) -> CaseResult:
+    label = tests_dir.parent.name
+    try:
+        settings = _case_settings(tests_dir, case)
+    except ValueError as exc:
+        return CaseResult(label, case, "FAIL", (str(exc),))
+    coverage: list[str] = []
+    if settings.get("all_columns_read") is True:
+        unread = mapping.unread_columns()
+        if unread:
+            coverage.append("the case requires every source column read, but the mapping "
+                            f"never reads: {', '.join(unread)}")
+    result = _run_case_itself(mapping, tests_dir, case, input_file,
+                              update_rendered=update_rendered)
+    if coverage:
+        return CaseResult(label, case, "FAIL", (*coverage, *result.details), result.notes)
+    return result
+
+
+def _run_case_itself(mapping: Mapping, tests_dir: Path, case: str, input_file: Path, *,
+                     update_rendered: bool) -> CaseResult:
     label = tests_dir.parent.name
     expected_file = tests_dir / f"{case}.expected.json"
     error_file = tests_dir / f"{case}.expected-error.json"
@@ -216,11 +267,20 @@ def _compare_error(label: str, case: str, error_file: Path,
                    error: InputError | None) -> CaseResult:
     try:
         spec = json.loads(error_file.read_text(encoding="utf-8"))
+        if not isinstance(spec, dict):
+            raise TypeError("not a JSON object")
+        unknown = sorted(set(spec) - _ERROR_KEYS)
+        if unknown:
+            raise ValueError(f"unknown key(s) {', '.join(unknown)}; expected: "
+                             f"{', '.join(sorted(_ERROR_KEYS))}")
         wanted_type = spec["error"]
-        wanted_fields = sorted(spec.get("fields", []))
+        wanted_fields = sorted(spec["fields"]) if "fields" in spec else None
+        if not isinstance(wanted_type, str):
+            raise TypeError("`error` is the error kind's name, e.g. StructureError")
     except (ValueError, KeyError, TypeError) as exc:
         return CaseResult(label, case, "FAIL", (f"{error_file.name} must be "
-                          f'{{"error": "OrderInvalid", "fields": [...]}}: {exc}',))
+                          f'{{"error": <kind>, "fields"|"message"|"rule"|"line": ...}}: '
+                          f"{exc}",))
     if error is None:
         return CaseResult(label, case, "FAIL", (f"expected {wanted_type}, but the message "
                                                 "mapped to a valid order",))
@@ -229,11 +289,22 @@ def _compare_error(label: str, case: str, error_file: Path,
         problems.append(f"expected {wanted_type}, got {type(error).__name__}: {error}")
     if isinstance(error, OrderInvalid):
         got = sorted({e.path for e in error.errors})
-        if got != wanted_fields:
+        if wanted_fields is not None and got != wanted_fields:
             problems.append(f"expected errors at {wanted_fields}, got them at {got}")
             problems.extend(f"  {e.path}: {e.reason}" for e in error.errors)
     elif isinstance(error, DecodeError) and wanted_fields:
-        problems.append(f"a DecodeError has no fields; expected {wanted_fields}")
+        problems.append(f"a {type(error).__name__} has no fields; expected {wanted_fields}")
+    fragment = spec.get("message")
+    if fragment is not None and str(fragment) not in str(error):
+        problems.append(f"expected the error to say {fragment!r}; it says: {error}")
+    for key in ("rule", "line"):
+        if key in spec and str(getattr(error, key, None)) != str(spec[key]):
+            problems.append(f"expected {key} {spec[key]!r}, got "
+                            f"{getattr(error, key, None)!r}: {error}")
+    if not problems and wanted_fields is None and fragment is None and "rule" not in spec:
+        problems.append(f"{error_file.name} says only the error kind; add `fields`, "
+                        "`message` or `rule` so the case fails when the message is refused "
+                        "for another reason")
     return CaseResult(label, case, "FAIL" if problems else "PASS", tuple(problems))
 
 
@@ -249,15 +320,21 @@ def run_mapping_dir(folder: Path, *, update_rendered: bool = False) -> list[Case
     except MappingError as exc:
         return [CaseResult(label, "(mapping)", "ERROR", tuple(str(exc).splitlines()))]
     tests_dir = folder / "tests"
-    inputs = sorted(p for p in tests_dir.glob("*.input.*") if p.name.endswith(_INPUT_SUFFIXES))
+    inputs = sorted(p for p in tests_dir.glob("*.input.*")
+                    if p.is_file() and not p.name.startswith("."))
     if not inputs:
         return [CaseResult(label, "(tests)", "FAIL",
-                           (f"no <case>.input.{mapping.format} files in {tests_dir}",))]
+                           (f"no <case>.input.<ext> files in {tests_dir}",))]
     results = []
     for input_file in inputs:
         case = input_file.name.split(".input.", 1)[0]
         results.append(_run_case(mapping, tests_dir, case, input_file,
                                  update_rendered=update_rendered))
+    unread = mapping.unread_columns()
+    if unread is not None:
+        note = (f"unread columns (neither read nor in `ignore`): {', '.join(unread)}"
+                if unread else "every source column is read or ignored on purpose")
+        results.append(CaseResult(label, "(coverage)", "PASS", (), (note,)))
     return results
 
 

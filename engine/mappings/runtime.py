@@ -42,12 +42,14 @@ Builder = Callable[[Any, "Run", str], Any]
 class Run:
     """The state of mapping one message: the document, the order type, problems found."""
 
-    __slots__ = ("doc", "order_type", "problems")
+    __slots__ = ("doc", "lines", "order_type", "problems")
 
     def __init__(self, doc: Any) -> None:
         self.doc = doc
         self.order_type: Any = None
         self.problems: list[FieldError] = []
+        #: Canonical path of a list item -> the input line it came from (record exports).
+        self.lines: dict[str, int] = {}
 
 #: Kinds of node entry.
 READ, LEAF, ORDER_TYPE, NODE, GROUP = range(5)
@@ -174,6 +176,9 @@ def group_builder(specs: tuple[tuple[Any, ...], ...]) -> Builder:
             for item in items(ctx, run):
                 if where is not None and not where(item, run):
                     continue
+                line = getattr(item, "line", None)  # a record of a record export
+                if line is not None:
+                    run.lines[f"{prefix}{len(out)}"] = line
                 if build_item is not None:
                     built = build_item(item, run, f"{prefix}{len(out)}.")
                     if built is not None:

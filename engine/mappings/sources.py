@@ -10,6 +10,9 @@ the file, line and key.
 - XML: XPath 1.0 relative to the current element, with the mapping's namespace prefixes,
   compiled once with ``etree.XPath``; documents parsed only by `parse_untrusted_xml`.
 - CSV: a header column name; ``each: rows`` (in the compiler) is every data row.
+
+Record-oriented text exports (one record a line, per-type layouts) are the fourth format,
+in `engine.mappings.records`.
 """
 
 from __future__ import annotations
@@ -38,6 +41,10 @@ _JSON_INDEX = re.compile(r"\[(\d+)\]")
 _XPATH_PREFIX = re.compile(r"(?<![\w.:-])([A-Za-z_][\w.-]*):(?![:/])(?=[A-Za-z_*])")
 
 
+#: What to use for an export that is not one CSV table.
+_RECORDS_HINT = "describe it as `format: records` (docs/mapping-guide.md, Record exports)"
+
+
 class PathInvalid(ValueError):
     """A path that can never match any message; the text says why."""
 
@@ -64,6 +71,21 @@ class Source:
     def many(self, path: str) -> Getter:
         """A function reading every item at `path` from a context (for repeated groups)."""
         raise NotImplementedError
+
+    def describe(self, path: Any) -> Any:
+        """A path as an error message names it (record exports add the record type)."""
+        return path
+
+    def enter(self, each: str | None) -> None:
+        """The compiler starts a group whose items come from `each` (record sources use it
+        to know which record type a bare column names)."""
+
+    def leave(self) -> None:
+        """The compiler has finished the group it last entered."""
+
+    def unread_columns(self) -> list[str] | None:
+        """Source columns no rule reads (None where the format has no declared columns)."""
+        return None
 
 
 class JsonSource(Source):
@@ -251,7 +273,9 @@ class CsvSource(Source):
     format = "csv"
 
     def __init__(self, *, delimiter: str, record: str, encoding: str,
-                 columns: tuple[str, ...] | None) -> None:
+                 columns: tuple[str, ...] | None, ignore: frozenset[str] = frozenset(),
+                 ) -> None:
+        self.ignore = ignore
         self.delimiter = delimiter
         self.record = record
         self.encoding = encoding
@@ -291,7 +315,8 @@ class CsvSource(Source):
             raise DecodeError("the CSV message is empty")
         header = [h.strip() for h in records[0]]
         if len(set(header)) != len(header):
-            raise DecodeError("the CSV header names a column twice")
+            raise DecodeError("line 1: the CSV header names a column twice (a file without a "
+                              f"header line, or with several kinds of row? {_RECORDS_HINT})")
         missing = sorted(self.used_columns - set(header))
         if missing:
             raise DecodeError(f"the CSV header lacks column(s) {', '.join(missing)}")
@@ -301,15 +326,24 @@ class CsvSource(Source):
         for number, record in enumerate(records[1:], start=2):
             if len(record) != len(header):
                 raise DecodeError(f"CSV record {number} has {len(record)} fields; "
-                                  f"the header has {len(header)}")
+                                  f"the header has {len(header)} (rows of several widths? "
+                                  f"{_RECORDS_HINT})")
             rows.append(dict(zip(header, record, strict=True)))
         return rows
+
+    def unread_columns(self) -> list[str] | None:
+        if self.columns is None:
+            return None
+        return [c for c in self.columns if c not in self.used_columns and c not in self.ignore]
 
     def _column(self, path: str) -> str:
         if not path.strip() or path != path.strip():
             raise PathInvalid("a CSV path is a header column name without outer blanks")
         if self.columns is not None and path not in self.columns:
             raise PathInvalid(f"column {path!r} is not in source.columns")
+        if path in self.ignore:
+            raise PathInvalid(f"column {path!r} is listed in source.ignore; a column is read "
+                              "or ignored, not both")
         self.used_columns.add(path)
         return path
 

@@ -21,7 +21,9 @@ from engine.mappings.transforms import (
     join_values,
     parse_date,
     parse_datetime,
+    pattern_format,
     split_name,
+    split_parts,
     to_int,
 )
 from engine.mappings.yamlsource import Located, LocatedList
@@ -29,7 +31,10 @@ from engine.mappings.yamlsource import Located, LocatedList
 __all__ = ["TRANSFORM_NAMES", "TransformCompiler"]
 
 _PLAIN_TRANSFORMS = ("strip", "upper", "lower", "int", "feet_inches")
-_ARG_TRANSFORMS = ("split_name", "date", "datetime", "join", "regex", "bool")
+_ARG_TRANSFORMS = ("split_name", "split", "date", "datetime", "join", "regex", "bool",
+                   "none_if")
+#: The parts a `split` transform can cut a name into (canonical PersonName fields).
+_NAME_PARTS = ("surname", "given", "middle", "suffix")
 #: Every transform a mapping can name.
 TRANSFORM_NAMES = _PLAIN_TRANSFORMS + _ARG_TRANSFORMS
 
@@ -84,6 +89,16 @@ class TransformCompiler:
                            f"{', '.join(NAME_ORDERS)}")
                 return None, kind
             return (lambda v, order=arg: split_name(as_text(v), order)), "name"
+        if name == "split":
+            return self.split_transform(arg, line_holder, where)
+        if name == "none_if":
+            if not (isinstance(arg, LocatedList) and arg and all(isinstance(a, str)
+                                                                 for a in arg)):
+                self.error(line_holder, "", where, "none_if takes the list of texts that "
+                           "mean no value, e.g. ['00000000', 'UNK']")
+                return None, kind
+            empty = frozenset(a.strip() for a in arg)
+            return (lambda v: None if as_text(v).strip() in empty else v), "text"
         if name == "date":
             fmt = self.format_arg(arg, line_holder, where, "date")
             if fmt is None:
@@ -101,10 +116,31 @@ class TransformCompiler:
         return self.bool_transform(arg, line_holder, where)
 
     def format_arg(self, arg: Any, holder: LocatedList, where: str, name: str) -> str | None:
+        """A strptime format, or a strict pattern (``MMDDYYYY``) made into one; a pattern's
+        digits are then checked exactly (strptime alone takes ``1122026`` as 1/12/2026)."""
+        if isinstance(arg, str) and "%" not in arg:
+            found = pattern_format(arg)
+            if found is not None:
+                return _StrictFormat(*found)
         if not isinstance(arg, str) or "%" not in arg:
-            self.error(holder, "", where, f"{name} takes a strptime format, e.g. '%m/%d/%Y'")
+            self.error(holder, "", where, f"{name} takes a strptime format, e.g. '%m/%d/%Y', "
+                       "or a pattern such as MMDDYYYY or 'YYYYMMDD HHMM'")
             return None
         return arg
+
+    def split_transform(self, arg: Any, holder: LocatedList,
+                        where: str) -> tuple[Callable[[Any], Any] | None, str]:
+        if not (isinstance(arg, Located) and set(arg) == {"separator", "parts"}
+                and isinstance(arg["separator"], str) and arg["separator"]
+                and isinstance(arg["parts"], LocatedList) and arg["parts"]
+                and all(p in _NAME_PARTS for p in arg["parts"])
+                and len(set(arg["parts"])) == len(arg["parts"]) and "surname" in arg["parts"]):
+            self.error(holder, "", where, "split takes {separator: '*', parts: [surname, "
+                       "given, middle, suffix]} (name parts in the export's order, each once, "
+                       "surname among them)")
+            return None, "text"
+        separator, parts = arg["separator"], tuple(arg["parts"])
+        return (lambda v: split_parts(as_text(v), separator, parts)), "name"
 
     def datetime_transform(self, arg: Any, holder: LocatedList,
                            where: str) -> tuple[Callable[[Any], Any] | None, str]:
@@ -153,7 +189,8 @@ class TransformCompiler:
 
         def extract(value: Any) -> Any:
             match = compiled.search(as_text(value))
-            return match.group(group_number) if match else None
+            found = match.group(group_number) if match else None
+            return found if found and found.strip() else None  # empty text is no value
         return extract, "text"
 
     def bool_transform(self, arg: Any, holder: LocatedList,
@@ -174,3 +211,13 @@ class TransformCompiler:
             raise ValueProblem("is neither a true nor a false code of the bool transform")
         return to_bool, "bool"
 
+
+class _StrictFormat(str):
+    """A strptime format made from a pattern, with the exact digit shape it must match."""
+
+    shape: re.Pattern[str]
+
+    def __new__(cls, fmt: str, shape: re.Pattern[str]) -> _StrictFormat:
+        made = super().__new__(cls, fmt)
+        made.shape = shape
+        return made

@@ -20,7 +20,9 @@ __all__ = [
     "join_values",
     "parse_date",
     "parse_datetime",
+    "pattern_format",
     "split_name",
+    "split_parts",
     "to_int",
 ]
 
@@ -141,9 +143,29 @@ def _fast_datetime(text: str, fmt: str) -> dt.datetime | None:
     return _iso_fast(text, fmt)
 
 
+def _pattern_moment(text: str, fmt: str, what: str) -> dt.datetime | None:
+    """For a format made from a pattern (MMDDYYYY): the moment its exact digits say (read
+    straight from them: strptime costs most of a record export's mapping), else None."""
+    shape = getattr(fmt, "shape", None)
+    if shape is None:
+        return None
+    match = shape.fullmatch(text)
+    if match is None:
+        raise ValueProblem(f"is not a {what} in the pattern's exact digits ({fmt!s})")
+    parts = {k: int(v) for k, v in match.groupdict().items()}
+    try:
+        return dt.datetime(parts.get("Y", 1900), parts.get("m", 1), parts.get("d", 1),
+                           parts.get("H", 0), parts.get("M", 0), parts.get("S", 0))
+    except ValueError:
+        raise ValueProblem(f"is not a {what} in the format {fmt!s}") from None
+
+
 def parse_date(text: str, fmt: str) -> dt.date:
     """A date written in `fmt` (strptime codes); a datetime format gives its date."""
     text = text.strip()
+    exact = _pattern_moment(text, fmt, "date")
+    if exact is not None:
+        return exact.date()
     try:
         return _fast_date(text, fmt) or dt.datetime.strptime(text, fmt).date()
     except (ValueError, OverflowError):
@@ -153,8 +175,9 @@ def parse_date(text: str, fmt: str) -> dt.date:
 def parse_datetime(text: str, fmt: str, zone: ZoneInfo | None) -> dt.datetime:
     """A moment written in `fmt`; a time without an offset is local time in `zone`."""
     text = text.strip()
+    exact = _pattern_moment(text, fmt, "date and time")
     try:
-        moment = _fast_datetime(text, fmt) or dt.datetime.strptime(text, fmt)
+        moment = exact or _fast_datetime(text, fmt) or dt.datetime.strptime(text, fmt)
     except (ValueError, OverflowError):
         raise ValueProblem(f"is not a date and time in the format {fmt!r}") from None
     if moment.tzinfo is None:
@@ -176,6 +199,53 @@ def _iso_fast(text: str, fmt: str) -> dt.datetime | None:
     if len(text) > 19 and not re.fullmatch(r"[+-]\d\d:?\d\d|Z", text[19:], re.ASCII):
         return None
     return dt.datetime.fromisoformat(text)
+
+
+#: Tokens of a fixed-width date/time pattern such as ``MMDDYYYY`` or ``YYYYMMDD HHMM``
+#: (an ``MM`` after ``HH`` is minutes): each stands for exactly that many digits.
+_PATTERN_TOKEN = re.compile(r"YYYY|MM|DD|HH|SS")
+_PATTERN_LITERAL = re.compile(r"[ T:/.\-]")
+
+
+def pattern_format(pattern: str) -> tuple[str, re.Pattern[str]] | None:
+    """A strict date pattern (``MMDDYYYY``) as (strptime format, its exact digit shape);
+    None when `pattern` is not made of the pattern tokens and separators."""
+    fmt, shape, seen_hour, pos = [], [], False, 0
+    while pos < len(pattern):
+        token = _PATTERN_TOKEN.match(pattern, pos)
+        if token:
+            text = token.group()
+            if text == "HH":
+                seen_hour = True
+            code = {"YYYY": "%Y", "DD": "%d", "HH": "%H", "SS": "%S",
+                    "MM": "%M" if seen_hour else "%m"}[text]
+            if code in fmt:
+                return None  # a part written twice
+            fmt.append(code)
+            shape.append(rf"(?P<{code[1]}>\d{{{len(text)}}})")
+            pos = token.end()
+        elif _PATTERN_LITERAL.match(pattern, pos):
+            fmt.append(pattern[pos])
+            shape.append(re.escape(pattern[pos]))
+            pos += 1
+        else:
+            return None
+    if not fmt:
+        return None
+    return "".join(fmt), re.compile("".join(shape), re.ASCII)
+
+
+def split_parts(text: str, separator: str, parts: tuple[str, ...]) -> dict[str, str]:
+    """``LAST*FIRST*MIDDLE*SUFFIX`` cut on `separator` into the named parts; an empty
+    piece is no value, and a piece beyond the named parts is refused (never dropped)."""
+    pieces = [p.strip() for p in text.split(separator)]
+    if len(pieces) > len(parts) and any(pieces[len(parts):]):
+        raise ValueProblem(f"has more {separator!r}-separated parts than the mapping "
+                           f"names ({len(parts)})")
+    out = {name: piece for name, piece in zip(parts, pieces, strict=False) if piece}
+    if "surname" in parts and "surname" not in out:
+        raise ValueProblem("the name has no surname part")
+    return out
 
 
 def to_int(text: str) -> int:
@@ -201,6 +271,9 @@ def join_values(values: Any, separator: str) -> str | None:
     """Several source values as one text, leaving out the missing ones."""
     if not isinstance(values, list):
         return as_text(values)
-    texts = [as_text(v).strip() for v in values if v is not None]
+    flat: list[Any] = []
+    for value in values:  # a path to child records gives a list of its own
+        flat.extend(value if isinstance(value, list) else [value])
+    texts = [as_text(v).strip() for v in flat if v is not None]
     joined = separator.join(t for t in texts if t)
     return joined or None

@@ -150,3 +150,133 @@ class TestMappedCourt:
         assert good.version_key == "CA043015J/SCL-DV-2026-0042#2"
         assert good.state is State.WAITING  # version 1 has not been seen
         assert bad.state is State.INVALID and bad.reason
+
+
+class TestRefusedCourtFiles:
+    """A court file its mapping refuses outright is recorded INVALID, acked, and copied to
+    the dead letters with the reason, so the court's bytes are kept for a replay."""
+
+    def _pipeline(self, tmp_path: Path) -> tuple[Pipeline, Path]:
+        from engine.config import parse_config
+        from engine.ledger import Ledger, open_database
+        from engine.runner import real_parts
+        from engine.stand_ins import stand_in_render
+
+        repo = Path(__file__).parents[2]
+        config = parse_config({
+            "courts": {"CA054015J": {"mapping": "tulare-pipe-records", "destination": "doj"}},
+            "destinations": {"doj": {"transport": "https", "format": "niem"}},
+        }, env={}, base_dir=repo)
+        ledger = Ledger(open_database(f"sqlite:///{tmp_path / 'l.db'}"))
+        pipeline = Pipeline.build(config, ledger, renderers={"niem": stand_in_render},
+                                  load_mapping=real_parts(config).load_mapping)
+        return pipeline, repo / "config" / "mappings" / "tulare-pipe-records" / "tests"
+
+    def test_refused_file_is_dead_lettered_with_its_rule_and_acked(self, tmp_path: Path) -> None:
+        pipeline, cases = self._pipeline(tmp_path)
+        channel = Channel()
+        batch = channel.batch(pipeline)
+        good = (cases / "ch_tro_issue_not_served.input.txt").read_bytes()
+        bad = (cases / "truncated_file.input.txt").read_bytes()
+        batch.add(Delivery(1, IntakeMessage(good, court_ori="CA054015J")))
+        batch.add(Delivery(2, IntakeMessage(bad, court_ori="CA054015J")))
+        batch.add(Delivery(3, IntakeMessage(b"not json")))  # canonical: recorded only
+        batch.flush()
+        assert channel.acks == [(3, True)]
+        [(tag, reason)] = channel.dead
+        assert tag == 2
+        assert reason.startswith("recorded INVALID as CA054015J/UNREADABLE-")
+        assert "line 7:" in reason and "(rule source.structure.last)" in reason
+
+    def test_the_same_refused_file_again_is_not_dead_lettered_twice(self,
+                                                                    tmp_path: Path) -> None:
+        pipeline, cases = self._pipeline(tmp_path)
+        bad = (cases / "mistyped_record_type.input.txt").read_bytes()
+        channel = Channel()
+        for tag in (1, 2):
+            batch = channel.batch(pipeline)
+            batch.add(Delivery(tag, IntakeMessage(bad, court_ori="CA054015J")))
+            batch.flush()
+        assert [tag for tag, _ in channel.dead] == [1]
+        assert channel.acks == [(1, True), (2, True)]
+
+    def test_a_copy_not_confirmed_still_acks_the_recorded_message(self,
+                                                                  tmp_path: Path) -> None:
+        pipeline, cases = self._pipeline(tmp_path)
+        channel = Channel(dead_letter_ok=False)
+        batch = channel.batch(pipeline)
+        bad = (cases / "truncated_file.input.txt").read_bytes()
+        batch.add(Delivery(5, IntakeMessage(bad, court_ori="CA054015J")))
+        batch.flush()
+        assert (channel.acks, channel.rejects) == ([(5, True)], [])
+
+
+class TestCourtSources:
+    """A court with two CMSs: each message's source (spool folder or x-court-source header)
+    chooses the mapping, configured per court and source in engine.yaml."""
+
+    COURT = "CA020015J"
+
+    def _pipeline(self, tmp_path: Path) -> Pipeline:
+        from engine.config import parse_config
+        from engine.ledger import Ledger, open_database
+        from engine.runner import real_parts
+        from engine.stand_ins import stand_in_render
+
+        repo = Path(__file__).parents[2]
+        config = parse_config({
+            "courts": {self.COURT: {"mapping": "canonical", "destination": "doj",
+                                    "sources": {"mainframe": "madera-fixed-width"}}},
+            "destinations": {"doj": {"transport": "https", "format": "niem"}},
+        }, env={}, base_dir=repo)
+        ledger = Ledger(open_database(f"sqlite:///{tmp_path / 'l.db'}"))
+        return Pipeline.build(config, ledger, renderers={"niem": stand_in_render},
+                              load_mapping=real_parts(config).load_mapping)
+
+    def test_each_source_is_read_by_its_own_mapping(self, tmp_path: Path) -> None:
+        """The court's own messages are canonical JSON; its mainframe's are fixed width."""
+        pipeline = self._pipeline(tmp_path)
+        repo = Path(__file__).parents[2]
+        fixed = (repo / "config" / "mappings" / "madera-fixed-width" / "tests"
+                 / "ea_tro_two_protected_not_served.input.dat").read_bytes()
+        mapped, canonical, unknown, no_court = pipeline.run([
+            IntakeMessage(fixed, court_ori=self.COURT, source="mainframe"),
+            IntakeMessage(fixed, court_ori=self.COURT),
+            IntakeMessage(b"any bytes", court_ori=self.COURT, source="odyssey"),
+            IntakeMessage(b"other bytes", source="mainframe")])
+        assert mapped.version_key == f"{self.COURT}/MAD-EA-00871#1"
+        assert mapped.reason is None
+        assert canonical.reason is not None and canonical.reason.startswith("not JSON")
+        assert unknown.reason == (f"court {self.COURT} has no CMS source 'odyssey' "
+                                  "(config courts.<ORI>.sources)")
+        assert no_court.reason == "headers.x-court-source: a source needs the court (x-court-ori)"
+
+    def test_spool_subfolder_names_the_source(self, tmp_path: Path) -> None:
+        pipeline = self._pipeline(tmp_path)
+        spool = SpoolIntake(tmp_path / "spool", pipeline)
+        folder = spool.incoming / self.COURT / "odyssey"
+        folder.mkdir(parents=True)
+        (folder / "x.txt").write_bytes(b"anything")
+        assert spool.run_once() == 1
+        reason = (spool.invalid / "x.txt.reason").read_text(encoding="utf-8")
+        assert "has no CMS source 'odyssey'" in reason
+
+    @pytest.mark.parametrize(("sources", "key", "fragment"), [
+        ({"mainframe": "no-such-mapping"}, "courts.CA054015J.sources.mainframe",
+         "no no-such-mapping/mapping.yaml"),
+        ({"main frame": "canonical"}, "courts.CA054015J.sources.main frame",
+         "a source name is letters"),
+        ("madera-fixed-width", "courts.CA054015J.sources", "must map source names"),
+    ])
+    def test_bad_sources_fail_the_config(self, sources: object, key: str,
+                                         fragment: str) -> None:
+        from engine.config import ConfigError, parse_config
+
+        with pytest.raises(ConfigError) as caught:
+            parse_config({
+                "courts": {"CA054015J": {"mapping": "canonical", "destination": "doj",
+                                         "sources": sources}},
+                "destinations": {"doj": {"transport": "https", "format": "niem"}},
+            }, env={}, base_dir=Path(__file__).parents[2])
+        assert any(key in line and fragment in line for line in str(caught.value).splitlines()), \
+            str(caught.value)

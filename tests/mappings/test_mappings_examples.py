@@ -17,9 +17,9 @@ SHIPPED = sorted(discover_mapping_dirs([REPO / "config" / "mappings"]))
 
 
 def test_three_formats_are_shipped() -> None:
-    """config/mappings holds a JSON, an XML and a CSV court mapping."""
+    """config/mappings holds a JSON, an XML, a CSV and record-export court mappings."""
     formats = {load_mapping(d / "mapping.yaml").format for d in SHIPPED}
-    assert formats == {"json", "xml", "csv"}
+    assert formats == {"json", "xml", "csv", "records"}
 
 
 @pytest.mark.parametrize("folder", SHIPPED, ids=lambda p: p.name)
