@@ -167,3 +167,24 @@ class TestProbe:
 
 def _aware(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+class TestConfig:
+    def test_the_margin_comes_from_the_config(self, tmp_path) -> None:  # type: ignore[no-untyped-def]
+        """`transmitter.deadline_margin` (seconds) reaches every destination's transmitter."""
+        from engine.config import parse_config
+        from engine.runner import EngineRunner, Parts
+        from engine.stand_ins import StandInReceiver
+
+        config = parse_config({
+            "ledger": {"url": f"sqlite:///{tmp_path / 'l.db'}"},
+            "spool_dir": str(tmp_path / "spool"), "metrics_port": None,
+            "courts": {"*": {"destination": "doj"}},
+            "destinations": {"doj": {"transport": "mock", "format": "niem"}},
+            "transmitter": {"deadline_margin": 120}}, env={})
+        assert config.transmitter.deadline_margin == 120.0
+        runner = EngineRunner(config, Parts(
+            renderers={"niem": stand_in_render}, ack_parsers={"niem": parse_stand_in_ack},
+            transport_factory=lambda dest: StandInReceiver().transport()))
+        assert [t._deadline_margin for t in runner.transmitters] == [dt.timedelta(minutes=2)]
+        runner.ledger.engine.dispose()
