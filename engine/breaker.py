@@ -4,7 +4,9 @@ closed --(failure_threshold failures in a row)--> open --(reset_timeout passes)-
 half-open --(a trial send succeeds)--> closed;  half-open --(it fails)--> open again.
 
 While open, the transmitter sends nothing to that destination and reschedules what is due
-to the moment the breaker lets a trial through. The clock is injected for tests.
+to the moment the breaker lets a trial through. A failing destination is probed every
+``reset_timeout`` (`probe_due`) whatever each order's own backoff says, so its recovery is
+seen within that interval, not at the next scheduled retry. The clock is injected for tests.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ class BreakerState(enum.StrEnum):
 class BreakerPolicy:
     #: Consecutive failed sends (after in-process retries) that open the breaker.
     failure_threshold: int = 5
-    #: Seconds the breaker stays open before it lets one trial send through.
+    #: Seconds the breaker stays open before it lets one trial send through; also the
+    #: interval at which a failing destination is probed.
     reset_timeout: float = 30.0
 
     def __post_init__(self) -> None:
@@ -56,6 +59,7 @@ class CircuitBreaker:
         self._lock = threading.Lock()
         self._failures = 0
         self._opened_at: dt.datetime | None = None
+        self._failed_at: dt.datetime | None = None
         self._trial_out = False
 
     @property
@@ -90,6 +94,19 @@ class CircuitBreaker:
                 return True
             return False
 
+    @property
+    def probe_interval(self) -> dt.timedelta:
+        return dt.timedelta(seconds=self._policy.reset_timeout)
+
+    def probe_due(self) -> bool:
+        """Is a failing destination due for a probe (one send, whatever each order's backoff
+        says)? True when ``reset_timeout`` has passed since its last failure and no trial is
+        out. False for a healthy destination."""
+        with self._lock:
+            return (self._failures > 0 and self._failed_at is not None
+                    and not self._trial_out
+                    and self._clock() >= self._failed_at + self.probe_interval)
+
     def retry_at(self) -> dt.datetime:
         """When a send refused now should be tried again."""
         with self._lock:
@@ -101,11 +118,13 @@ class CircuitBreaker:
         with self._lock:
             self._failures = 0
             self._opened_at = None
+            self._failed_at = None
             self._trial_out = False
 
     def record_failure(self) -> None:
         with self._lock:
             self._failures += 1
+            self._failed_at = self._clock()
             if self._trial_out or self._failures >= self._policy.failure_threshold:
                 self._opened_at = self._clock()
             self._trial_out = False

@@ -132,6 +132,9 @@ class TransmitterConfig:
     #: never runs further ahead of the DOJ than this, so a backlog waits in the ledger (not
     #: in the DOJ's queue) and ``ack_timeout`` measures the DOJ's answer, not our backlog.
     max_in_flight: int = 200
+    #: Seconds before an order's due time after which no retry is planned: a failing
+    #: order is tried again by then at the latest (the backoff may say 15 minutes).
+    deadline_margin: float = 300.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

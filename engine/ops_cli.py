@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import getpass
 import json
 import os
 import signal
@@ -35,6 +36,16 @@ def _ledger(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from engine.ledger import open_ledger
 
     return open_ledger(_config(args).ledger.url)
+
+
+def _actor(args: argparse.Namespace) -> str:
+    """Who is acting: ``--as NAME``, else the OS user (for the audit trail)."""
+    if args.actor:
+        return str(args.actor)
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (a container's arbitrary uid)
+        return f"uid:{os.getuid()}"
 
 
 def _jsonable(value: Any) -> Any:
@@ -178,7 +189,8 @@ def _cmd_orders_show(args: argparse.Namespace) -> int:
         print("  history:")
         for e in v["audit"]:
             print(f"    {_when(e['at'])}  {e['from'] or '-':>15} -> {e['to'] or '-':<15} "
-                  f"{e['detail']}")
+                  f"{e['detail']}"
+                  + (f" [by {e['actor']}: {e['reason']}]" if e.get("actor") else ""))
     return 0
 
 
@@ -213,7 +225,8 @@ def _cmd_orders_resend(args: argparse.Namespace) -> int:
     row = ledger.version_row(order_key, version) or {}
     dest = config.destinations.get(str(row.get("destination")))
     try:
-        mcn = ledger.resend(order_key, version, fmt=dest.format if dest else None)
+        mcn = ledger.resend(order_key, version, fmt=dest.format if dest else None,
+                            actor=_actor(args), reason=args.reason)
     except ResendRefused as exc:
         print(f"not resent: {exc}", file=sys.stderr)
         return 1
@@ -222,6 +235,38 @@ def _cmd_orders_resend(args: argparse.Namespace) -> int:
     else:
         print(f"{order_key}#{version} is back in line as transmission {mcn} (a new MCN: "
               "the destination already answered the old one)")
+    return 0
+
+
+def _cmd_orders_retry(args: argparse.Namespace) -> int:
+    """Send waiting transmissions now: a retry (same MCN, same bytes), not a resend."""
+    chosen = [bool(args.id), bool(args.destination), bool(args.all_waiting)]
+    if sum(chosen) != 1:
+        print("say what to retry: ORDER_KEY, --destination D or --all-waiting (one of them)",
+              file=sys.stderr)
+        return 2
+    ledger = _ledger(args)
+    order_key = None
+    if args.id:
+        found = ledger.order_key_for(args.id)
+        if found is None:
+            print(f"no order, order version or MCN {args.id!r} in the ledger",
+                  file=sys.stderr)
+            return 1
+        order_key = found[0]
+    if args.destination and args.destination not in _config(args).destinations:
+        print(f"no destination {args.destination!r} in the config", file=sys.stderr)
+        return 1
+    mcns = ledger.retry_now(order_key=order_key, destination=args.destination,
+                            actor=_actor(args), reason=args.reason)
+    if args.json:
+        _print_json({"retried": mcns})
+    elif mcns:
+        print(f"{len(mcns)} waiting transmission(s) will be sent now, each with its own MCN "
+              f"(a retry): {', '.join(mcns[:10])}{' ...' if len(mcns) > 10 else ''}")
+    else:
+        print("nothing waiting to retry (SENT ones await their acknowledgement; later "
+              "versions wait for the earlier one)")
     return 0
 
 
@@ -240,7 +285,13 @@ def _cmd_dlq(args: argparse.Namespace) -> int:
                    ["MESSAGE", "BYTES", "REASON"])
             print(f"\n{len(items)} dead-lettered message(s) in {dead_letters.where(config)}")
         return 0
+    if not args.reason:
+        print("dlq replay needs --reason (it goes to the audit trail)", file=sys.stderr)
+        return 2
     count = dead_letters.replay_dead_letters(config, limit=args.limit)
+    _ledger(args).record_action(actor=_actor(args), reason=args.reason,
+                                detail=f"replayed {count} dead-lettered message(s) from "
+                                       f"{dead_letters.where(config)} to the intake")
     if args.json:
         _print_json({"replayed": count})
     else:
@@ -273,6 +324,13 @@ def register_operations(sub: argparse._SubParsersAction) -> None:
         if json_flag:
             p.add_argument("--json", action="store_true", help="machine-readable output")
 
+    def person(p: argparse.ArgumentParser, required: bool = True) -> None:
+        """A person's action: why (required) and who, for the audit trail."""
+        p.add_argument("--reason", required=required,
+                       help="why (recorded in the audit trail; no personal data)")
+        p.add_argument("--as", dest="actor", metavar="NAME",
+                       help="who is acting (default: the OS user)")
+
     p = sub.add_parser("run", help="run the engine until stopped (SIGTERM/Ctrl-C)")
     common(p, json_flag=False)
     p.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
@@ -293,7 +351,7 @@ def register_operations(sub: argparse._SubParsersAction) -> None:
     common(q, json_flag=False)
     q.set_defaults(func=_guard(_cmd_db_upgrade))
 
-    p = sub.add_parser("orders", help="find, inspect and resend orders")
+    p = sub.add_parser("orders", help="find, inspect, retry and resend orders")
     osub = p.add_subparsers(dest="orders_command", metavar="ACTION", required=True)
     q = osub.add_parser("show", help="state history, attempts and acks of one order")
     q.add_argument("id", help="order key (ORI/ORDER-ID), KEY#VERSION, or an MCN")
@@ -311,10 +369,19 @@ def register_operations(sub: argparse._SubParsersAction) -> None:
     q = osub.add_parser("resend", help="send a REJECTED or INVALID version again (new MCN)")
     q.add_argument("id", help="KEY#VERSION or the MCN of its last transmission")
     common(q)
+    person(q)
     q.set_defaults(func=_guard(_cmd_orders_resend))
+    q = osub.add_parser("retry", help="send waiting transmissions now (same MCN)")
+    q.add_argument("id", nargs="?", help="order key, KEY#VERSION or an MCN")
+    q.add_argument("--destination", metavar="D", help="everything waiting for destination D")
+    q.add_argument("--all-waiting", action="store_true", help="everything waiting")
+    common(q)
+    person(q)
+    q.set_defaults(func=_guard(_cmd_orders_retry))
 
     p = sub.add_parser("dlq", help="the intake's dead-letter queue (or spool/invalid)")
     p.add_argument("action", choices=["list", "replay"])
     p.add_argument("--limit", type=int, default=100, help="at most this many messages")
     common(p)
+    person(p, required=False)  # `list` needs none; `replay` checks
     p.set_defaults(func=_guard(_cmd_dlq))

@@ -6,6 +6,8 @@ Two kinds of retry keep invariant 5:
   with exponential backoff and jitter (`in_process_retrying`);
 * durable: after those, the transmission is rescheduled in the ledger with a
   ``next_attempt_at`` that backs off the same way (`durable_delay`); that survives restarts.
+  The backoff never plans past the order's due time less a margin (`deadline_capped`): a
+  15-minute wait must not carry an emergency order over its deadline.
 
 Permanent faults are never retried here.
 """
@@ -22,7 +24,7 @@ import tenacity
 __all__ = [
     "DEFAULT_RESCHEDULE",
     "DEFAULT_RETRY",
-    "RetryPolicy", "durable_delay", "in_process_retrying", "is_transient"]
+    "RetryPolicy", "deadline_capped", "durable_delay", "in_process_retrying", "is_transient"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -86,3 +88,13 @@ def durable_delay(policy: RetryPolicy, attempt: int, *,
     base = policy.initial_interval * (2 ** max(0, min(attempt - 1, 32)))
     jitter = (rng or random).uniform(0, policy.jitter)
     return dt.timedelta(seconds=min(policy.max_interval, base) + jitter)
+
+
+def deadline_capped(now: dt.datetime, planned: dt.datetime, *, due_at: dt.datetime | None,
+                    margin: dt.timedelta, floor: dt.timedelta) -> dt.datetime:
+    """The next attempt of a failing transmission: ``planned`` (its backoff), but no later
+    than ``due_at - margin``; once that moment has passed, ``floor`` after ``now`` (the
+    destination's probe interval), so a late order is tried often rather than in 15 min."""
+    if due_at is None:
+        return planned
+    return min(planned, max(due_at - margin, now + floor))

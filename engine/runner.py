@@ -143,6 +143,7 @@ class EngineRunner:
             lease=dt.timedelta(seconds=tx.lease_seconds),
             ack_timeout=dt.timedelta(seconds=tx.ack_timeout), hooks=parts.hooks,
             max_in_flight=tx.max_in_flight,
+            deadline_margin=dt.timedelta(seconds=tx.deadline_margin),
             clock=clock or _utcnow, destination=name)
             for name, transport in transports.items()]
         self.intake: AmqpIntake | SpoolIntake

@@ -17,6 +17,15 @@ retry, and hands them to the destination's `Transport`:
 One order's trouble never holds up another's; only later versions of the same order wait
 (the ledger releases them when the earlier version is ACKED).
 
+Deadline-aware: a failing transmission's next attempt is never planned after its order's
+due time less ``deadline_margin`` (`engine.retry.deadline_capped`). A failing destination is
+probed every breaker ``reset_timeout`` with its earliest-due waiting transmission, whatever
+the backoff of each order says; the first success after failures "pulls forward" every
+transmission waiting for that destination: they are claimed earliest due first, whatever
+their scheduled retry, ``batch_size`` a round and never more than ``max_in_flight`` in
+flight, until none is left. Recovery therefore costs one probe interval at most, not the
+next backoff (up to 15 minutes).
+
 A transport that offers ``send_many`` (AMQP: pipelined publisher confirms) gets a round's
 claims for its destination as one batch while its breaker is closed: rendered, stored in
 one ledger transaction, published together, and marked SENT in one transaction once the
@@ -47,6 +56,7 @@ from engine.retry import (
     DEFAULT_RESCHEDULE,
     DEFAULT_RETRY,
     RetryPolicy,
+    deadline_capped,
     durable_delay,
     in_process_retrying,
 )
@@ -78,7 +88,8 @@ class Transmitter:
                  sleep: Callable[[float], None] | None = None,
                  worker_id: str | None = None,
                  hooks: EngineHooks | None = None,
-                 destination: str | None = None, max_in_flight: int = 200) -> None:
+                 destination: str | None = None, max_in_flight: int = 200,
+                 deadline_margin: dt.timedelta = dt.timedelta(minutes=5)) -> None:
         self._ledger = ledger
         self._transports = dict(transports)
         self._renderers = dict(renderers)
@@ -100,6 +111,10 @@ class Transmitter:
         #: Flow control: sent-but-unacknowledged transmissions allowed at once.
         self._max_in_flight = max_in_flight
         self._expired_at: dt.datetime | None = None
+        #: No retry is planned later than an order's due time less this.
+        self._deadline_margin = deadline_margin
+        #: Destinations that answered again after failing: their waiting work goes now.
+        self._recovered: set[str] = set()
 
     # -- rounds -----------------------------------------------------------------------------
 
@@ -117,9 +132,13 @@ class Transmitter:
         room = self._max_in_flight - self._ledger.count_in_flight(self._destination)
         if room <= 0:
             return 0  # the destination has enough to answer; wait for its acks
-        claims = self._ledger.claim_due(self.worker_id, limit=min(self._batch_size, room),
-                                        lease=self._lease, exclude_destinations=shut,
-                                        destination=self._destination)
+        limit = min(self._batch_size, room)
+        claims, early = self._claim_early(limit)
+        if len(claims) < limit:
+            claims += self._ledger.claim_due(self.worker_id, limit=limit - len(claims),
+                                             lease=self._lease,
+                                             exclude_destinations=[*shut, *early],
+                                             destination=self._destination)
         failing: set[str] = set()
         for claim in self._send_batches(claims, failing):
             if claim.destination in failing:
@@ -128,12 +147,44 @@ class Transmitter:
                 # dead destination costs one retry sequence per round, not one per order.
                 self._ledger.mark_retry(
                     claim, self.worker_id, attempted=False,
-                    next_attempt_at=self._clock() + durable_delay(self._reschedule, 1),
+                    next_attempt_at=self._next_attempt(
+                        claim, self._clock() + durable_delay(self._reschedule, 1)),
                     error="destination failed earlier in this round")
                 continue
             if not self._handle(claim):
                 failing.add(claim.destination)
         return len(claims)
+
+    def _claim_early(self, limit: int) -> tuple[list[Claim], list[str]]:
+        """Work claimed whatever its scheduled retry, earliest due first: all that waits for
+        a destination that recovered (pull-forward), one transmission to probe a failing
+        destination whose probe is due. Returns the claims and the destinations asked."""
+        claims: list[Claim] = []
+        asked: list[str] = []
+        for name, breaker in self.breakers.items():
+            if len(claims) >= limit:
+                break
+            if name in self._recovered:
+                got = self._ledger.claim_due(self.worker_id, limit=limit - len(claims),
+                                             lease=self._lease, destination=name,
+                                             waiting=True)
+                if not got:
+                    self._recovered.discard(name)  # everything waiting has gone
+            elif breaker.probe_due():
+                got = self._ledger.claim_due(self.worker_id, limit=1, lease=self._lease,
+                                             destination=name, waiting=True)
+            else:
+                continue
+            asked.append(name)
+            claims += got
+        return claims, asked
+
+    def _next_attempt(self, claim: Claim, planned: dt.datetime) -> dt.datetime:
+        """``planned``, but never later than the order's due time less the margin."""
+        breaker = self.breakers.get(claim.destination)
+        floor = breaker.probe_interval if breaker is not None else dt.timedelta(seconds=30)
+        return deadline_capped(self._clock(), planned, due_at=claim.due_at,
+                               margin=self._deadline_margin, floor=floor)
 
     def run(self, stop: threading.Event, *, poll_interval: float = 0.5,
             wake: threading.Event | None = None) -> None:
@@ -203,7 +254,7 @@ class Transmitter:
             error = (str(exc) if isinstance(exc, TransportError)
                      else f"transport failed with {type(exc).__name__}")
             delay = durable_delay(self._reschedule, claim.attempt_count + 1)
-            when = max(self._clock() + delay, breaker.retry_at())
+            when = self._next_attempt(claim, max(self._clock() + delay, breaker.retry_at()))
             self._ledger.mark_retry(claim, self.worker_id, next_attempt_at=when,
                                     error=error)
             log.warning("transmission rescheduled", mcn=claim.mcn, order=claim.order_key,
@@ -276,7 +327,8 @@ class Transmitter:
             if not ok:
                 self._ledger.mark_retry(
                     claim, self.worker_id, attempted=False,
-                    next_attempt_at=self._clock() + durable_delay(self._reschedule, 1),
+                    next_attempt_at=self._next_attempt(
+                        claim, self._clock() + durable_delay(self._reschedule, 1)),
                     error="destination failed earlier in this round")
                 continue
             ok = self._deliver(claim, envelope, breaker, transport)
@@ -316,8 +368,11 @@ class Transmitter:
     def _breaker_result(self, breaker: CircuitBreaker, *, ok: bool) -> None:
         before = (breaker.state, breaker.failures)
         if ok:
+            if before[1] or before[0] is not BreakerState.CLOSED:
+                self._recovered.add(breaker.name)  # it answers again: pull work forward
             breaker.record_success()
         else:
+            self._recovered.discard(breaker.name)  # failing again: back to probing
             breaker.record_failure()
         if (breaker.state, breaker.failures) != before:
             call_hook(self._hooks, "breaker_changed", breaker.name, breaker.state,

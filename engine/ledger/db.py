@@ -24,7 +24,7 @@ __all__ = ["HEAD_REVISION", "MIGRATION_LOCK_KEY", "create_database_engine", "ope
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 #: The newest migration; `engine db upgrade` brings a ledger here.
-HEAD_REVISION = "0001"
+HEAD_REVISION = "i18_audit"
 #: Milliseconds a SQLite writer waits for another writer before giving up.
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 #: PostgreSQL advisory lock key held while migrating ("POLEDGER" as bytes, fits a bigint).

@@ -151,22 +151,27 @@ _COUNT_SENT_TO = _COUNT_SENT.where(transmissions.c.destination == _B("b_destinat
 
 
 @functools.cache
-def _claim_query(*, by_destination: bool, excluding: bool, skip_locked: bool) -> sa.Select:
+def _claim_query(*, by_destination: bool, excluding: bool, skip_locked: bool,
+                 waiting: bool = False) -> sa.Select:
     """Due transmissions, oldest first (built once per shape: the transmitter asks every
-    round, and building the statement costs more than running it)."""
+    round, and building the statement costs more than running it). ``waiting``: every
+    sendable one whatever its ``next_attempt_at``, earliest due first (pull-forward)."""
     t, v, o = transmissions.c, order_versions.c, orders.c
     now = _B("b_now", type_=transmissions.c.next_attempt_at.type)
     query = (
         sa.select(t.id, t.mcn, t.destination, t.format, t.body, t.content_type,
                   t.prepared_at, t.attempt_count, t.version_id, v.order_key,
-                  v.version, v.canonical_json, o.doj_record_id, o.order_type)
+                  v.version, v.canonical_json, o.doj_record_id, o.order_type, v.due_at)
         .join_from(transmissions, order_versions, t.version_id == v.id)
         .join(orders, o.order_key == v.order_key)
         .where(t.state.in_([State.READY, State.RETRY_SCHEDULED]),
-               sa.or_(t.next_attempt_at.is_(None), t.next_attempt_at <= now),
                sa.or_(t.lease_until.is_(None), t.lease_until <= now))
-        .order_by(t.next_attempt_at, t.id)
         .limit(_B("b_limit", type_=sa.Integer)))
+    if waiting:
+        query = query.order_by(sa.nulls_last(v.due_at.asc()), t.id)
+    else:
+        query = query.where(sa.or_(t.next_attempt_at.is_(None), t.next_attempt_at <= now)
+                            ).order_by(t.next_attempt_at, t.id)
     if excluding:
         query = query.where(t.destination.not_in(_B("b_excluded", expanding=True)))
     if by_destination:
@@ -232,6 +237,8 @@ class Claim:
     canonical_json: str | None
     doj_record_id: str | None
     order_type: str = ""
+    #: When the version must be in the registry: no retry is planned after it.
+    due_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,10 +278,11 @@ class _Tx:
 
     def audit(self, *, order_key: str | None, version_id: int | None,
               transmission_id: int | None, from_state: str | None, to_state: str | None,
-              detail: str) -> None:
+              detail: str, actor: str | None = None, reason: str | None = None) -> None:
         self.audits.append({"at": self.now, "order_key": order_key, "version_id": version_id,
                             "transmission_id": transmission_id, "from_state": from_state,
-                            "to_state": to_state, "detail": detail})
+                            "to_state": to_state, "detail": detail, "actor": actor,
+                            "reason": reason})
 
     def flush(self) -> None:
         if self.audits:
@@ -592,14 +600,18 @@ class Ledger:
 
     def claim_due(self, worker: str, *, limit: int, lease: dt.timedelta,
                   exclude_destinations: Sequence[str] = (),
-                  destination: str | None = None) -> list[Claim]:
+                  destination: str | None = None, waiting: bool = False) -> list[Claim]:
         """Lease up to ``limit`` transmissions whose turn has come (READY, or RETRY_SCHEDULED
-        and due), skipping rows another replica holds; only ``destination``'s when given."""
+        and due), skipping rows another replica holds; only ``destination``'s when given.
+
+        ``waiting``: every sendable transmission whatever its scheduled retry, earliest due
+        first: the probe of a down destination and the pull-forward once it answers again.
+        """
         with self._transaction() as tx:
             t = transmissions.c
             query = _claim_query(by_destination=destination is not None,
                                  excluding=bool(exclude_destinations),
-                                 skip_locked=self._skip_locked)
+                                 skip_locked=self._skip_locked, waiting=waiting)
             params: dict[str, Any] = {"b_now": tx.now, "b_limit": limit}
             if destination is not None:
                 params["b_destination"] = destination
@@ -615,7 +627,7 @@ class Ledger:
                           prepared_at=_aware(r.prepared_at), attempt_count=r.attempt_count,
                           version_id=r.version_id, order_key=r.order_key, version=r.version,
                           canonical_json=r.canonical_json, doj_record_id=r.doj_record_id,
-                          order_type=r.order_type)
+                          order_type=r.order_type, due_at=_aware(r.due_at))
                     for r in rows]
 
     def count_in_flight(self, destination: str | None = None) -> int:
@@ -954,14 +966,16 @@ class Ledger:
 
     # -- people -----------------------------------------------------------------------------
 
-    def resend(self, order_key: str, version: int, *, fmt: str | None = None) -> str:
+    def resend(self, order_key: str, version: int, *, fmt: str | None = None,
+               actor: str | None = None, reason: str | None = None) -> str:
         """Put a REJECTED or INVALID version back in line with a NEW transmission (new MCN).
 
         A new MCN because the destination has already answered the old one: re-using it
         would make the receiver drop the resend as a duplicate (invariant 4 protects retries
         of one transmission, not a person's decision to send again). ``fmt`` is the
         destination's format, needed when the version never had a transmission (it failed
-        its trial render at intake). Returns the new MCN.
+        its trial render at intake). ``actor`` and ``reason`` go to the audit trail.
+        Returns the new MCN.
         """
         with self._transaction() as tx:
             if self._skip_locked:
@@ -989,11 +1003,58 @@ class Ledger:
                                     "the court must send a corrected message")
             tid = self._new_transmission(tx, row.id, order_key, row.destination, fmt,
                                          State.WAITING)
-            self._set_version_state(tx, row.id, order_key, row.state, State.WAITING,
-                                    "resend requested by a person", error_reason=None)
+            tx.conn.execute(_UPDATE_VERSION, {"b_id": row.id, "state": State.WAITING,
+                                              "updated_at": tx.now, "error_reason": None})
+            tx.audit(order_key=order_key, version_id=row.id, transmission_id=tid,
+                     from_state=row.state, to_state=State.WAITING,
+                     detail="resend requested by a person", actor=actor, reason=reason)
             self._release_next(tx, order_key)
             return str(tx.conn.execute(sa.select(transmissions.c.mcn)
                                        .where(transmissions.c.id == tid)).scalar_one())
+
+    def retry_now(self, *, actor: str, reason: str, order_key: str | None = None,
+                  destination: str | None = None) -> list[str]:
+        """Send waiting transmissions now (READY or RETRY_SCHEDULED, not held by a worker):
+        one order's, one destination's, or all. A retry, not a resend: the same MCN and
+        bytes. Later versions of an order still wait for the earlier one (invariant 2).
+        Returns the MCNs brought forward; each gets an audit row with actor and reason."""
+        t, v = transmissions.c, order_versions.c
+        with self._transaction() as tx:
+            query = (sa.select(t.id, t.mcn, t.state, t.destination, t.version_id, v.order_key)
+                     .join_from(transmissions, order_versions, t.version_id == v.id)
+                     .where(t.state.in_([State.READY, State.RETRY_SCHEDULED]),
+                            sa.or_(t.lease_until.is_(None), t.lease_until <= tx.now))
+                     .order_by(sa.nulls_last(v.due_at.asc()), t.id)
+                     .with_for_update(skip_locked=True, of=transmissions))
+            if order_key is not None:
+                query = query.where(v.order_key == order_key)
+            if destination is not None:
+                query = query.where(t.destination == destination)
+            rows = tx.conn.execute(query).all()
+            if rows:
+                tx.conn.execute(_UPDATE_TRANSMISSION, [
+                    {"b_id": r.id, "next_attempt_at": tx.now, "updated_at": tx.now}
+                    for r in rows])
+            for r in rows:
+                tx.audit(order_key=r.order_key, version_id=r.version_id, transmission_id=r.id,
+                         from_state=r.state, to_state=r.state,
+                         detail=f"retry now requested by a person: {r.mcn} to "
+                                f"{r.destination}, same MCN", actor=actor, reason=reason)
+            return [str(r.mcn) for r in rows]
+
+    def record_action(self, *, actor: str, reason: str, detail: str) -> None:
+        """A person's action on no one order (a dead-letter replay), for the audit trail."""
+        with self._transaction() as tx:
+            tx.audit(order_key=None, version_id=None, transmission_id=None, from_state=None,
+                     to_state=None, detail=detail, actor=actor, reason=reason)
+
+    def actions(self, limit: int = 100) -> list[dict[str, Any]]:
+        """The newest audit rows of people's actions (with an actor), newest first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(audit).where(audit.c.actor.is_not(None))
+                                .order_by(audit.c.id.desc()).limit(limit)).all()
+        return [{"at": _aware(r.at), "order_key": r.order_key, "actor": r.actor,
+                 "reason": r.reason, "detail": r.detail} for r in rows]
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -1064,7 +1125,8 @@ class Ledger:
                         "code": a.code, "reason": a.reason,
                         "received_at": _aware(a.received_at)} for a in acks],
                     "audit": [{"at": _aware(e.at), "from": e.from_state, "to": e.to_state,
-                               "detail": e.detail} for e in events],
+                               "detail": e.detail, "actor": e.actor, "reason": e.reason}
+                              for e in events],
                 })
             return out
 

@@ -116,6 +116,9 @@ audit = sa.Table(
     sa.Column("from_state", sa.String(20)),
     sa.Column("to_state", sa.String(20)),
     sa.Column("detail", sa.Text),
+    #: A person's action (resend, retry, DLQ replay): who (OS user or ``--as``) and why.
+    sa.Column("actor", sa.String(100)),
+    sa.Column("reason", sa.Text),
     sa.Index("ix_audit_version", "version_id"),
 )
 

@@ -1,4 +1,4 @@
-"""Operations commands: demo, orders show/find/resend, dlq on the spool."""
+"""Operations commands: demo, orders show/find/resend/retry, dlq on the spool."""
 
 from __future__ import annotations
 
@@ -75,7 +75,7 @@ class TestOrders:
     def test_resend_refuses_a_ready_version(self, filled: Ledger, config_file: Path,
                                             capsys) -> None:
         """Resending a version that is not REJECTED or INVALID is refused with the reason."""
-        assert main(["orders", "resend", "CA019015J/LA-DV-7#1",
+        assert main(["orders", "resend", "CA019015J/LA-DV-7#1", "--reason", "test",
                      "--config", str(config_file)]) == 1
         assert "only REJECTED or INVALID" in capsys.readouterr().err
 
@@ -90,8 +90,71 @@ class TestDeadLetters:
         (invalid / "x.json.reason").write_text("x: not JSON")
         assert main(["dlq", "list", "--json", "--config", str(config_file)]) == 0
         assert json.loads(capsys.readouterr().out)[0]["reason"] == "x: not JSON"
-        assert main(["dlq", "replay", "--config", str(config_file)]) == 0
+        assert main(["dlq", "replay", "--config", str(config_file)]) == 2  # no --reason
+        assert not (tmp_path / "spool" / "incoming" / "x.json").exists()
+        assert main(["dlq", "replay", "--reason", "mapping fixed (TICKET-7)", "--as", "kim",
+                     "--config", str(config_file)]) == 0
         assert (tmp_path / "spool" / "incoming" / "x.json").exists()
+        from engine.config import load_config
+
+        ledger = Ledger(open_database(load_config(config_file, env={}).ledger.url))
+        [action] = ledger.actions()
+        assert (action["actor"], action["reason"]) == ("kim", "mapping fixed (TICKET-7)")
+        assert "replayed 1 dead-lettered message(s)" in action["detail"]
+
+
+class TestPeopleActions:
+    """`resend`, `retry` and `dlq replay` say who and why; `orders show` prints it."""
+
+    def test_actions_require_a_reason(self, filled: Ledger, config_file: Path) -> None:
+        for argv in (["orders", "resend", "CA019015J/LA-DV-8#1"],
+                     ["orders", "retry", "CA019015J/LA-DV-7"]):
+            with pytest.raises(SystemExit) as exc:
+                main([*argv, "--config", str(config_file)])
+            assert exc.value.code == 2
+
+    def test_retry_keeps_the_mcn_and_records_actor_and_reason(
+            self, filled: Ledger, config_file: Path, capsys) -> None:
+        """`orders retry KEY` brings the waiting transmission forward with the same MCN
+        and the audit trail says who asked and why."""
+        key = "CA019015J/LA-DV-7"
+        [before] = filled.transmissions_for(key)
+        assert main(["orders", "retry", key, "--reason", "DOJ back after outage INC-42",
+                     "--as", "oncall-ana", "--json", "--config", str(config_file)]) == 0
+        assert json.loads(capsys.readouterr().out) == {"retried": [before["mcn"]]}
+        [after] = filled.transmissions_for(key)
+        assert after["mcn"] == before["mcn"] and after["state"] == before["state"]
+        assert main(["orders", "show", key, "--config", str(config_file)]) == 0
+        out = capsys.readouterr().out
+        assert "[by oncall-ana: DOJ back after outage INC-42]" in out
+
+    def test_retry_by_destination_and_all_waiting(self, filled: Ledger, config_file: Path,
+                                                  capsys) -> None:
+        assert main(["orders", "retry", "--destination", "doj", "--reason", "r", "--json",
+                     "--config", str(config_file)]) == 0
+        assert len(json.loads(capsys.readouterr().out)["retried"]) == 1
+        assert main(["orders", "retry", "--all-waiting", "--reason", "r", "--json",
+                     "--config", str(config_file)]) == 0
+        assert len(json.loads(capsys.readouterr().out)["retried"]) == 1
+        assert main(["orders", "retry", "--destination", "nowhere", "--reason", "r",
+                     "--config", str(config_file)]) == 1
+        assert main(["orders", "retry", "--reason", "r", "--config", str(config_file)]) == 2
+
+    def test_resend_records_the_os_user_by_default(self, filled: Ledger, config_file: Path,
+                                                   capsys) -> None:
+        """Without --as, the actor is the OS user."""
+        import getpass
+
+        assert main(["orders", "resend", "CA019015J/LA-DV-8#1", "--reason", "court fixed it",
+                     "--config", str(config_file)]) == 1  # never a readable order: refused
+        assert "not resent" in capsys.readouterr().err
+        key = "CA019015J/LA-DV-7"
+        assert main(["orders", "retry", key, "--reason", "court fixed it",
+                     "--config", str(config_file)]) == 0
+        history = filled.history(key)
+        people = [e for v in history["versions"] for e in v["audit"] if e["actor"]]
+        assert [(e["actor"], e["reason"]) for e in people] == [
+            (getpass.getuser(), "court fixed it")]
 
 
 class TestEmbeddedRun:

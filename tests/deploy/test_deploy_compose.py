@@ -96,9 +96,10 @@ def engine_config(compose: dict[str, Any], service_name: str, root: Path) -> Eng
 
 class TestFiles:
     def test_the_shape_has_every_service(self, compose: dict[str, Any]) -> None:
-        """RabbitMQ, PostgreSQL, two engine replicas, the receiver, Prometheus, Grafana."""
+        """RabbitMQ, PostgreSQL, two engine replicas, the receiver, Prometheus,
+        Alertmanager, Grafana."""
         assert set(services(compose)) == {"rabbitmq", "postgres", "receiver", *ENGINES,
-                                          "prometheus", "grafana"}
+                                          "prometheus", "alertmanager", "grafana"}
 
     def test_every_mounted_file_and_secret_exists(self, compose: dict[str, Any]) -> None:
         """Every bind-mount source, secret file and build context is in the repository."""

@@ -35,18 +35,26 @@ def test_repeated_sigkill_loses_nothing_and_registers_nothing_twice(run: FaultRu
     a restart: every published version ends ACKED, accepted once, in version order."""
     rng = random.Random()
     stream = order_stream(run.prefix, ORDERS, seed=rng.randrange(1 << 30))
-    chunks = [stream[i::3] for i in range(3)]  # published in three waves during the run
+    # Published in as many waves as kills (one before the start, one after each kill but
+    # the last), so each kill usually finds work in hand.
+    chunks = [stream[i::KILLS] for i in range(KILLS)]
     run.publish(sorted(chunks[0], key=stream.index))
     run.start_engine()
     for kill in range(KILLS):
         before = sum(run.progress().values()), run.progress().get("ACKED", 0)
+
+        def progressed(b: tuple[int, int] = before) -> bool:
+            """Some progress since the last restart; or nothing left to progress (every
+            published version settled already), so the kill lands on an idle engine."""
+            now = sum(run.progress().values()), run.progress().get("ACKED", 0)
+            return now != b or (run.settled() and run.queue_depth() == 0)
+
         # Wait for some progress since the last restart, then a random moment more.
-        wait_until(lambda b=before: (sum(run.progress().values()), run.progress().get(
-            "ACKED", 0)) != b, f"progress before kill {kill + 1}",
-            describe=lambda: run.engine.tail())
+        wait_until(progressed, f"progress before kill {kill + 1}",
+                   describe=lambda: run.engine.tail())
         time.sleep(rng.uniform(0.0, 0.6))
         run.kill_engine()
-        if kill < 2:
+        if kill + 1 < len(chunks):
             run.publish(sorted(chunks[kill + 1], key=stream.index))
         run.start_engine()
     run.wait_settled()

@@ -154,3 +154,31 @@ class TestPerOrderLock:
         assert ledger_a.version_row("CA019015J/LOCK-1", 2)["state"] == State.READY
         ledger_a.engine.dispose()
         ledger_b.engine.dispose()
+
+
+class TestPullForwardOnPostgres:
+    def test_retry_now_and_waiting_claims_on_postgres(self, pg_ledger: Ledger) -> None:
+        """`retry_now` (FOR UPDATE SKIP LOCKED over the join) brings a scheduled retry
+        forward with its MCN and an audit row naming actor and reason; `claim_due(waiting=
+        True)` takes waiting work earliest due first, whatever its scheduled retry."""
+        config = core_config()
+        issued = dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)
+        pipeline = Pipeline.build(config, pg_ledger, renderers={"niem": stand_in_render},
+                                  due_at=lambda order: order.issued_at + dt.timedelta(days=1))
+        for i, hours in enumerate((3, 1, 2)):
+            when = issued + dt.timedelta(hours=hours)
+            pipeline.run([order_message(f"PG-{i}", issued_at=when.isoformat(),
+                                        effective_date=when.date().isoformat())])
+        later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+        for claim in pg_ledger.claim_due("w", limit=10, lease=dt.timedelta(minutes=1)):
+            pg_ledger.mark_retry(claim, "w", next_attempt_at=later, error="down")
+        assert pg_ledger.claim_due("w", limit=10, lease=dt.timedelta(minutes=1)) == []
+        waiting = pg_ledger.claim_due("w2", limit=10, lease=dt.timedelta(0),  # ends now
+                                      waiting=True)
+        assert [c.order_key for c in waiting] == [f"CA019015J/PG-{i}" for i in (1, 2, 0)]
+        mcns = pg_ledger.retry_now(actor="ana", reason="INC-1", destination="doj")
+        assert sorted(mcns) == sorted(c.mcn for c in waiting)
+        assert len(pg_ledger.claim_due("w3", limit=10, lease=dt.timedelta(minutes=1))) == 3
+        audit = [e for v in pg_ledger.history("CA019015J/PG-1")["versions"]
+                 for e in v["audit"] if e["actor"]]
+        assert [(e["actor"], e["reason"]) for e in audit] == [("ana", "INC-1")]
