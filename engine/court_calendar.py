@@ -30,7 +30,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from holidays import HolidayBase
-from holidays.groups import InternationalHolidays
+from holidays.groups.international import InternationalHolidays
 from holidays.observed_holiday_base import (
     SAT_TO_PREV_FRI,
     SUN_TO_NEXT_MON,

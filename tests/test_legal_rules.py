@@ -286,3 +286,11 @@ def test_an_order_a_minute_ahead_of_the_engine_clock_is_accepted(steps) -> None:
     data = fixture("dv_tro_issue", issued_at=ahead.isoformat(), effective_date=day,
                    expiration_date=(ahead.date() + dt.timedelta(days=21)).isoformat())
     assert intake(steps, data).error_reason is None
+
+
+def test_the_clock_skew_is_configured_and_checked() -> None:
+    from engine.config import ConfigError, parse_config
+
+    assert parse_config({"max_clock_skew_seconds": 60}).max_clock_skew_seconds == 60
+    with pytest.raises(ConfigError, match="max_clock_skew_seconds"):
+        parse_config({"max_clock_skew_seconds": -1})
