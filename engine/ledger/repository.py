@@ -503,6 +503,7 @@ class Ledger:
                                     "replaced by a corrected intake message"
                                     + (f": {rec.error_reason}" if rec.error_reason else ""),
                                     **values)
+            self._audit_derivations(tx, rec, vid, target)
             outcome = IntakeOutcome.REPLACED
         else:
             reason = (f"conflict: version {rec.version} was already received with different "
