@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
 
 from engine.config import load_config
 from engine.errors import OrderInvalid
@@ -23,6 +24,7 @@ from engine.intake import order_from_dict
 from engine.ledger import IntakeRecord
 from engine.pipeline import IntakeMessage, build_steps, prepare
 from engine.runner import real_parts
+from tests.strategies import orders
 
 REPO = Path(__file__).parents[1]
 ORDERS = REPO / "tests" / "fixtures" / "orders"
@@ -294,3 +296,16 @@ def test_the_clock_skew_is_configured_and_checked() -> None:
     assert parse_config({"max_clock_skew_seconds": 60}).max_clock_skew_seconds == 60
     with pytest.raises(ConfigError, match="max_clock_skew_seconds"):
         parse_config({"max_clock_skew_seconds": -1})
+
+
+@settings(max_examples=60)
+@given(orders())
+def test_what_the_law_adds_is_lawful_and_added_once(order) -> None:  # type: ignore[no-untyped-def]
+    """Derived values pass every check, and applying the law again derives nothing."""
+    from engine.checks import check_order
+    from engine.derivations import apply_law
+
+    applied = apply_law(order)
+    check_order(applied.order)
+    assert apply_law(applied.order).derivations == ()
+    assert applied.order.court == order.court and applied.order.version == order.version
