@@ -43,13 +43,18 @@ def _cmd_check(args: argparse.Namespace) -> int:
             results.append({"file": str(path), "ok": False,
                             "errors": [{"path": "(message)", "reason": str(exc)}]})
         else:
-            results.append({"file": str(path), "ok": True, "order": order.version_key})
+            from engine.derivations import apply_law
+
+            results.append({"file": str(path), "ok": True, "order": order.version_key,
+                            "derived": list(apply_law(order).derivations)})
     if args.json:
         print(json.dumps(results, indent=2))
     else:
         for r in results:
             if r["ok"]:
                 print(f"OK      {r['file']}  ({r['order']})")
+                for note in r["derived"]:
+                    print(f"    {note}")
             else:
                 print(f"INVALID {r['file']}")
                 for e in r["errors"]:

@@ -154,6 +154,9 @@ class EngineConfig:
     #: Child processes that decode, check and render intake messages (`engine.prepare_pool`),
     #: so the engine uses a second core; 0 does that work in the engine process itself.
     prepare_workers: int = 1
+    #: How far ahead of this engine's clock an order's ``issued_at`` may be before the
+    #: intake refuses it (a future issuance would get a future deadline and never alert).
+    max_clock_skew_seconds: float = 300.0
 
     def court(self, ori: str) -> CourtConfig | None:
         """The court's settings, or the ``*`` entry, or None when the court is unknown."""
@@ -257,7 +260,8 @@ def parse_config(data: Any, *, source: str = "config",
     problems = _Problems()
     top = _section(data, "(top)", problems)
     known = {"amqp", "ledger", "spool_dir", "mappings_dir", "courts", "destinations", "retry",
-             "reschedule", "breaker", "transmitter", "metrics_port", "prepare_workers"}
+             "reschedule", "breaker", "transmitter", "metrics_port", "prepare_workers",
+             "max_clock_skew_seconds"}
     for key in sorted(set(top) - known):
         problems.add(key, f"unknown key; known keys: {', '.join(sorted(known))}")
     base = base_dir or Path.cwd()
@@ -347,6 +351,11 @@ def parse_config(data: Any, *, source: str = "config",
         problems.add("prepare_workers", "must be a whole number 0-64 (0: prepare intake "
                      "messages in the engine process)")
         prepare_workers = defaults.prepare_workers
+    max_clock_skew = top.get("max_clock_skew_seconds", defaults.max_clock_skew_seconds)
+    if (isinstance(max_clock_skew, bool) or not isinstance(max_clock_skew, int | float)
+            or not 0 <= max_clock_skew <= 86_400):
+        problems.add("max_clock_skew_seconds", "must be a number of seconds from 0 to 86400")
+        max_clock_skew = defaults.max_clock_skew_seconds
     config = EngineConfig(
         amqp=amqp,
         ledger=ledger or defaults.ledger,
@@ -360,6 +369,7 @@ def parse_config(data: Any, *, source: str = "config",
         transmitter=transmitter,
         metrics_port=metrics_port,
         prepare_workers=prepare_workers,
+        max_clock_skew_seconds=float(max_clock_skew),
     )
     if problems.items:
         raise ConfigError(problems.items, source)

@@ -57,7 +57,12 @@ def render_canonical_with(renderer: str | Renderer) -> Callable[[bytes, ConvertO
     """
 
     def convert(raw: bytes, options: ConvertOptions) -> bytes:
-        order = decode_order(raw)
+        from engine.derivations import apply_law
+
+        applied = apply_law(decode_order(raw))  # as the intake sends it
+        for note in applied.derivations:
+            print(note, file=sys.stderr)
+        order = applied.order
         ctx = RenderContext(
             mcn=options.mcn or _preview_mcn(order),
             sent_at=options.sent_at or dt.datetime.now(dt.UTC).replace(microsecond=0),

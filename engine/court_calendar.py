@@ -7,15 +7,15 @@ judicial holidays, which are not the state's or the nation's holiday lists:
   of Government Code section 6700 with exceptions) and moved off weekends by California Rules
   of Court, rule 1.11: a holiday on a Saturday is observed the Friday before, one on a
   Sunday the Monday after.
-- The `holidays` library has no judicial calendar. ``holidays.US(subdiv="CA")`` is the
-  *state* list: it has Susan B. Anthony Day and (from 2026) Diwali, on which courts are open,
-  drops Lincoln's Birthday after 2009 and Native American Day entirely, and moves Cesar
-  Chavez Day only off Sundays. So `CaliforniaJudicialHolidays` builds explicitly on the
-  *federal* list (``holidays.US()``, whose observed-day rule is the same Saturday->Friday,
-  Sunday->Monday rule), removes Columbus Day (not a judicial holiday) and adds Lincoln's
-  Birthday, Cesar Chavez Day, Native American Day and the Day after Thanksgiving with the
-  same observed rule. Checked against the 2025 and 2026 judicial holiday lists California
-  superior courts publish (see the tests); intended for 2023 onward.
+- The `holidays` library has no judicial calendar (``holidays.US(subdiv="CA")`` is the
+  *state* list: Susan B. Anthony Day, Diwali, no Lincoln's Birthday after 2009), so
+  `CaliforniaJudicialHolidays` is a calendar of its own on the library's machinery
+  (`ObservedHolidayBase`, its nth-weekday helpers and its Saturday->Friday, Sunday->Monday
+  observed rule), listing Gov. Code 6700 as CCP 135 reads it, year by year: Columbus Day
+  was a judicial holiday and Native American Day was not until 2021 (AB 855, Stats. 2021
+  ch. 283, swapped them from 2022); Juneteenth from 2023 (AB 1655, Stats. 2022 ch. 753).
+  Nothing is removed by name. A test checks 2020-2035 against a table written from the
+  statutes.
 - A court may be closed on other days (a fire, a flood, a local closure order):
   `CourtCalendar.extra_closures` adds them, per court, from configuration.
 """
@@ -30,7 +30,12 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from holidays import HolidayBase
-from holidays.countries import UnitedStates
+from holidays.groups.international import InternationalHolidays
+from holidays.observed_holiday_base import (
+    SAT_TO_PREV_FRI,
+    SUN_TO_NEXT_MON,
+    ObservedHolidayBase,
+)
 
 __all__ = [
     "DEFAULT_TIME_ZONE",
@@ -46,51 +51,54 @@ DEFAULT_TIME_ZONE = "America/Los_Angeles"
 #: (a closure list that shuts the court for a year is a config error, not a deadline).
 _MAX_CLOSED_RUN = 366
 
-
-def _observed(day: dt.date) -> dt.date:
-    """The day a court observes a holiday falling on ``day`` (CRC rule 1.11)."""
-    if day.weekday() == 5:  # Saturday -> the Friday before
-        return day - dt.timedelta(days=1)
-    if day.weekday() == 6:  # Sunday -> the Monday after
-        return day + dt.timedelta(days=1)
-    return day
+#: First year of each judicial holiday that has not always been one (CCP 135 as amended).
+NATIVE_AMERICAN_DAY_SINCE = 2022  # AB 855 (Stats. 2021, ch. 283)
+COLUMBUS_DAY_UNTIL = 2021         # the same act made it a non-judicial holiday
+JUNETEENTH_SINCE = 2023           # AB 1655 (Stats. 2022, ch. 753), Gov. Code 6700(a)(10)
 
 
-def _nth_weekday(year: int, month: int, weekday: int, n: int) -> dt.date:
-    first = dt.date(year, month, 1)
-    return first + dt.timedelta(days=(weekday - first.weekday()) % 7 + 7 * (n - 1))
+class CaliforniaJudicialHolidays(ObservedHolidayBase, InternationalHolidays):
+    """California judicial holidays: Gov. Code 6700 as CCP 135 reads it, with the weekend
+    rule of CCP 135 / CRC 1.11 (Saturday -> the Friday before, Sunday -> the Monday after).
 
-
-class CaliforniaJudicialHolidays(UnitedStates):
-    """California judicial holidays (CCP 135, CRC 1.11), built on the federal list.
-
-    Federal holidays that are also judicial holidays come from ``holidays.US`` with their
-    observed days; Columbus Day is removed; the California-only judicial holidays are added.
+    Every Saturday is a judicial holiday too (CCP 135); `CourtCalendar` closes weekends.
+    Days a Governor appoints are announced, not computed: configure them as closures.
     """
 
-    #: Federal holidays California courts stay open on (CCP 135 excepts them).
-    _NOT_JUDICIAL = ("Columbus Day",)
+    country = "US"
+    start_year = 2000
 
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.pop("subdiv", None)  # the federal base list, never a state's
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        InternationalHolidays.__init__(self)
+        kwargs.pop("subdiv", None)
         kwargs["observed"] = True
-        super().__init__(**kwargs)
+        kwargs.setdefault("observed_rule", SAT_TO_PREV_FRI + SUN_TO_NEXT_MON)
+        super().__init__(*args, **kwargs)
 
-    def _populate(self, year: int) -> None:
-        super()._populate(year)
-        for day, name in list(self.items()):
-            if day.year == year and any(name.startswith(n) for n in self._NOT_JUDICIAL):
-                self.pop(day)
-        thanksgiving = _nth_weekday(year, 11, 3, 4)
-        additions = {
-            dt.date(year, 2, 12): "Lincoln's Birthday",
-            dt.date(year, 3, 31): "Cesar Chavez Day",
-            _nth_weekday(year, 9, 4, 4): "Native American Day",  # fourth Friday in September
-            thanksgiving + dt.timedelta(days=1): "Day after Thanksgiving",
-        }
-        for day, name in additions.items():
-            observed = _observed(day)
-            self[observed] = name if observed == day else f"{name} (observed)"
+    def _populate_public_holidays(self) -> None:
+        year = self._year
+        observe = self._add_observed
+        observe(self._add_new_years_day("New Year's Day"))                # 6700(a)(2)
+        # A January 1 on a Saturday is observed on December 31 of the year before.
+        observe(self._next_year_new_years_day, name="New Year's Day")
+        self._add_holiday_3rd_mon_of_jan("Dr. Martin Luther King, Jr. Day")  # (a)(3)
+        observe(self._add_holiday_feb_12("Lincoln Day"))                   # (a)(4)
+        self._add_holiday_3rd_mon_of_feb("Washington's Birthday")           # (a)(5)
+        observe(self._add_holiday_mar_31("Cesar Chavez Day"))              # (a)(6)
+        self._add_holiday_last_mon_of_may("Memorial Day")                   # (a)(7)
+        if year >= JUNETEENTH_SINCE:
+            observe(self._add_holiday_jun_19("Juneteenth"))                # (a)(10)
+        observe(self._add_holiday_jul_4("Independence Day"))               # (a)(8)
+        self._add_holiday_1st_mon_of_sep("Labor Day")                       # (a)(9)
+        if year >= NATIVE_AMERICAN_DAY_SINCE:
+            self._add_holiday_4th_fri_of_sep("Native American Day")        # (a)(12)
+        if year <= COLUMBUS_DAY_UNTIL:
+            self._add_holiday_2nd_mon_of_oct("Columbus Day")               # (a)(13)
+        observe(self._add_holiday_nov_11("Veterans Day"))                  # (a)(14)
+        thanksgiving = self._add_holiday_4th_thu_of_nov("Thanksgiving Day")  # (a)(17)
+        self._add_holiday(  # CCP 135: "the day after Thanksgiving Day"
+            "Day after Thanksgiving", thanksgiving + dt.timedelta(days=1))
+        observe(self._add_holiday_dec_25("Christmas Day"))                # (a)(15)
 
 
 #: Holiday calendars a configuration may name.

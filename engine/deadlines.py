@@ -9,16 +9,18 @@ time per order version, from configuration (`config/deadlines.yaml`):
   elapsed calendar time (``within: {hours: 1}``; emergency orders: nights and holidays
   count) or court business days (``within: {business_days: 1}``). Every (order type, action)
   pair must be covered by some rule; the load fails naming the pairs that are not.
-- **What "within one business day" means here** (``due: same_time``, the default): the
-  order is due at the *same wall-clock time, in the court's time zone, on the next court
-  business day after the day the clock started*. An order issued Friday 16:00 before a
-  Monday holiday is due Tuesday 16:00; one issued on Saturday 10:00 is due Monday 10:00.
-  This is the stricter reading of the statute (a full business day, not "by the end of the
-  next one"), so alerts fire with room to act. ``due: end_of_day`` is the lenient reading
-  (due at midnight ending the next court business day, as Code of Civil Procedure 12
-  counts days); a court that reads the statute that way can configure it per rule. The
-  wall clock is local, so a day-light-saving change between issuance and the due day moves
-  the due instant by an hour in UTC but not on the court's clock.
+- **What "within one business day" means here** (``due: end_of_day``, the shipped rule):
+  the order is *overdue* from midnight ending the next court business day after the day
+  the clock started, in the court's time zone: Fam. Code 6380 ("within one business day")
+  read with Code Civ. Proc. 12 and 12a (a period ends at the end of its last day; a last
+  day that is a holiday moves to the next court day). An order issued Sunday 02:00 is due
+  at the end of Monday, not at 02:00 Monday, before the court opens. The early warning is
+  kept: ``at_risk: {hours: 24}`` marks an undelivered order at risk for the whole court
+  day it is due. ``due: same_time`` (the same wall-clock time on the next court business
+  day) is the stricter reading; a court that wants it can configure it per rule. The wall
+  clock is local, so a day-light-saving change moves the due instant by an hour in UTC but
+  not on the court's clock. A proof of service counts from the later of the service and
+  its filing (``from: later_of_service_and_filing``).
 - **The calendar** is `engine.court_calendar.CourtCalendar`: California judicial holidays
   by default, time zone America/Los_Angeles, and per-court overrides keyed by court ORI
   (another time zone, extra closure dates).
@@ -93,6 +95,9 @@ class _Due(enum.StrEnum):
 class _Start(enum.StrEnum):
     ISSUED_AT = "issued_at"
     SERVED_AT = "served_at"
+    #: A proof of service reaches the court when it is filed (a ``serve`` version's
+    #: ``issued_at``), never before the service it proves: count from the later of the two.
+    SERVED_OR_FILED = "later_of_service_and_filing"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -218,12 +223,14 @@ class DeadlinePolicy:
 # -- computing due times ------------------------------------------------------------------
 
 def _start_of(order: Order, rule: DeadlineRule) -> dt.datetime:
-    if rule.start is _Start.SERVED_AT:
+    if rule.start in (_Start.SERVED_AT, _Start.SERVED_OR_FILED):
         served = order.service.served_at
         if served is None:
             raise OrderInvalid([FieldError(
                 "service.served_at",
                 f"needed to compute the deadline (rule {rule.name!r} counts from service)")])
+        if rule.start is _Start.SERVED_OR_FILED:
+            return max(served, order.issued_at)
         return served
     return order.issued_at
 
@@ -453,12 +460,12 @@ DEFAULT_CONFIG: dict[str, Any] = {
          "actions": ["issue", "modify", "extend", "terminate", "cancel"],
          "from": "issued_at", "within": {"hours": 1}, "at_risk": {"minutes": 30}},
         {"name": "proof_of_service", "actions": ["serve"],
-         "from": "served_at", "within": {"business_days": 1}, "due": "same_time",
-         "at_risk": {"hours": 4}},
+         "from": "later_of_service_and_filing", "within": {"business_days": 1},
+         "due": "end_of_day", "at_risk": {"hours": 24}},
         {"name": "entry_and_changes",
          "actions": ["issue", "modify", "extend", "terminate", "cancel"],
-         "from": "issued_at", "within": {"business_days": 1}, "due": "same_time",
-         "at_risk": {"hours": 4}},
+         "from": "issued_at", "within": {"business_days": 1}, "due": "end_of_day",
+         "at_risk": {"hours": 24}},
     ],
 }
 

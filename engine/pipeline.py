@@ -26,8 +26,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from engine.checks import check_order
+from engine.checks import DEFAULT_CLOCK_SKEW, check_order
 from engine.config import DestinationConfig, EngineConfig
+from engine.derivations import apply_law
 from engine.errors import DecodeError, InputError, OrderInvalid, RenderError
 from engine.formats import RenderContext, Renderer
 from engine.hooks import EngineHooks, call_hook
@@ -104,6 +105,8 @@ class Work:
     destination: DestinationConfig | None = None
     due_at: dt.datetime | None = None
     warnings: tuple[str, ...] = ()
+    #: Values the law set that the court left out (`engine.derivations`), for the audit.
+    derivations: tuple[str, ...] = ()
     #: Set by the first step that finds a problem; later steps do not run.
     error: str | None = None
     #: Keys found in a message too broken to decode (best effort, canonical JSON only).
@@ -196,12 +199,21 @@ def _partial_key(body: bytes) -> tuple[str, str, int] | None:
 
 
 class Check:
-    """Rules across fields (`engine.checks`), whatever the order's source."""
+    """The law applied (`engine.derivations`), then rules across fields (`engine.checks`),
+    whatever the order's source; an ``issued_at`` beyond the clock skew is refused."""
+
+    def __init__(self, clock: Callable[[], dt.datetime] | None = None,
+                 max_skew: dt.timedelta = DEFAULT_CLOCK_SKEW) -> None:
+        self._clock = clock
+        self._max_skew = max_skew
 
     def __call__(self, work: Work) -> None:
         assert work.order is not None
+        applied = apply_law(work.order)
+        work.order, work.derivations = applied.order, applied.derivations
         try:
-            check_order(work.order)
+            check_order(work.order, now=self._clock() if self._clock else None,
+                        max_skew=self._max_skew)
         except OrderInvalid as exc:
             work.error = _describe(exc)
 
@@ -293,7 +305,8 @@ def build_steps(config: EngineConfig, *, renderers: Mapping[str, Renderer],
                 new_mcn: Callable[[], str] | None = None) -> list[Step]:
     """The intake steps, in order (the engine's process and prepare workers build the
     same ones from the same configuration)."""
-    return [Decode(config, load_mapping), Check(), Route(config),
+    return [Decode(config, load_mapping),
+            Check(clock, dt.timedelta(seconds=config.max_clock_skew_seconds)), Route(config),
             Render(renderers, clock, new_mcn), Deadline(due_at)]
 
 
@@ -389,7 +402,7 @@ def _to_record(work: Work) -> IntakeRecord:
             format=work.destination.format if work.destination else None,
             due_at=work.due_at, issued_at=order.issued_at, warnings=work.warnings,
             error_reason=work.error,
-            message_id=work.message.message_id,
+            message_id=work.message.message_id, derivations=work.derivations,
             **(_prepared_fields(work.prepared) if work.error is None else {}))
     assert work.error is not None
     if work.partial_key is not None:

@@ -24,6 +24,13 @@ from typing import TypeVar
 
 from hypothesis import strategies as st
 
+from engine.deadlines import DEFAULT_POLICY
+from engine.legal_rules import (
+    BRADY_PROTECTED,
+    default_expiration,
+    latest_expiration,
+    rule_for,
+)
 from engine.model import (
     Action,
     Condition,
@@ -274,9 +281,14 @@ _SERVED_BY = st.none() | texts(5)
 _SERVICE_DELAYS = st.timedeltas(dt.timedelta(0), dt.timedelta(days=60))
 
 
-def _service(draw: st.DrawFn, issued_at: dt.datetime, must_be_served: bool) -> Service:
+def _service(draw: st.DrawFn, issued_at: dt.datetime, must_be_served: bool,
+             before: bool = False) -> Service:
+    """Served after issuance, or (``before``: a serve's proof, filed at ``issued_at``)
+    before it."""
     if must_be_served or draw(st.booleans()):
-        served_at = (issued_at + draw(_SERVICE_DELAYS)).astimezone(draw(_TIMEZONES))
+        delay = draw(_SERVICE_DELAYS)
+        served_at = (issued_at - delay if before else issued_at + delay).astimezone(
+            draw(_TIMEZONES))
         return Service(status=ServiceStatus.SERVED, served_at=served_at,
                        served_by=draw(_SERVED_BY))
     return Service(status=ServiceStatus.NOT_SERVED, served_by=draw(_SERVED_BY))
@@ -308,32 +320,67 @@ def _orders(
     if action is None:
         action = draw(st.sampled_from(Action))
     version = 1 if action is Action.ISSUE else draw(_VERSIONS_AFTER_FIRST)
-    effective = issued_on + dt.timedelta(days=draw(st.integers(0, 30)))
-    expires_never = action is not Action.EXTEND and draw(st.booleans())
-    expiration = (None if expires_never
-                  else effective + dt.timedelta(days=draw(st.integers(0, 3650))))
+    order_type = order_type or draw(st.sampled_from(OrderType))
     conds = draw(_CONDITIONS)
     needs_misc = any(c.code is ConditionCode.SEE_MISCELLANEOUS for c in conds)
     miscellaneous = draw(_MISCELLANEOUS) if needs_misc or draw(st.booleans()) else None
-    return Order(
+    protected = tuple(_born_relative_to(p, issued_on) for p in draw(_PROTECTED_LISTS))
+    service = _service(draw, issued_at, must_be_served=action is Action.SERVE,
+                       before=action is Action.SERVE)
+    order = Order(
         court=draw(_COURTS),
         case_number=draw(_TOKENS),
         order_id=draw(_TOKENS),
         version=version,
         action=action,
-        order_type=order_type or draw(st.sampled_from(OrderType)),
+        order_type=order_type,
         judicial_officer=draw(_OFFICERS),
         issued_at=issued_at,
-        effective_date=effective,
-        expiration_date=expiration,
+        effective_date=issued_on,
+        expiration_date=None,
         restrained_persons=tuple(_born_relative_to(p, issued_on) for p in draw(_RESTRAINED_LISTS)),
-        protected_persons=tuple(_born_relative_to(p, issued_on) for p in draw(_PROTECTED_LISTS)),
+        protected_persons=protected,
         conditions=conds,
         miscellaneous=miscellaneous,
-        firearms=draw(_FIREARMS),
-        service=_service(draw, issued_at, must_be_served=action is Action.SERVE),
+        firearms=_lawful_firearms(draw(_FIREARMS), order_type, protected),
+        service=service,
         image=draw(_IMAGES),
     )
+    return _lawful_dates(draw, order)
+
+
+def _lawful_firearms(firearms: Firearms, order_type: OrderType,
+                     protected: tuple[ProtectedPerson, ...]) -> Firearms:
+    """BRD/Y only where 18 U.S.C. 922(g)(8) can apply (`engine.legal_rules`)."""
+    possible = (rule_for(order_type).hearing_with_notice is not False
+                and any(p.relationship in BRADY_PROTECTED for p in protected))
+    return firearms if possible else firearms.model_copy(update={"brady_indicator": False})
+
+
+def _lawful_dates(draw: st.DrawFn, order: Order) -> Order:
+    """Effective and expiration dates the law allows: the effective date on or after the
+    issuance (a serve's on or before its service), the end within the statutory maximum,
+    and no end only where the law gives a default or sets no limit."""
+    calendar = DEFAULT_POLICY.calendar_for(order.court.ori)
+    if order.action is Action.SERVE:
+        assert order.service.served_at is not None
+        served_on = order.service.served_at.astimezone(calendar.zone).date()
+        effective = served_on - dt.timedelta(days=draw(st.integers(0, 30)))
+    else:
+        effective = order.effective_date + dt.timedelta(days=draw(st.integers(0, 30)))
+    latest = latest_expiration(order.model_copy(update={"effective_date": effective}),
+                               calendar)
+    if latest is not None and latest < effective:  # an issue's term runs from issuance
+        effective = max(order.effective_date, latest)
+    dated = order.model_copy(update={"effective_date": effective})
+    latest = latest_expiration(dated, calendar)
+    may_be_open = order.action is not Action.EXTEND and (
+        latest is None or default_expiration(dated, calendar) is not None)
+    if may_be_open and draw(st.booleans()):
+        return dated
+    longest = 3650 if latest is None else (latest - effective).days
+    expiration = effective + dt.timedelta(days=draw(st.integers(0, longest)))
+    return dated.model_copy(update={"expiration_date": expiration})
 
 
 def orders(

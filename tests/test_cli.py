@@ -47,7 +47,15 @@ class TestCheckValidFiles:
         code, results = _check_json(capsys, path)
         assert code == 0
         assert results == [{"file": str(path), "ok": True,
-                            "order": "CA019015J/LA-DV-2024-000123#2"}]
+                            "order": "CA019015J/LA-DV-2024-000123#2", "derived": []}]
+
+    def test_values_the_law_sets_are_listed(self, capsys):
+        """A CH TRO's statutory firearms prohibition (Code Civ. Proc. 527.9) is shown as
+        derived, so a court sees what the intake will send."""
+        path = FIXTURES / "orders" / "ch_tro_issue.json"
+        code, results = _check_json(capsys, path)
+        assert code == 0
+        assert [n for n in results[0]["derived"] if "conditions 07" in n and "527.9" in n]
 
 
 class TestCheckBrokenFiles:

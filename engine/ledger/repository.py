@@ -203,6 +203,8 @@ class IntakeRecord:
     #: None for a valid order; field paths and reasons (never values) for an INVALID one.
     error_reason: str | None = None
     message_id: str | None = None
+    #: Values the law set that the court left out (`engine.derivations`): one audit row each.
+    derivations: tuple[str, ...] = ()
     #: An entry rendered for real at intake: its MCN and message, stored with its
     #: transmission and sent as they are. None: rendered at the first send.
     mcn: str | None = None
@@ -493,6 +495,7 @@ class Ledger:
                 "received_at": tx.now, "updated_at": tx.now, **values}))
             tx.audit(order_key=rec.order_key, version_id=vid, transmission_id=None,
                      from_state=None, to_state=State.RECEIVED, detail="intake message recorded")
+            self._audit_derivations(tx, rec, vid, State.RECEIVED)
             self._set_version_state(tx, vid, rec.order_key, State.RECEIVED, target,
                                     rec.error_reason or "valid; waits its turn")
             outcome = IntakeOutcome.NEW if valid else IntakeOutcome.INVALID
@@ -508,6 +511,7 @@ class Ledger:
                                     "replaced by a corrected intake message"
                                     + (f": {rec.error_reason}" if rec.error_reason else ""),
                                     **values)
+            self._audit_derivations(tx, rec, vid, target)
             outcome = IntakeOutcome.REPLACED
         else:
             reason = (f"conflict: version {rec.version} was already received with different "
@@ -526,6 +530,13 @@ class Ledger:
         state = tx.conn.execute(_SELECT_VERSION, {"b_key": rec.order_key,
                                                   "b_version": rec.version}).one().state
         return IntakeResult(outcome, version_key, State(state), rec.error_reason)
+
+    @staticmethod
+    def _audit_derivations(tx: _Tx, rec: IntakeRecord, vid: int, state: State) -> None:
+        """One audit row per value the law set (no personal data: paths and sections)."""
+        for note in rec.derivations:
+            tx.audit(order_key=rec.order_key, version_id=vid, transmission_id=None,
+                     from_state=state, to_state=state, detail=note[:500])
 
     def _record_new_entries(self, tx: _Tx, entries: Sequence[tuple[int, IntakeRecord]],
                             results: list[IntakeResult | None]) -> None:
@@ -565,6 +576,7 @@ class Ledger:
             tx.audit(order_key=rec.order_key, version_id=vid, transmission_id=None,
                      from_state=None, to_state=State.RECEIVED,
                      detail="intake message recorded")
+            self._audit_derivations(tx, rec, vid, State.RECEIVED)
             tx.audit(order_key=rec.order_key, version_id=vid, transmission_id=None,
                      from_state=State.RECEIVED, to_state=State.WAITING,
                      detail="valid; waits its turn")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -139,8 +140,10 @@ class TestMappedCourt:
             "destinations": {"doj": {"transport": "https", "format": "niem"}},
         }, env={}, base_dir=repo)
         ledger = Ledger(open_database(f"sqlite:///{tmp_path / 'l.db'}"))
+        # The intake's clock after the case's issuance (2026-12-10): not refused as future.
         pipeline = Pipeline.build(config, ledger, renderers={"niem": stand_in_render},
-                                  load_mapping=real_parts(config).load_mapping)
+                                  load_mapping=real_parts(config).load_mapping,
+                                  clock=lambda: dt.datetime(2026, 12, 11, tzinfo=dt.UTC))
         cases = repo / "config" / "mappings" / "santa-clara-odyssey-json" / "tests"
         good, bad = pipeline.run([
             IntakeMessage((cases / "dv_oah_modify_served.input.json").read_bytes(),

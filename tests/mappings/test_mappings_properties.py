@@ -169,6 +169,7 @@ order:
   order_type: {{const: dv_tro}}
   issued_at: {{const: "2026-11-20T15:42:00-08:00"}}
   effective_date: {{const: "2026-11-20"}}
+  expiration_date: {{const: "2026-12-11"}}
   restrained_persons:
     each: people
     fields:

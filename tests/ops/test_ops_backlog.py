@@ -79,13 +79,14 @@ class TestLedgerSnapshotProvider:
               "issued_at": NOW - dt.timedelta(minutes=40), "due_at": NOW + 20 * dt.timedelta(
                   minutes=1)},
              {"order_type": "dv_tro", "action": "modify", "state": "RETRY_SCHEDULED",
-              "issued_at": NOW - 2 * HOUR, "due_at": NOW + 22 * HOUR},
+              "issued_at": NOW - 2 * HOUR, "due_at": NOW + 26 * HOUR},
              {"order_type": "dv_tro", "action": "issue", "state": "READY",
               "issued_at": NOW - HOUR, "due_at": None}],
             {"ACKED": 50, "SENT": 1, "RETRY_SCHEDULED": 1, "READY": 1})
 
     def test_windows_come_from_the_policy(self) -> None:
-        """An EPO 20 minutes from due is at risk (30-minute window); a DV-TRO 22 h away is not."""
+        """An EPO 20 minutes from due is at risk (30-minute window); a DV-TRO 26 h away is not
+        (at risk only on the court day it is due: a 24-hour window)."""
         snap = ledger_snapshot_provider(self._ledger())(NOW)
         assert snap.at_risk == {OrderType.EMERGENCY: 1}
         assert snap.overdue == {}

@@ -116,8 +116,9 @@ def gauge(values: Samples, name: str, **labels: str) -> float:
 class TestDeadlineWatch:
     def test_business_day_order_goes_at_risk_then_overdue_then_clears(self,
                                                                       watch: Watch) -> None:
-        """A DV-TRO issued Friday 15:42 with the receiver down: ok until Monday 11:42,
-        at risk from then, overdue from Monday 15:42; delivered, both gauges drop to 0."""
+        """A DV-TRO issued Friday 15:42 with the receiver down: ok through Sunday, at risk
+        for all of Monday (the court day it is due), overdue from midnight ending Monday
+        (Fam. Code 6380, CCP 12); delivered, both gauges drop to 0."""
         clock, ledger, receiver, transport, server = (watch.clock, watch.ledger, watch.receiver,
                                                       watch.transport, watch.server)
         order = decode_order((FIXTURES / "dv_tro_issue.json").read_bytes())
@@ -132,17 +133,17 @@ class TestDeadlineWatch:
         assert gauge(m, "po_engine_orders_overdue", order_type="dv_tro") == 0
         assert gauge(m, "po_engine_oldest_unacked_age_seconds") == 300
 
-        clock.now = dt.datetime(2026, 11, 23, 11, 41, tzinfo=LA)  # a minute before the window
+        clock.now = dt.datetime(2026, 11, 22, 23, 59, tzinfo=LA)  # a minute before the window
         ledger.transmit(transport)
         m = scrape(server)
         assert gauge(m, "po_engine_orders_at_risk", order_type="dv_tro") == 0
 
-        clock.now = dt.datetime(2026, 11, 23, 11, 42, tzinfo=LA)  # due 15:42 minus 4 hours
+        clock.now = dt.datetime(2026, 11, 23, 0, 0, tzinfo=LA)  # due midnight minus 24 hours
         m = scrape(server)
         assert gauge(m, "po_engine_orders_at_risk", order_type="dv_tro") == 1
         assert gauge(m, "po_engine_orders_overdue", order_type="dv_tro") == 0
 
-        clock.now = dt.datetime(2026, 11, 23, 15, 42, tzinfo=LA)  # the due time
+        clock.now = dt.datetime(2026, 11, 24, 0, 0, tzinfo=LA)  # the due time
         m = scrape(server)
         assert gauge(m, "po_engine_orders_at_risk", order_type="dv_tro") == 0
         assert gauge(m, "po_engine_orders_overdue", order_type="dv_tro") == 1

@@ -46,6 +46,17 @@ def order_at(local: str, *, order_type: OrderType = OrderType.DV_TRO,
                                       "action": action, "service": service})
 
 
+#: The strict reading (``due: same_time``, service counted from served_at, 4 h warning):
+#: no longer shipped (the legal line is end_of_day, tests/test_legal_deadlines.py), but
+#: still a configuration a court may choose, so its arithmetic is tested here.
+STRICT_CONFIG: dict[str, Any] = {**DEFAULT_CONFIG, "rules": [
+    rule if "hours" in rule["within"] else
+    {**rule, "due": "same_time", "at_risk": {"hours": 4},
+     "from": "served_at" if rule["name"] == "proof_of_service" else "issued_at"}
+    for rule in DEFAULT_CONFIG["rules"]]}
+STRICT = DeadlinePolicy.from_dict(STRICT_CONFIG)
+
+
 def utc(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text).replace(tzinfo=UTC)
 
@@ -76,22 +87,23 @@ class TestBusinessDayDeadlines:
     def test_entry_is_due_same_local_time_next_court_day(self, issued_local: str,
                                                          due_utc: str, why: str) -> None:
         """An entry is due at the issuance wall-clock time on the next court business day."""
-        assert due_at(order_at(issued_local)) == utc(due_utc), why
+        assert due_at(order_at(issued_local), STRICT) == utc(due_utc), why
 
     def test_local_date_decides_not_the_utc_date(self) -> None:
         """Issued Monday 22:30 PST (already Tuesday in UTC) is due Tuesday 22:30 PST."""
         order = _base().model_copy(update={"issued_at": utc("2026-11-24 06:30")})
-        assert due_at(order) == utc("2026-11-25 06:30")
+        assert due_at(order, STRICT) == utc("2026-11-25 06:30")
 
     @pytest.mark.parametrize("action", [Action.MODIFY, Action.EXTEND, Action.TERMINATE,
                                         Action.CANCEL])
     def test_changes_count_from_this_versions_issuance(self, action: Action) -> None:
         """Modify/extend/terminate/cancel are due one court day after that version's issuance."""
-        assert due_at(order_at("2026-09-04 15:30", action=action)) == utc("2026-09-08 22:30")
+        due = due_at(order_at("2026-09-04 15:30", action=action), STRICT)
+        assert due == utc("2026-09-08 22:30")
 
     def test_due_time_is_aware_utc(self) -> None:
         """`due_at` returns an aware datetime in UTC."""
-        assert due_at(order_at("2026-11-23 10:00")).utcoffset() == dt.timedelta(0)
+        assert due_at(order_at("2026-11-23 10:00"), STRICT).utcoffset() == dt.timedelta(0)
 
     def test_explanation_lists_the_skipped_days(self) -> None:
         """The explanation names each closed day between issuance and the due day."""
@@ -142,13 +154,13 @@ class TestProofOfService:
         """Proof of service served Saturday 18:00 is due Monday 18:00 PST."""
         order = order_at("2026-11-20 09:00", action=Action.SERVE,
                          served_local="2026-11-21 18:00")
-        assert due_at(order) == utc("2026-11-24 02:00")
+        assert due_at(order, STRICT) == utc("2026-11-24 02:00")
 
     def test_emergency_order_service_uses_business_days(self) -> None:
         """Proof of service of an EPO is not an emergency: one court day after service."""
         order = order_at("2026-11-20 09:00", order_type=OrderType.EMERGENCY,
                          action=Action.SERVE, served_local="2026-11-20 10:00")
-        assert due_at(order) == utc("2026-11-23 18:00")
+        assert due_at(order, STRICT) == utc("2026-11-23 18:00")
 
     def test_service_without_service_time_names_the_field(self) -> None:
         """A serve action without served_at fails with the field path, not a value."""
@@ -173,16 +185,16 @@ class TestConfiguration:
     def test_court_closure_moves_the_deadline(self) -> None:
         """A court closed by fire on Monday pushes its Friday order to Tuesday."""
         ori = _base().court.ori
-        policy = DeadlinePolicy.from_dict({**DEFAULT_CONFIG,
+        policy = DeadlinePolicy.from_dict({**STRICT_CONFIG,
                                            "courts": {ori: {"closures": ["2026-11-23"]}}})
         assert due_at(order_at("2026-11-20 15:42"), policy) == utc("2026-11-24 23:42")
-        assert due_at(order_at("2026-11-20 15:42")) == utc("2026-11-23 23:42")
+        assert due_at(order_at("2026-11-20 15:42"), STRICT) == utc("2026-11-23 23:42")
 
     def test_court_time_zone_override(self) -> None:
         """A court with its own zone counts the wall clock in that zone."""
         ori = _base().court.ori
         policy = DeadlinePolicy.from_dict(
-            {**DEFAULT_CONFIG, "courts": {ori: {"time_zone": "Pacific/Honolulu"}}})
+            {**STRICT_CONFIG, "courts": {ori: {"time_zone": "Pacific/Honolulu"}}})
         order = _base().model_copy(update={"issued_at": utc("2026-11-23 20:00")})
         assert due_at(order, policy) == utc("2026-11-24 20:00")
 
@@ -229,8 +241,9 @@ class TestConfiguration:
         policy = DeadlinePolicy.load(path)
         assert policy.calendar_for("CA019015J").extra_closures == {
             dt.date(2026, 12, 28), dt.date(2026, 12, 29)}
-        # Christmas Eve order: Friday holiday, weekend, Monday and Tuesday closed -> Wednesday
-        assert due_at(order_at("2026-12-24 15:00"), policy) == utc("2026-12-30 23:00")
+        # Christmas Eve order: Friday holiday, weekend, Monday and Tuesday closed -> by the
+        # end of Wednesday (the shipped rule is end_of_day): midnight PST, 08:00 UTC.
+        assert due_at(order_at("2026-12-24 15:00"), policy) == utc("2026-12-31 08:00")
 
     def test_empty_file_is_refused(self, tmp_path: Path) -> None:
         """An empty policy file fails saying the top level must be a mapping."""
@@ -287,7 +300,7 @@ class TestDueTimeProperties:
         """A business-day due time is after issuance, on a court day, the first one after."""
         order = _base().model_copy(update={"issued_at": issued, "order_type": order_type,
                                            "action": action})
-        due = due_at(order)
+        due = due_at(order, STRICT)
         calendar = CourtCalendar()
         assert due > issued
         due_day = due.astimezone(LA).date()

@@ -15,10 +15,11 @@ FIXTURES = Path(__file__).parents[1] / "fixtures" / "orders"
 class TestDeadlinesCli:
     def test_explain_prints_due_time_rule_and_skipped_days(
             self, capsys: pytest.CaptureFixture[str]) -> None:
-        """explain shows the Friday DV-TRO due Monday 15:42 PST, skipping the weekend."""
+        """explain shows the Friday DV-TRO due by the end of Monday (midnight PST), skipping
+        the weekend."""
         assert main(["deadlines", "explain", str(FIXTURES / "dv_tro_issue.json")]) == 0
         out = capsys.readouterr().out
-        assert "2026-11-23T23:42:00+00:00 (2026-11-23T15:42:00-08:00 America/Los_Angeles)" in out
+        assert "2026-11-24T08:00:00+00:00 (2026-11-24T00:00:00-08:00 America/Los_Angeles)" in out
         assert "entry_and_changes" in out
         assert "2026-11-21 Sat: weekend" in out
 

@@ -7,9 +7,11 @@ from pathlib import Path
 
 from engine import niem
 from engine.acks import Accepted
+from engine.court_calendar import CourtCalendar
 from engine.formats import RenderContext
 from engine.intake import decode_order
-from engine.model import Action, Order
+from engine.legal_rules import latest_expiration
+from engine.model import Action, Order, Service
 from engine.receiver import HttpReceiverServer, Receiver
 
 ORDERS = Path(__file__).parent.parent / "fixtures" / "orders"
@@ -21,8 +23,17 @@ def fixture(name: str) -> Order:
 
 
 def as_entry(order: Order) -> Order:
-    """The order as its first version, an issue (the entry every later action needs)."""
-    return order.model_copy(update={"version": 1, "action": Action.ISSUE})
+    """The order as its first version, an issue (the entry every later action needs), dated
+    as an entry can be: issued on the order's effective date, ending as the law allows."""
+    issued = dt.datetime.combine(order.effective_date, dt.time(9),
+                                 tzinfo=dt.timezone(dt.timedelta(hours=-8)))
+    entry = order.model_copy(update={"version": 1, "action": Action.ISSUE, "issued_at": issued,
+                                     "service": Service()})
+    latest = latest_expiration(entry, CourtCalendar())
+    if latest is not None and (entry.expiration_date is None
+                               or entry.expiration_date > latest):
+        entry = entry.model_copy(update={"expiration_date": latest})
+    return entry
 
 
 def niem_message(order: Order, mcn: str, record_id: str | None = None) -> bytes:
