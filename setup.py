@@ -17,7 +17,7 @@ from setuptools.command.build_py import build_py
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from engine.resources import PACKAGE_DIR, bundle_files  # noqa: E402
+from engine.resources import MANIFEST, PACKAGE_DIR, bundle_files  # noqa: E402
 
 
 class build_py_with_resources(build_py):
@@ -29,14 +29,17 @@ class build_py_with_resources(build_py):
             return  # an editable install reads the checkout's own folders
         target = Path(self.build_lib) / "engine" / PACKAGE_DIR
         shutil.rmtree(target, ignore_errors=True)  # no stale copies from an earlier build
+        names = []
         for source, name in bundle_files(HERE):
             dest = target / name
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, dest)
+            names.append(name)
+        (target / MANIFEST).write_text("".join(f"{n}\n" for n in names), encoding="utf-8")
 
     def get_outputs(self, include_bytecode: bool = True) -> list[str]:
         target = Path(self.build_lib) / "engine" / PACKAGE_DIR
-        return [*super().get_outputs(include_bytecode),
+        return [*super().get_outputs(include_bytecode), str(target / MANIFEST),
                 *(str(target / name) for _, name in bundle_files(HERE))]
 
 

@@ -23,7 +23,7 @@ from engine.errors import EngineError, OrderInvalid, RenderError
 from engine.formats import RenderContext, Renderer
 from engine.intake import decode_order, encode_order
 from engine.model import Order
-from engine.resources import INCOMPLETE_INSTALL
+from engine.resources import INCOMPLETE_INSTALL, missing_resources
 
 __all__ = ["FORMATS", "ConvertOptions", "OutputFormat", "register_convert",
            "render_canonical_with"]
@@ -107,6 +107,11 @@ def _cmd_convert(args: argparse.Namespace) -> int:
         raw = Path(args.file).read_bytes()
     except OSError as exc:
         print(f"{args.file}: cannot read: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    missing = missing_resources()  # an incomplete install: say which file, not a traceback
+    if missing:
+        for problem in missing:
+            print(f"{args.file}: cannot convert: {problem}", file=sys.stderr)
         return 1
     try:
         out = FORMATS[args.to].convert(raw, options)

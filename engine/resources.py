@@ -10,7 +10,8 @@ never looks for a source tree. In a source checkout (editable install, tests) th
 A resource is named by its path inside the package's resource tree, e.g.
 ``schemas/clets-layout.yaml`` or ``demo/orders``. `path` gives where it is (for module
 constants: it never fails); `require` also checks it is there and raises `ResourceMissing`,
-which names the resource and how to fix the installation.
+which names the resource and how to fix the installation; `missing_resources` checks every
+file the build shipped (its manifest) at once.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from engine.errors import EngineError
 __all__ = [
     "BUNDLES",
     "INCOMPLETE_INSTALL",
+    "MANIFEST",
     "PACKAGE_DIR",
     "REQUIRED",
     "ResourceMissing",
@@ -31,10 +33,14 @@ __all__ = [
     "path",
     "require",
     "root",
+    "shipped",
 ]
 
 #: Folder inside ``engine/`` of an installed package that holds the resources.
 PACKAGE_DIR = "_resources"
+#: File in `PACKAGE_DIR` the build writes: every resource name it shipped, one a line, so an
+#: installation that lost a file (a NIEM schema another one imports, say) says which.
+MANIFEST = "MANIFEST.txt"
 
 #: Resource folder (in the package) -> source folder (in a checkout). Every file under the
 #: source folder ships, so a file added there ships without touching this table.
@@ -119,10 +125,26 @@ def require(name: str) -> Path:
     return where
 
 
+def shipped() -> list[str]:
+    """Every resource name this installation should have (the build's manifest)."""
+    base = root()
+    if base.name != PACKAGE_DIR:  # a checkout: what the build would ship
+        return [name for _, name in bundle_files(base)]
+    try:
+        text = (base / MANIFEST).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ResourceMissing(MANIFEST, base / MANIFEST) from exc
+    return [line for line in text.splitlines() if line]
+
+
 def missing_resources() -> list[ResourceMissing]:
-    """Each `REQUIRED` resource that is not there, as the error it would raise."""
+    """Each shipped or `REQUIRED` resource that is not there, as the error it would raise."""
+    try:
+        names = list(dict.fromkeys([*REQUIRED, *shipped()]))
+    except ResourceMissing as exc:
+        return [exc]
     out = []
-    for name in REQUIRED:
+    for name in names:
         try:
             require(name)
         except ResourceMissing as exc:
