@@ -20,7 +20,7 @@ sys.path.insert(0, str(HERE))
 from engine.resources import MANIFEST, PACKAGE_DIR, bundle_files  # noqa: E402
 
 
-class build_py_with_resources(build_py):
+class build_py_with_resources(build_py):  # type: ignore[misc]  # untyped base
     """`build_py`, then the resource bundles copied into engine/_resources/."""
 
     def run(self) -> None:

@@ -93,7 +93,7 @@ def _format_problems(destinations: Mapping[str, Any]) -> list[str]:
     for name, raw in destinations.items():
         if isinstance(raw, Mapping) and raw.get("format") in _FORMAT_READY:
             by_format.setdefault(str(raw["format"]), []).append(str(name))
-    out = []
+    out: list[str] = []
     for fmt, names in sorted(by_format.items()):
         try:
             _FORMAT_READY[fmt]()
@@ -129,9 +129,9 @@ def load_checked_config(path: Path | None, *,
                         env: Mapping[str, str] | None = None) -> EngineConfig:
     """`load_config`, then `deep_problems`; one `ConfigError` with every problem found."""
     if path is None:
-        problems = deep_problems({}, default_config().mappings_dir)
-        if problems:
-            raise ConfigError(problems, "the engine's installation")
+        installation = deep_problems({}, default_config().mappings_dir)
+        if installation:
+            raise ConfigError(installation, "the engine's installation")
         return default_config()
     problems: list[str] = []
     config: EngineConfig | None = None

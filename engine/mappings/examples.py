@@ -57,7 +57,8 @@ def _cmd_examples(args: argparse.Namespace) -> int:
     return 0
 
 
-def register_examples(commands: argparse._SubParsersAction) -> None:
+def register_examples(commands: argparse._SubParsersAction[argparse.ArgumentParser]
+                      ) -> None:
     """Add `engine mapping examples DIR`."""
     p = commands.add_parser("examples", help="write the bundled example mappings, with "
                                              "their tests, into DIR")
