@@ -3,36 +3,48 @@
 #
 #   docker build -t po-engine .
 #   docker run --rm \
-#     -v "$PWD/config:/app/config:ro" -v "$PWD/mappings:/app/mappings:ro" \
+#     -v "$PWD/config:/app/config:ro" -v "$PWD/mappings:/app/config/mappings:ro" \
 #     -v po-engine-var:/app/var \
 #     -e ENGINE_AMQP_URL=amqps://... -p 9464:9464 po-engine            # engine run
 #   docker run --rm -v "$PWD/orders:/in:ro" po-engine check /in/order.json
 #
-# Layout inside: /app holds the engine beside its schemas (engine/niem and engine/clets find
-# them at ../schemas), /app/config the configuration (engine.yaml, mounted read-only), /app/var
-# the spool and the SQLite ledger (a volume). Relative paths in engine.yaml (var/spool,
-# sqlite:///var/ledger.db, mappings) resolve against /app, the config folder's parent.
+# Three stages: `build` makes the wheel (from the sdist, as a release does; the wheel carries
+# the schemas, layout, deadline rules, example mappings and demo orders, engine/resources.py),
+# `install` puts that wheel and its dependencies in a virtualenv, `runtime` is that
+# virtualenv alone: no source tree, no editable install, no build tools.
+# Inside: /app/config the configuration (engine.yaml, mounted read-only), /app/var the spool
+# and the SQLite ledger (a volume). Relative paths in engine.yaml (var/spool,
+# sqlite:///var/ledger.db, config/mappings) resolve against /app, the config folder's parent.
 
 ARG PYTHON_IMAGE=python:3.11-slim
 
-# --- builder: a virtual environment with the engine and its dependencies ----------------
-FROM ${PYTHON_IMAGE} AS builder
+# --- build: the sdist and the wheel from it ---------------------------------------------
+FROM ${PYTHON_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
-RUN python -m venv /opt/engine
-WORKDIR /app
-COPY pyproject.toml README.md ./
+RUN python -m pip install "build>=1.0"
+WORKDIR /src
+COPY pyproject.toml setup.py MANIFEST.in README.md ./
 COPY engine ./engine
+# The resource folders the build carries into the wheel (engine.resources.BUNDLES).
 COPY schemas ./schemas
-# Installed in place (editable) at the same path the runtime image uses, so the engine keeps
-# finding schemas/ beside engine/; every dependency ships as a wheel (lxml, psycopg[binary]),
-# so no compiler is needed.
-RUN /opt/engine/bin/pip install --upgrade pip \
- && /opt/engine/bin/pip install --editable . \
- && /opt/engine/bin/python -m compileall -q /app/engine
+COPY config ./config
+COPY tests/fixtures/orders ./tests/fixtures/orders
+RUN python -m build --outdir /dist .
 
-# --- runtime: the venv and the source tree, run as an unprivileged user ------------------
+# --- install: the wheel (not editable) and its dependencies in a virtualenv --------------
+FROM ${PYTHON_IMAGE} AS install
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN python -m venv /opt/engine
+COPY --from=build /dist /dist
+# Every dependency ships as a wheel (lxml, psycopg[binary]), so no compiler is needed.
+RUN /opt/engine/bin/pip install --upgrade pip \
+ && /opt/engine/bin/pip install /dist/po_engine-*.whl \
+ && /opt/engine/bin/engine --version
+
+# --- runtime: the virtualenv only, run as an unprivileged user ---------------------------
 FROM ${PYTHON_IMAGE} AS runtime
 LABEL org.opencontainers.image.title="po-engine" \
       org.opencontainers.image.description="Carries court protective orders to the state DOJ registry (CARPOS via CLETS, NCIC) in time." \
@@ -47,8 +59,7 @@ RUN groupadd --system --gid 10001 engine \
             --shell /usr/sbin/nologin engine \
  && mkdir -p /app/config /app/var/spool \
  && chown -R engine:engine /app/var
-COPY --from=builder /opt/engine /opt/engine
-COPY --from=builder /app /app
+COPY --from=install /opt/engine /opt/engine
 WORKDIR /app
 USER engine:engine
 VOLUME ["/app/config", "/app/var"]

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from engine import __version__
+from engine.about import version_text
 from engine.errors import InputError, OrderInvalid
 from engine.intake import decode_order
 from engine.schema_export import register_schema
@@ -23,8 +23,20 @@ Register = Callable[[argparse._SubParsersAction], None]
 
 
 def _cmd_version(args: argparse.Namespace) -> int:
-    print(f"engine {__version__}")
+    print(version_text())
     return 0
+
+
+class _VersionAction(argparse.Action):
+    """`--version`, worked out only when asked (it loads the CLETS layout)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **_: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="print the engine's version, "
+                         "and the NIEM and CLETS layout versions it speaks, and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        print(version_text())
+        parser.exit()
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
@@ -97,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="engine",
         description="Carry court protective orders to the state DOJ registry, in time.",
     )
-    parser.add_argument("--version", action="version", version=f"engine {__version__}")
+    parser.add_argument("--version", action=_VersionAction)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for register in _registrations():
         register(sub)

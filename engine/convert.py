@@ -23,6 +23,7 @@ from engine.errors import EngineError, OrderInvalid, RenderError
 from engine.formats import RenderContext, Renderer
 from engine.intake import decode_order, encode_order
 from engine.model import Order
+from engine.resources import INCOMPLETE_INSTALL, missing_resources
 
 __all__ = ["FORMATS", "ConvertOptions", "OutputFormat", "register_convert",
            "render_canonical_with"]
@@ -109,9 +110,18 @@ def _cmd_convert(args: argparse.Namespace) -> int:
                              doj_record_id=args.doj_record_id)
     try:
         raw = Path(args.file).read_bytes()
-        out = FORMATS[args.to].convert(raw, options)
     except OSError as exc:
-        print(f"{args.file}: cannot read: {exc.strerror}", file=sys.stderr)
+        print(f"{args.file}: cannot read: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    missing = missing_resources()  # an incomplete install: say which file, not a traceback
+    if missing:
+        for problem in missing:
+            print(f"{args.file}: cannot convert: {problem}", file=sys.stderr)
+        return 1
+    try:
+        out = FORMATS[args.to].convert(raw, options)
+    except OSError as exc:  # the input was read: this is a file the engine ships
+        print(f"{args.file}: cannot convert: {exc}; {INCOMPLETE_INSTALL}", file=sys.stderr)
         return 1
     except (OrderInvalid, RenderError) as exc:
         print(f"{args.file}: {type(exc).__name__}", file=sys.stderr)

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine import resources
 from engine.config import CourtConfig, DestinationConfig, EngineConfig, LedgerConfig
 from engine.deadlines import due_at
 from engine.errors import TransportUnavailable
@@ -28,8 +29,8 @@ from engine.transports.base import Envelope, MockTransport, Receipt
 
 __all__ = ["DemoResult", "demo_orders", "embedded_endpoint", "embedded_parts", "run_demo"]
 
-#: The canonical fixtures shipped with the source tree.
-FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "orders"
+#: The demo orders shipped in the package (the canonical fixtures, via engine.resources).
+FIXTURES = resources.path("demo/orders")
 
 
 def demo_orders(fixtures: Path = FIXTURES) -> list[tuple[str, bytes]]:
@@ -45,7 +46,7 @@ def demo_orders(fixtures: Path = FIXTURES) -> list[tuple[str, bytes]]:
         key = f"{data['court']['ori']}/{data['order_id']}"
         by_order.setdefault(key, {})[int(data["version"])] = data
     if not by_order:
-        raise FileNotFoundError(f"no demo orders in {fixtures}")
+        raise resources.ResourceMissing("demo/orders/*.json", fixtures)
     out: list[tuple[int, str, bytes]] = []
     for n, (key, versions) in enumerate(sorted(by_order.items()), start=1):
         template = versions[min(versions)]

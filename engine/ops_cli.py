@@ -18,7 +18,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from engine.config import ConfigError, EngineConfig, load_config
+from engine.config import ConfigError, EngineConfig
+from engine.config_check import load_checked_config
 from engine.errors import EngineError
 
 __all__ = ["register_operations"]
@@ -29,7 +30,7 @@ CONFIG_ENV = "ENGINE_CONFIG"
 
 def _config(args: argparse.Namespace) -> EngineConfig:
     path = args.config or (Path(os.environ[CONFIG_ENV]) if os.environ.get(CONFIG_ENV) else None)
-    return load_config(path)
+    return load_checked_config(path)  # the whole config, before any database is touched
 
 
 def _ledger(args: argparse.Namespace):  # type: ignore[no-untyped-def]

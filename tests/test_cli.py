@@ -106,7 +106,28 @@ class TestOtherCommands:
     def test_version_prints_the_package_version(self, capsys):
         """`engine version` prints the installed version and exits 0."""
         assert main(["version"]) == 0
-        assert capsys.readouterr().out.strip() == f"engine {__version__}"
+        assert capsys.readouterr().out.splitlines()[0] == f"engine {__version__}"
+
+    @pytest.mark.parametrize("argv", [["version"], ["--version"]])
+    def test_version_names_the_niem_and_layout_versions_it_speaks(self, capsys, argv):
+        """The NIEM namespaces of the shipped schemas and the shipped layout's version."""
+        import re
+
+        import yaml
+
+        schemas = FIXTURES.parent.parent / "schemas"
+        try:
+            assert main(argv) == 0
+        except SystemExit as done:  # argparse's --version exits
+            assert done.code == 0
+        out = capsys.readouterr().out
+        assert out.startswith(f"engine {__version__}\n")
+        core = (schemas / "niem" / "niem" / "niem-core.xsd").read_text(encoding="utf-8")
+        core_version = re.search(r'targetNamespace="[^"]*/niem-core/([0-9.]+)/"', core)
+        assert core_version, "niem-core.xsd has no versioned target namespace"
+        assert f"niem-core {core_version.group(1)}" in out
+        layout = yaml.safe_load((schemas / "clets-layout.yaml").read_text(encoding="utf-8"))
+        assert f"CLETS layout {layout['layout_version']}" in out
 
     def test_python_dash_m_engine_runs_the_cli(self):
         """`python -m engine version` works in a fresh interpreter (the module entry point)."""
@@ -114,7 +135,7 @@ class TestOtherCommands:
                               cwd=FIXTURES.parent.parent, capture_output=True, text=True,
                               timeout=60, check=False)
         assert done.returncode == 0
-        assert done.stdout.strip() == f"engine {__version__}"
+        assert done.stdout.splitlines()[0] == f"engine {__version__}"
 
     def test_help_lists_check_and_version(self, capsys):
         """`engine --help` exits 0 and lists the core commands."""

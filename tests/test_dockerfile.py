@@ -3,6 +3,7 @@ ignored, it runs as an unprivileged user, and its health check works against /he
 
 from __future__ import annotations
 
+import fnmatch
 import http.server
 import json
 import os
@@ -21,6 +22,20 @@ ROOT = TESTS.parent
 DOCKERFILE = (ROOT / "Dockerfile").read_text(encoding="utf-8")
 IGNORED = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
            if line.strip() and not line.startswith("#")}
+RULES = [line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
+         if line.strip() and not line.startswith("#")]
+
+
+def _ignored(source: str) -> bool:
+    """Whether .dockerignore keeps ``source`` out of the build context (last rule wins)."""
+    parts = source.strip("/").split("/")
+    candidates = ["/".join(parts[:i]) for i in range(1, len(parts) + 1)]
+    ignored = False
+    for rule in RULES:
+        negate, pattern = rule.startswith("!"), rule.lstrip("!")
+        if any(fnmatch.fnmatchcase(c, pattern) for c in candidates):
+            ignored = not negate
+    return ignored
 
 
 def _instructions(name: str) -> list[str]:
@@ -42,6 +57,7 @@ class TestImageContents:
         for source in sources:
             assert (ROOT / source).exists(), source
             assert source not in IGNORED, source
+            assert not _ignored(source), source
 
     def test_runs_as_an_unprivileged_user(self):
         """The final stage switches to a named user that is not root."""
@@ -64,6 +80,49 @@ class TestImageContents:
         """Configuration and the spool/ledger directory are volumes, not image layers."""
         [volumes] = _instructions("VOLUME")
         assert set(json.loads(volumes)) == {"/app/config", "/app/var"}
+
+
+def _stages() -> dict[str, list[tuple[str, str]]]:
+    """Stage name -> its (instruction, arguments), in order."""
+    stages: dict[str, list[tuple[str, str]]] = {}
+    current: list[tuple[str, str]] = []
+    for line in DOCKERFILE.replace("\\\n", " ").splitlines():
+        word, _, args = line.strip().partition(" ")
+        if word == "FROM":
+            current = stages.setdefault(args.split()[-1], [])
+        elif word and not word.startswith("#") and word.isupper():
+            current.append((word, args.strip()))
+    return stages
+
+
+class TestBuiltFromTheWheel:
+    """Issue 15: the image is the wheel installed, never the source tree (editable)."""
+
+    def test_build_stage_builds_the_wheel_with_every_resource_folder(self):
+        from engine.resources import BUNDLES
+
+        stages = _stages()
+        build = stages["build"]
+        assert any(w == "RUN" and "python -m build" in a for w, a in build)
+        copied = {source for w, a in build if w == "COPY" and "--from" not in a
+                  for source in a.split()[:-1]}
+        for folder in ("engine", "setup.py", *BUNDLES.values()):
+            assert folder in copied, f"the build stage does not copy {folder}"
+            assert not _ignored(folder), f".dockerignore hides {folder}"
+
+    def test_runtime_has_the_installed_wheel_and_no_source(self):
+        stages = _stages()
+        assert list(stages)[-1] == "runtime"
+        runs = [a for steps in stages.values() for w, a in steps if w == "RUN"]
+        assert not [a for a in runs if "--editable" in a or re.search(r"install\s+-e\b", a)]
+        installs = [a for a in runs if "pip install" in a and ".whl" in a]
+        assert installs, "no stage pip-installs the built wheel"
+        runtime_copies = [a for w, a in stages["runtime"] if w == "COPY"]
+        assert runtime_copies and all(a.startswith("--from=") for a in runtime_copies)
+        assert all("/src" not in a and "/app" not in a.split()[-2] for a in runtime_copies)
+
+    def test_healthcheck_asks_healthz(self):
+        assert "/healthz" in " ".join(_healthcheck_argv())
 
 
 class _Health(http.server.BaseHTTPRequestHandler):

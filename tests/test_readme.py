@@ -48,3 +48,12 @@ def test_cli_table_names_real_commands():
     named = set(re.findall(r"^\| `engine (\w+)", _section("CLI"), re.M))
     assert named
     assert named <= set(sub.choices)
+
+
+def test_install_section_covers_wheel_pipx_and_image():
+    """Beside the source quickstart, how to install the package: wheel, pipx, image."""
+    install = _section("Install")
+    for way in ("python3 -m build", "pip install dist/po_engine-", "pipx install",
+                "docker build"):
+        assert way in install, way
+    assert "engine mapping examples" in install and "engine mapping test" in install

@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from engine import model
+from engine import model, resources
 from engine.clets.rules import FieldRules
 from engine.clets.sources import SOURCES
 from engine.errors import EngineError
@@ -39,7 +39,7 @@ __all__ = [
 ]
 
 #: The layout shipped with the engine.
-DEFAULT_LAYOUT_PATH = Path(__file__).resolve().parents[2] / "schemas" / "clets-layout.yaml"
+DEFAULT_LAYOUT_PATH = resources.path("schemas/clets-layout.yaml")
 
 #: How a canonical value becomes field text (see engine.clets.encode).
 KINDS = frozenset({"name", "text", "code", "date", "height", "number", "verbatim"})
@@ -440,4 +440,4 @@ def load_layout(path: str | Path = DEFAULT_LAYOUT_PATH) -> Layout:
 @functools.cache
 def default_layout() -> Layout:
     """The shipped layout, loaded and checked once per process."""
-    return load_layout(DEFAULT_LAYOUT_PATH)
+    return load_layout(resources.require("schemas/clets-layout.yaml"))

@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import engine
+from engine import resources
 from engine.errors import InputError, MappingError, OrderInvalid
 from engine.intake import encode_order
+from engine.mappings.examples import register_examples
 from engine.mappings.mapping import load_mapping
 from engine.mappings.runner import run_mapping_tests
 
@@ -15,11 +16,11 @@ __all__ = ["default_mapping_root", "register_mapping"]
 
 
 def default_mapping_root() -> Path:
-    """`config/mappings` of the working directory, else of the engine's own checkout."""
+    """`config/mappings` of the working directory, else the examples the engine ships."""
     here = Path("config/mappings")
     if here.is_dir():
         return here
-    return Path(engine.__file__).resolve().parent.parent / "config" / "mappings"
+    return resources.path("config/mappings")
 
 
 def _cmd_test(args: argparse.Namespace) -> int:
@@ -93,3 +94,4 @@ def register_mapping(sub: argparse._SubParsersAction) -> None:
     p.add_argument("mapping", type=Path, metavar="MAPPING")
     p.add_argument("inputs", nargs="+", type=Path, metavar="INPUT")
     p.set_defaults(func=_cmd_apply)
+    register_examples(commands)

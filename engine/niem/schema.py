@@ -16,6 +16,7 @@ from pathlib import Path
 
 from lxml import etree
 
+from engine import resources
 from engine.errors import FieldError
 from engine.niem.namespaces import NS
 
@@ -28,8 +29,8 @@ __all__ = [
     "message_schema",
 ]
 
-#: schemas/niem/ at the repository root (the engine ships beside its schemas).
-SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas" / "niem"
+#: The NIEM subset, extension and message schemas shipped in the package (engine.resources).
+SCHEMA_DIR = resources.path("schemas/niem")
 MESSAGE_SCHEMA_PATH = SCHEMA_DIR / "message" / "pox-message.xsd"
 ACK_SCHEMA_PATH = SCHEMA_DIR / "message" / "pox-ack.xsd"
 

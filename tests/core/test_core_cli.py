@@ -22,7 +22,8 @@ def config_file(tmp_path: Path) -> Path:
 ledger: {{url: "sqlite:///{tmp_path / 'ledger.db'}"}}
 spool_dir: {tmp_path / 'spool'}
 courts: {{"*": {{destination: doj}}}}
-destinations: {{doj: {{transport: https, format: niem}}}}
+destinations: {{doj: {{transport: https, format: niem,
+                     settings: {{url: "https://doj.example.gov/orders"}}}}}}
 """, encoding="utf-8")
     return path
 
