@@ -289,6 +289,9 @@ def build_message(order: Order, ctx: RenderContext) -> etree._Element:
     if order.action is not Action.ISSUE and not ctx.doj_record_id:
         raise RenderError(f"action '{order.action.value}' needs the DOJ record id of the entry",
                           (FieldError("doj_record_id", "required after the entry"),))
+    if order.action is Action.ISSUE and ctx.doj_record_id:
+        raise RenderError("action 'issue' creates the DOJ record: it cannot carry a record id",
+                          (FieldError("doj_record_id", "not allowed on an issue"),))
     root = etree.Element(POX.ProtectionOrderMessage, nsmap=NSMAP)
     _leaf(root, POX.MessageControlNumber, ctx.mcn, "mcn")
     _SUB(root, POX.MessageSenderORI).text = order.court.ori
