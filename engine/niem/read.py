@@ -326,8 +326,21 @@ class _Reader:
                                           f"conditions.{i}.text")
         return conditions
 
+    def repeated_augmentations(self) -> None:
+        """NIEM lets an augmentation point repeat; each of ours is read once, so a second
+        one of the same name would be ignored: it is refused instead."""
+        for element in self.root.iter(f"{{{NS['pox-ext']}}}*"):
+            if not etree.QName(element).localname.endswith("Augmentation"):
+                continue
+            previous = element.getprevious()
+            while previous is not None and previous.tag != element.tag:
+                previous = previous.getprevious()
+            if previous is not None:
+                self.problem(element, "appears twice here; this contract reads it once")
+
     def order(self) -> dict[str, Any]:
         root = self.root
+        self.repeated_augmentations()
         po = root.find(q("j", "ProtectionOrder"))
         augmentation = po.find(q("pox-ext", "ProtectionOrderAugmentation"))
         if augmentation is None:  # the schema admits only ours at this point; be sure

@@ -69,6 +69,16 @@ def test_one_other_condition_text_is_kept() -> None:
         "Stay at least 100 yards away."]
 
 
+def test_a_second_order_augmentation_is_refused_not_ignored() -> None:
+    """NIEM lets augmentation points repeat; a second pox-ext augmentation is refused."""
+    def change(root: etree._Element) -> None:
+        augmentation = one(root, "j:ProtectionOrder/pox-ext:ProtectionOrderAugmentation")
+        augmentation.addnext(copy.deepcopy(augmentation))
+
+    problems = refusal_paths(changed(MODIFY, change))
+    assert f"{ROOT}/j:ProtectionOrder/pox-ext:ProtectionOrderAugmentation[2]" in problems
+
+
 # -- unknown code values -------------------------------------------------------------------
 def test_an_unknown_sex_text_is_refused_with_its_path() -> None:
     """nc:PersonSexText other than 'nonbinary' is refused where it sits, not dropped."""
