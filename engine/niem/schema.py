@@ -31,7 +31,8 @@ __all__ = [
 #: schemas/niem/ at the repository root (the engine ships beside its schemas).
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas" / "niem"
 MESSAGE_SCHEMA_PATH = SCHEMA_DIR / "message" / "pox-message.xsd"
-ACK_SCHEMA_PATH = SCHEMA_DIR / "message" / "pox-ack.xsd"
+#: The acknowledgement shares the message namespace, hence its one schema document.
+ACK_SCHEMA_PATH = MESSAGE_SCHEMA_PATH
 
 # libxml2 quotes the offending value in these message shapes; everything else it quotes is
 # a schema name (element, type, facet), which is safe and useful to keep.
