@@ -27,6 +27,13 @@ class RenderContext:
     #: The DOJ's record id from the entry's acknowledgement; required for every action
     #: after the entry (modify, extend, terminate, cancel, serve).
     doj_record_id: str | None = None
+    #: MCN of the transmission of the version before this one to the same destination,
+    #: when there was one (a modify, cancel or serve names the message it follows).
+    previous_mcn: str | None = None
+    #: A test message: a production receiver refuses it, a test receiver refuses the rest.
+    test: bool = False
+    #: Who the message is for (the destination's recipient id); None: the format's default.
+    recipient: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ from engine.errors import DecodeError, FieldError, OrderInvalid
 from engine.intake import order_from_dict
 from engine.model import Action, Order, Sex
 from engine.niem import codes
-from engine.niem.namespaces import NS, q
+from engine.niem.namespaces import IEPD_VERSION, NS, q
 from engine.niem.render import (
     CASE_NUMBER_CATEGORY,
     HEIGHT_UNIT,
@@ -270,6 +270,10 @@ class _Reader:
         self.note("court", court_el)
         ori = court_el.find(f"{q('j', 'OrganizationAugmentation')}/"
                             f"{q('j', 'OrganizationORIIdentification')}")
+        if ori is None:  # the augmentation point is optional in NIEM; the ORI is not here
+            self.problem(court_el, "needs j:OrganizationAugmentation/"
+                                   "j:OrganizationORIIdentification (the court's ORI)")
+            raise _Problems(self.problems)
         court: dict[str, Any] = {
             "ori": (self.text(ori, q("nc", "IdentificationID"), "court.ori") or "").strip(),
             "name": self.text(court_el, q("j", "CourtName"), "court.name"),
@@ -402,6 +406,13 @@ class _Reader:
         record id is there exactly when the action follows the entry (`Action.ISSUE` makes
         the record; every later action names it).
         """
+        version = self.root.find(q("pox", "IEPDVersionID"))
+        if (version.text or "").strip() != IEPD_VERSION:
+            self.problem(version, f"this reader implements IEPD {IEPD_VERSION} only")
+        previous = self.root.find(q("pox", "PreviousMessageControlNumber"))
+        if previous is not None and order["action"] == Action.ISSUE.value:
+            self.problem(previous, "an 'issue' is the first message of an order: it follows "
+                                   "none")
         sender = self.root.find(q("pox", "MessageSenderORI"))
         if (sender.text or "").strip() != order["court"]["ori"]:
             self.problem(sender, "must be the ORI of the issuing court "

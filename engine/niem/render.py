@@ -27,7 +27,7 @@ from engine.model import (
     Sex,
 )
 from engine.niem import codes
-from engine.niem.namespaces import NSMAP, q
+from engine.niem.namespaces import DEFAULT_RECIPIENT, IEPD_VERSION, NSMAP, q
 from engine.niem.schema import message_schema
 
 __all__ = [
@@ -292,10 +292,18 @@ def build_message(order: Order, ctx: RenderContext) -> etree._Element:
     if order.action is Action.ISSUE and ctx.doj_record_id:
         raise RenderError("action 'issue' creates the DOJ record: it cannot carry a record id",
                           (FieldError("doj_record_id", "not allowed on an issue"),))
+    if order.action is Action.ISSUE and ctx.previous_mcn:
+        raise RenderError("action 'issue' is the first message of an order: it follows none",
+                          (FieldError("previous_mcn", "not allowed on an issue"),))
     root = etree.Element(POX.ProtectionOrderMessage, nsmap=NSMAP)
+    _SUB(root, POX.IEPDVersionID).text = IEPD_VERSION
     _leaf(root, POX.MessageControlNumber, ctx.mcn, "mcn")
+    if ctx.previous_mcn:
+        _leaf(root, POX.PreviousMessageControlNumber, ctx.previous_mcn, "previous_mcn")
     _SUB(root, POX.MessageSenderORI).text = order.court.ori
+    _leaf(root, POX.MessageRecipientID, ctx.recipient or DEFAULT_RECIPIENT, "recipient")
     _SUB(root, POX.MessageSentDateTime).text = datetime_text(ctx.sent_at)
+    _SUB(root, POX.MessageTestIndicator).text = _bool(ctx.test)
     _SUB(root, POX.MessageActionCode).text = order.action.value
     _SUB(root, POX.OrderVersionNumber).text = str(order.version)
     if ctx.doj_record_id:
