@@ -73,6 +73,7 @@ def _registrations() -> list[Register]:
     from engine.convert import register_convert
     from engine.deadlines_cli import register_deadlines
     from engine.mappings.cli import register_mapping
+    from engine.niem.iepd import register_niem
     from engine.ops_cli import register_operations  # run, demo, db, orders, dlq
     from engine.receiver.cli import register_receiver
 
@@ -83,6 +84,7 @@ def _registrations() -> list[Register]:
         register_convert,
         register_mapping,
         register_clets,
+        register_niem,
         register_deadlines,
         register_receiver,
     ]

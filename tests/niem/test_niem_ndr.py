@@ -30,7 +30,7 @@ REFERENCE_SCHEMAS = sorted(p for p in SUBSET.rglob("*.xsd") if p != STRUCTURES)
 EXTENSION_SCHEMAS = sorted((SCHEMA_DIR / "extension").glob("*.xsd")) + sorted(
     (SCHEMA_DIR / "message").glob("*.xsd"))
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "niem"
-IEPD_SAMPLES = SCHEMA_DIR / "iepd" / "samples"
+IEPD_SAMPLES = SCHEMA_DIR / "samples"
 INSTANCES = sorted(FIXTURES.glob("*.xml")) + sorted(IEPD_SAMPLES.glob("*.xml"))
 RULE = re.compile(r": (Rule \d+-\d+):")
 
