@@ -10,6 +10,7 @@ spelling (Nguyễn stays Nguyễn): this is the format that carries the order as
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from lxml import etree
 
@@ -37,6 +38,7 @@ __all__ = [
     "ORDER_ID_CATEGORY",
     "build_message",
     "render_niem",
+    "test_indicator",
 ]
 
 CONTENT_TYPE = "application/xml"
@@ -312,6 +314,15 @@ def build_message(order: Order, ctx: RenderContext) -> etree._Element:
     for i, person in enumerate(order.protected_persons):
         _protected_person(root, person, f"protected_persons.{i}")
     return root
+
+
+_TEST_INDICATOR = re.compile(rb"<pox:MessageTestIndicator>(true|false)</pox:MessageTestIndicator>")
+
+
+def test_indicator(body: bytes) -> bool | None:
+    """Whether a message this renderer wrote is a test message (None: not one of ours)."""
+    found = _TEST_INDICATOR.search(body, 0, 4096)  # the header comes first
+    return None if found is None else found.group(1) == b"true"
 
 
 def render_niem(order: Order, ctx: RenderContext) -> Rendered:

@@ -194,3 +194,20 @@ finally:
         sys.stderr.write(next(line for line in status if line.startswith("VmHWM:")))
 sys.exit(code)
 """
+
+
+# -- header ----------------------------------------------------------------------------------
+def test_a_message_of_another_iepd_version_is_refused() -> None:
+    """pox:IEPDVersionID other than the one this reader implements is refused, not guessed."""
+    data = changed(ISSUE, lambda r: setattr(one(r, "pox:IEPDVersionID"), "text", "9.0.0"))
+    assert f"{ROOT}/pox:IEPDVersionID" in refusal_paths(data)
+
+
+def test_an_issue_naming_a_previous_message_is_refused() -> None:
+    """An issue is the first message of an order: a previous MCN contradicts it."""
+    def change(root: etree._Element) -> None:
+        previous = etree.Element(q("pox", "PreviousMessageControlNumber"))
+        previous.text = "MCN-0"
+        one(root, "pox:MessageControlNumber").addnext(previous)
+
+    assert f"{ROOT}/pox:PreviousMessageControlNumber" in refusal_paths(changed(ISSUE, change))

@@ -137,3 +137,26 @@ def test_the_schema_is_compiled_once_per_process() -> None:
     render_niem(load("epo_issue"), context_for(load("epo_issue")))
     assert message_schema() is message_schema()
     assert message_schema().schema is message_schema().schema
+
+
+def test_the_header_names_recipient_mode_and_previous_message() -> None:
+    """RenderContext's recipient, test flag and previous MCN reach the header."""
+    from engine.niem.render import test_indicator
+
+    order = load("ch_oah_modify")
+    ctx = RenderContext(mcn="MCN-2", sent_at=SENT_AT, doj_record_id="R-1",
+                        previous_mcn="MCN-1", test=True, recipient="CA-DOJ-TEST")
+    body = render_niem(order, ctx).body
+    root = "/pox:ProtectionOrderMessage/pox:"
+    assert xpath(body, f"{root}PreviousMessageControlNumber/text()") == ["MCN-1"]
+    assert xpath(body, f"{root}MessageRecipientID/text()") == ["CA-DOJ-TEST"]
+    assert test_indicator(body) is True
+    assert test_indicator(render_niem(order, context_for(order)).body) is False
+
+
+def test_an_issue_with_a_previous_message_is_refused() -> None:
+    """An issue is the first message of an order; a previous MCN on it is refused."""
+    with pytest.raises(RenderError) as exc:
+        render_niem(load("epo_issue"), RenderContext(mcn="M", sent_at=SENT_AT,
+                                                     previous_mcn="M-0"))
+    assert [e.path for e in exc.value.errors] == ["previous_mcn"]
