@@ -163,6 +163,11 @@ class _Reader:
 
         Any other nc:PersonSexText is refused: dropping it would lose what the court wrote.
         """
+        for tag in (q("ncic", "PersonSexCode"), q("nc", "PersonSexText")):
+            repeated = person.findall(tag)[1:]  # NIEM admits two sex elements, of any kind
+            for element in repeated:
+                self.problem(element, "a person has one sex in this contract: a second "
+                                      "is refused, not dropped")
         sex = self.code(person, q("ncic", "PersonSexCode"), field, _SEX)
         element = person.find(q("nc", "PersonSexText"))
         if element is None:
@@ -331,10 +336,11 @@ class _Reader:
         return conditions
 
     def repeated_augmentations(self) -> None:
-        """NIEM lets an augmentation point repeat; each of ours is read once, so a second
-        one of the same name would be ignored: it is refused instead."""
-        for element in self.root.iter(f"{{{NS['pox-ext']}}}*"):
-            if not etree.QName(element).localname.endswith("Augmentation"):
+        """NIEM lets an augmentation point repeat; the reader reads each augmentation once,
+        so a second one of the same name would be ignored: it is refused instead."""
+        for element in self.root.iter():
+            if not isinstance(element.tag, str) or \
+                    not etree.QName(element).localname.endswith("Augmentation"):
                 continue
             previous = element.getprevious()
             while previous is not None and previous.tag != element.tag:

@@ -79,6 +79,30 @@ def test_a_second_order_augmentation_is_refused_not_ignored() -> None:
     assert f"{ROOT}/j:ProtectionOrder/pox-ext:ProtectionOrderAugmentation[2]" in problems
 
 
+def test_a_second_court_organization_augmentation_is_refused() -> None:
+    """A repeated j:OrganizationAugmentation (a second ORI) is refused, not ignored."""
+    def change(root: etree._Element) -> None:
+        augmentation = one(root, "j:ProtectionOrder/j:CourtOrderIssuingCourt/"
+                                 "j:OrganizationAugmentation")
+        augmentation.addnext(copy.deepcopy(augmentation))
+
+    problems = refusal_paths(changed(ISSUE, change))
+    assert any(p.endswith("j:OrganizationAugmentation[2]") for p in problems)
+
+
+def test_a_second_sex_code_is_refused() -> None:
+    """NIEM admits two nc:PersonSexAbstract elements; a second ncic:PersonSexCode is refused."""
+    def change(root: etree._Element) -> None:
+        code = one(root, "j:ProtectionOrder/j:ProtectionOrderRestrictedPerson/ncic:PersonSexCode")
+        second = copy.deepcopy(code)
+        second.text = "F"
+        code.addnext(second)
+
+    problems = refusal_paths(changed(ISSUE, change))
+    assert f"{ROOT}/j:ProtectionOrder/j:ProtectionOrderRestrictedPerson/ncic:PersonSexCode[2]" \
+        in problems
+
+
 # -- unknown code values -------------------------------------------------------------------
 def test_an_unknown_sex_text_is_refused_with_its_path() -> None:
     """nc:PersonSexText other than 'nonbinary' is refused where it sits, not dropped."""
