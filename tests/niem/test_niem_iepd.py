@@ -114,3 +114,27 @@ def test_a_copy_with_an_invalid_sample_is_refused(tmp_path: Path) -> None:
     sample.write_bytes(etree.tostring(root))
     with pytest.raises(IepdError, match=r"dv_tro_issue\.xml does not validate"):
         validate_samples(out)
+
+
+def test_the_reference_receiver_accepts_every_iepd_sample_message() -> None:
+    """The receiver's NIEM validation (the DOJ's conformance check) takes every sample."""
+    from engine.receiver.formats import FORMATS
+
+    niem = FORMATS["niem"]
+    for path in MESSAGES:
+        validated = niem.validate(path.read_bytes())
+        root = etree.parse(str(path)).getroot()
+        assert validated.action == root.findtext(q("pox", "MessageActionCode")), path.name
+
+
+def test_the_reference_receiver_refuses_a_message_the_iepd_refuses() -> None:
+    """A sample with its sender ORI changed breaks the IEPD's rule; the receiver says where."""
+    from engine.errors import OrderInvalid
+    from engine.receiver.formats import FORMATS
+
+    root = etree.parse(str(IEPD_DIR / SAMPLES / "dv_tro_issue.xml")).getroot()
+    root.find(q("pox", "MessageSenderORI")).text = "CA0000000"
+    with pytest.raises(OrderInvalid) as exc:
+        FORMATS["niem"].validate(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
+    sender = "/pox:ProtectionOrderMessage/pox:MessageSenderORI"
+    assert [e.path for e in exc.value.errors] == [sender]
