@@ -85,7 +85,7 @@ def _expand(path: str) -> str:
 
 def mapping() -> bytes:
     """docs/niem-contract.md's mapping table as CSV: field, XPath(s), notes."""
-    rows = []
+    rows: list[tuple[str, str, str]] = []
     field = ""
     text = CONTRACT.read_text(encoding="utf-8")
     start = text.index("\n## Mapping: canonical field -> XPath")
@@ -150,11 +150,13 @@ def catalog(files: list[str]) -> bytes:
     roles += [(f, "SubsetSchemaDocument", "NIEM 5.2 subset") for f in files
               if f.startswith("niem/")]
     roles += [(f, "XMLInstance", "Sample message") for f in files if f.startswith("samples/")]
-    for path, role, text in roles:
+    for path, role, description in roles:
         artifact = etree.SubElement(mpd, f"{c}FileArtifact", {"pathURI": path})
         etree.SubElement(artifact, f"{c}{role}")
-        etree.SubElement(artifact, f"{c}Description").text = text
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+        etree.SubElement(artifact, f"{c}Description").text = description
+    body: bytes = etree.tostring(root, xml_declaration=True, encoding="UTF-8",
+                                 pretty_print=True)
+    return body
 
 
 def build() -> dict[Path, bytes]:

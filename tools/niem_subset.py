@@ -224,7 +224,8 @@ def refresh(name: str, reference: Path) -> bytes:
         present.add(local)
     _order(root)
     etree.cleanup_namespaces(root, top_nsmap=root.nsmap, keep_ns_prefixes=list(root.nsmap))
-    text = etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    text: bytes = etree.tostring(root, xml_declaration=True, encoding="UTF-8",
+                                 pretty_print=True)
     header = _leading_comment(path)
     return text.replace(b"?>\n", b"?>\n" + header, 1) if header else text
 

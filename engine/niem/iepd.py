@@ -76,7 +76,7 @@ def _cmd_iepd(args: argparse.Namespace) -> int:
     return 0
 
 
-def register_niem(sub: argparse._SubParsersAction) -> None:
+def register_niem(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `engine niem iepd DIR` to the command line."""
     niem = sub.add_parser("niem", help="the NIEM exchange specification (IEPD)")
     commands = niem.add_subparsers(dest="niem_command", metavar="COMMAND", required=True)
