@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: demo test lint fmt bench clean
+.PHONY: demo test lint fmt bench clean iepd
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -25,6 +25,13 @@ test: $(STAMP)
 ## Needs the local RabbitMQ. BENCH_ARGS passes options, e.g. BENCH_ARGS="--mode backlog".
 bench: $(STAMP)
 	$(PY) bench/pipeline.py $(BENCH_ARGS)
+
+## The NIEM IEPD: regenerate its samples, mapping and catalog in schemas/niem/, then write a
+## self-contained copy to build/iepd (every sample validated against the copy's schemas).
+iepd: $(STAMP)
+	$(PY) tools/build_iepd.py
+	rm -rf build/iepd
+	$(VENV)/bin/engine niem iepd build/iepd
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -7,6 +7,7 @@ own commands next to its code; this module only assembles them.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -89,6 +90,7 @@ def _registrations() -> list[Register]:
     from engine.convert import register_convert
     from engine.deadlines_cli import register_deadlines
     from engine.mappings.cli import register_mapping
+    from engine.niem.iepd import register_niem
     from engine.ops_cli import register_operations  # run, demo, db, orders, dlq
     from engine.receiver.cli import register_receiver
 
@@ -99,25 +101,40 @@ def _registrations() -> list[Register]:
         register_convert,
         register_mapping,
         register_clets,
+        register_niem,
         register_deadlines,
         register_receiver,
     ]
 
 
-def build_parser() -> argparse.ArgumentParser:
+#: Commands that need none of the others: `engine convert FILE` builds only its own parser,
+#: so a one-file preview loads the renderers and not the service stack (pika, SQLAlchemy,
+#: the court calendars), which would treble its memory.
+_STANDALONE: dict[str, str] = {"convert": "engine.convert:register_convert"}
+
+
+def _standalone(command: str) -> list[Register]:
+    module, _, name = _STANDALONE[command].partition(":")
+    return [getattr(importlib.import_module(module), name)]
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line, or (``command`` in `_STANDALONE`) just that command's."""
     parser = argparse.ArgumentParser(
         prog="engine",
         description="Carry court protective orders to the state DOJ registry, in time.",
     )
     parser.add_argument("--version", action=_VersionAction)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for register in _registrations():
+    registrations = _standalone(command) if command in _STANDALONE else _registrations()
+    for register in registrations:
         register(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(argv[0] if argv else None).parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:

@@ -19,11 +19,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.errors import EngineError, OrderInvalid, RenderError
+from engine.errors import DecodeError, EngineError, FieldError, OrderInvalid, RenderError
 from engine.formats import RenderContext, Renderer
 from engine.intake import decode_order, encode_order
-from engine.model import Order
+from engine.model import Action, Order
 from engine.resources import INCOMPLETE_INSTALL, missing_resources
+from engine.safexml import MAX_XML_BYTES
 
 __all__ = ["FORMATS", "ConvertOptions", "OutputFormat", "register_convert",
            "render_canonical_with"]
@@ -64,6 +65,10 @@ def render_canonical_with(renderer: str | Renderer) -> Callable[[bytes, ConvertO
         for note in applied.derivations:
             print(note, file=sys.stderr)
         order = applied.order
+        if order.action is Action.ISSUE and options.doj_record_id:
+            raise RenderError("--doj-record-id: an 'issue' creates the DOJ record; a record id "
+                              "belongs to the actions after it",
+                              (FieldError("doj_record_id", "not allowed on an issue"),))
         ctx = RenderContext(
             mcn=options.mcn or _preview_mcn(order),
             sent_at=options.sent_at or dt.datetime.now(dt.UTC).replace(microsecond=0),
@@ -98,6 +103,30 @@ FORMATS: dict[str, OutputFormat] = {
 }
 
 
+#: The largest file `engine convert` reads: the XML cap (a canonical intake message has a
+#: smaller cap of its own, applied when it is decoded).
+MAX_INPUT_BYTES = MAX_XML_BYTES
+_CHUNK = 64 * 1024
+
+
+def read_capped(path: Path, limit: int) -> bytes:
+    """The file's bytes, read in chunks and refused as soon as they pass ``limit``.
+
+    Reading the whole file first and measuring it afterwards would hold a 200 MB file in
+    memory only to refuse it.
+    """
+    chunks: list[bytes] = []
+    size = 0
+    with path.open("rb") as stream:
+        while chunk := stream.read(_CHUNK):
+            size += len(chunk)
+            if size > limit:
+                raise DecodeError(f"file is larger than {limit} bytes, the limit for one "
+                                  f"document; refused unread")
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def _aware(text: str) -> dt.datetime:
     value = dt.datetime.fromisoformat(text)
     if value.utcoffset() is None:
@@ -109,9 +138,12 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     options = ConvertOptions(mcn=args.mcn, sent_at=args.sent_at,
                              doj_record_id=args.doj_record_id)
     try:
-        raw = Path(args.file).read_bytes()
+        raw = read_capped(Path(args.file), MAX_INPUT_BYTES)
     except OSError as exc:
         print(f"{args.file}: cannot read: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    except EngineError as exc:  # too large: refused unread
+        print(f"{args.file}: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     missing = missing_resources()  # an incomplete install: say which file, not a traceback
     if missing:

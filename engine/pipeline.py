@@ -30,7 +30,7 @@ from engine.checks import DEFAULT_CLOCK_SKEW, check_order
 from engine.config import DestinationConfig, EngineConfig
 from engine.derivations import apply_law
 from engine.errors import DecodeError, InputError, OrderInvalid, RenderError
-from engine.formats import RenderContext, Renderer
+from engine.formats import RenderContext, Renderer, destination_facts
 from engine.hooks import EngineHooks, call_hook
 from engine.intake import MAX_MESSAGE_BYTES, decode_order, order_to_dict
 from engine.ledger import IntakeRecord, IntakeResult, Ledger
@@ -129,7 +129,7 @@ class Step(Protocol):
     def __call__(self, work: Work) -> None: ...
 
 
-def _describe(exc: InputError | RenderError) -> str:
+def _describe(exc: InputError | RenderError | ValueError) -> str:
     errors = getattr(exc, "errors", ())
     if errors:
         return "; ".join(str(e) for e in errors)
@@ -264,9 +264,11 @@ class Render:
         mcn = new_mcn() if new_mcn is not None else TRIAL_MCN
         prepared_at = self._clock()
         try:
+            facts = destination_facts(work.destination.settings)
             rendered = renderer(work.order, RenderContext(
-                mcn, prepared_at, None if entry else TRIAL_RECORD_ID))
-        except RenderError as exc:
+                mcn, prepared_at, None if entry else TRIAL_RECORD_ID,
+                test=facts.test, recipient=facts.recipient))
+        except (RenderError, ValueError) as exc:  # ValueError: a bad destination setting
             work.error = f"cannot render as {work.destination.format}: {_describe(exc)}"
             return
         work.warnings = tuple(rendered.warnings)

@@ -53,7 +53,6 @@ BUNDLES: dict[str, str] = {
 #: Resources the engine cannot work without (checked before `engine run` touches anything).
 REQUIRED: tuple[str, ...] = (
     "schemas/niem/message/pox-message.xsd",
-    "schemas/niem/message/pox-ack.xsd",
     "schemas/clets-layout.yaml",
     "schemas/canonical-order.schema.json",
     "config/deadlines.yaml",

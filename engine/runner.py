@@ -28,7 +28,7 @@ from engine.config import ConfigError, DestinationConfig, EngineConfig, mapping_
 from engine.correlator import AckParser, Correlator
 from engine.deadlines import due_at
 from engine.errors import DecodeError
-from engine.formats import Renderer
+from engine.formats import Renderer, destination_facts
 from engine.hooks import EngineHooks
 from engine.intake_amqp import AmqpIntake
 from engine.intake_spool import SpoolIntake
@@ -144,7 +144,8 @@ class EngineRunner:
             ack_timeout=dt.timedelta(seconds=tx.ack_timeout), hooks=parts.hooks,
             max_in_flight=tx.max_in_flight,
             deadline_margin=dt.timedelta(seconds=tx.deadline_margin),
-            clock=clock or _utcnow, destination=name)
+            clock=clock or _utcnow, destination=name,
+            facts={n: destination_facts(d.settings) for n, d in config.destinations.items()})
             for name, transport in transports.items()]
         self.intake: AmqpIntake | SpoolIntake
         if config.amqp is not None:

@@ -48,7 +48,7 @@ import structlog
 from engine.breaker import DEFAULT_BREAKER, BreakerPolicy, BreakerState, CircuitBreaker
 from engine.correlator import Correlator
 from engine.errors import DestinationRejected, RenderError, TransportError
-from engine.formats import RenderContext, Renderer
+from engine.formats import DestinationFacts, RenderContext, Renderer
 from engine.hooks import EngineHooks, call_hook
 from engine.intake import order_from_dict
 from engine.ledger import Claim, Ledger
@@ -89,7 +89,8 @@ class Transmitter:
                  worker_id: str | None = None,
                  hooks: EngineHooks | None = None,
                  destination: str | None = None, max_in_flight: int = 200,
-                 deadline_margin: dt.timedelta = dt.timedelta(minutes=5)) -> None:
+                 deadline_margin: dt.timedelta = dt.timedelta(minutes=5),
+                 facts: Mapping[str, DestinationFacts] | None = None) -> None:
         self._ledger = ledger
         self._transports = dict(transports)
         self._renderers = dict(renderers)
@@ -110,6 +111,8 @@ class Transmitter:
         self._destination = destination
         #: Flow control: sent-but-unacknowledged transmissions allowed at once.
         self._max_in_flight = max_in_flight
+        #: Per destination: the recipient and test/production mode its messages carry.
+        self._facts = dict(facts or {})
         self._expired_at: dt.datetime | None = None
         #: No retry is planned later than an order's due time less this.
         self._deadline_margin = deadline_margin
@@ -341,8 +344,9 @@ class Transmitter:
         to_store: list[tuple[Claim, bytes, str, dt.datetime, tuple[str, ...]]] = []
         for claim in claims:
             if claim.body is not None:
-                ready.append((claim, self._make_envelope(claim, claim.body,
-                                                         claim.content_type)))
+                if not self._wrong_mode(claim, claim.body):
+                    ready.append((claim, self._make_envelope(claim, claim.body,
+                                                             claim.content_type)))
                 continue
             prepared_at = self._clock()
             rendered = self._render_or_invalid(claim, prepared_at)
@@ -396,6 +400,8 @@ class Transmitter:
     def _envelope(self, claim: Claim) -> Envelope | None:
         """The bytes to send: rendered at the first send, the same bytes for every retry."""
         body, content_type = claim.body, claim.content_type
+        if body is not None and self._wrong_mode(claim, body):
+            return None
         if body is None:
             prepared_at = self._clock()
             rendered = self._render_or_invalid(claim, prepared_at)
@@ -416,7 +422,28 @@ class Transmitter:
         if claim.canonical_json is None:
             raise RenderError("the version has no canonical order")
         order = order_from_dict(json.loads(claim.canonical_json))
-        return renderer(order, RenderContext(claim.mcn, prepared_at, claim.doj_record_id))
+        facts = self._facts.get(claim.destination, DestinationFacts())
+        return renderer(order, RenderContext(claim.mcn, prepared_at, claim.doj_record_id,
+                                             previous_mcn=claim.previous_mcn, test=facts.test,
+                                             recipient=facts.recipient))
+
+    def _wrong_mode(self, claim: Claim, body: bytes) -> bool:
+        """A stored message whose test/production mode is not its destination's (the
+        destination's setting changed since it was prepared) is never sent: marked INVALID."""
+        if claim.format != "niem":
+            return False
+        from engine.niem.render import test_indicator  # the only format with the flag
+
+        test = test_indicator(body)
+        wanted = self._facts.get(claim.destination, DestinationFacts()).test
+        if test is None or test == wanted:
+            return False
+        mode = "a test" if test else "a production"
+        self._ledger.mark_rejected(claim, self.worker_id, invalid=True,
+                                   reason=f"(engine): {mode} message for a "
+                                          f"{'test' if wanted else 'production'} destination")
+        call_hook(self._hooks, "after_send", claim, "invalid", 0.0)
+        return True
 
     def _send_with_retries(self, name: str, transport: Transport,
                            envelope: Envelope) -> Receipt:

@@ -150,6 +150,20 @@ _COUNT_SENT = (sa.select(sa.func.count()).select_from(transmissions)
 _COUNT_SENT_TO = _COUNT_SENT.where(transmissions.c.destination == _B("b_destination"))
 
 
+def _previous_mcn(t: Any, v: Any) -> Any:
+    """The MCN of the accepted message that carried the order's previous version to the
+    same destination (a modify, cancel or serve names the message it follows)."""
+    pt, pv = transmissions.alias("previous_t"), order_versions.alias("previous_v")
+    return (sa.select(pt.c.mcn)
+            .join_from(pt, pv, pt.c.version_id == pv.c.id)
+            .where(pv.c.order_key == v.order_key, pv.c.version < v.version,
+                   pt.c.destination == t.destination, pt.c.state == State.ACKED)
+            .order_by(pv.c.version.desc(), pt.c.id.desc())
+            .limit(1)
+            .scalar_subquery()
+            .label("previous_mcn"))
+
+
 @functools.cache
 def _claim_query(*, by_destination: bool, excluding: bool, skip_locked: bool,
                  waiting: bool = False) -> sa.Select:
@@ -161,7 +175,8 @@ def _claim_query(*, by_destination: bool, excluding: bool, skip_locked: bool,
     query = (
         sa.select(t.id, t.mcn, t.destination, t.format, t.body, t.content_type,
                   t.prepared_at, t.attempt_count, t.version_id, v.order_key,
-                  v.version, v.canonical_json, o.doj_record_id, o.order_type, v.due_at)
+                  v.version, v.canonical_json, o.doj_record_id, o.order_type, v.due_at,
+                  _previous_mcn(t, v))
         .join_from(transmissions, order_versions, t.version_id == v.id)
         .join(orders, o.order_key == v.order_key)
         .where(t.state.in_([State.READY, State.RETRY_SCHEDULED]),
@@ -241,6 +256,8 @@ class Claim:
     order_type: str = ""
     #: When the version must be in the registry: no retry is planned after it.
     due_at: dt.datetime | None = None
+    #: MCN of the accepted transmission of the previous version to this destination.
+    previous_mcn: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -639,7 +656,8 @@ class Ledger:
                           prepared_at=_aware(r.prepared_at), attempt_count=r.attempt_count,
                           version_id=r.version_id, order_key=r.order_key, version=r.version,
                           canonical_json=r.canonical_json, doj_record_id=r.doj_record_id,
-                          order_type=r.order_type, due_at=_aware(r.due_at))
+                          order_type=r.order_type, due_at=_aware(r.due_at),
+                          previous_mcn=r.previous_mcn)
                     for r in rows]
 
     def count_in_flight(self, destination: str | None = None) -> int:

@@ -1,9 +1,10 @@
 """The DOJ's acknowledgement of a NIEM message: `Accepted` / `Rejected` <-> XML.
 
-The acknowledgement lives in the message-wrapper namespace (schemas/niem/message/pox-ack.xsd):
-it names the message by its control number and either accepts it with the DOJ record id or
-rejects it with a code, a reason and whether retrying later can help. Our reference receiver
-renders it; the correlator parses it. Anything else is an `AckError`, never a guess.
+The acknowledgement lives in the message-wrapper namespace (one schema document for both,
+schemas/niem/message/pox-message.xsd): it names the message by its control number and either
+accepts it with the DOJ record id or rejects it with a code, a reason and whether retrying
+later can help. Our reference receiver renders it; the correlator parses it. Anything else is
+an `AckError`, never a guess.
 """
 
 from __future__ import annotations

@@ -19,9 +19,9 @@ from lxml import etree
 
 from engine.errors import DecodeError, FieldError, OrderInvalid
 from engine.intake import order_from_dict
-from engine.model import Order, Sex
+from engine.model import Action, Order, Sex
 from engine.niem import codes
-from engine.niem.namespaces import NS, q
+from engine.niem.namespaces import IEPD_VERSION, NS, q
 from engine.niem.render import (
     CASE_NUMBER_CATEGORY,
     HEIGHT_UNIT,
@@ -29,7 +29,7 @@ from engine.niem.render import (
     WEIGHT_UNIT,
 )
 from engine.niem.schema import message_schema
-from engine.safexml import parse_untrusted_xml
+from engine.safexml import parse_untrusted_xml, require_utf8
 
 __all__ = ["read_niem"]
 
@@ -86,7 +86,13 @@ class _Reader:
     def code(self, parent: etree._Element, tag: str, field: str,
              table: dict[str, Any]) -> Any | None:
         value = self.text(parent, tag, field)
-        return None if value is None else table[value.strip()]
+        if value is None:
+            return None
+        word = table.get(value.strip())
+        if word is None:  # the schema's list may be wider than the canonical words
+            self.problem(parent.find(tag), "is a code this contract does not read "
+                                           f"(known: {', '.join(sorted(table))})")
+        return word
 
     def boolean(self, parent: etree._Element, tag: str, field: str) -> bool | None:
         value = self.text(parent, tag, field)
@@ -153,11 +159,30 @@ class _Reader:
         return self.name(legal[0], f"{field}.name"), aliases
 
     def sex(self, person: etree._Element, field: str) -> Sex | None:
+        """ncic:PersonSexCode, refined only by the one nc:PersonSexText the contract defines.
+
+        Any other nc:PersonSexText is refused: dropping it would lose what the court wrote.
+        """
+        for tag in (q("ncic", "PersonSexCode"), q("nc", "PersonSexText")):
+            repeated = person.findall(tag)[1:]  # NIEM admits two sex elements, of any kind
+            for element in repeated:
+                self.problem(element, "a person has one sex in this contract: a second "
+                                      "is refused, not dropped")
         sex = self.code(person, q("ncic", "PersonSexCode"), field, _SEX)
-        text = person.findtext(q("nc", "PersonSexText"))
-        if text is not None and text.strip().lower() == codes.NONBINARY_SEX_TEXT:
-            return Sex.NONBINARY
-        return sex
+        element = person.find(q("nc", "PersonSexText"))
+        if element is None:
+            return sex
+        if (element.text or "").strip().lower() != codes.NONBINARY_SEX_TEXT:
+            self.problem(element, f"the only nc:PersonSexText this contract reads is "
+                                  f"'{codes.NONBINARY_SEX_TEXT}' (beside ncic:PersonSexCode "
+                                  f"'{codes.SEX_CODES[Sex.NONBINARY]}')")
+            return sex
+        if sex is not Sex.UNKNOWN:
+            self.problem(element, f"'{codes.NONBINARY_SEX_TEXT}' goes with ncic:PersonSexCode "
+                                  f"'{codes.SEX_CODES[Sex.NONBINARY]}' only")
+            return sex
+        self.note(field, element)
+        return Sex.NONBINARY
 
     def identifiers(self, person: etree._Element, field: str) -> list[dict[str, Any]]:
         found: list[tuple[int, int, dict[str, Any], etree._Element]] = []
@@ -250,6 +275,10 @@ class _Reader:
         self.note("court", court_el)
         ori = court_el.find(f"{q('j', 'OrganizationAugmentation')}/"
                             f"{q('j', 'OrganizationORIIdentification')}")
+        if ori is None:  # the augmentation point is optional in NIEM; the ORI is not here
+            self.problem(court_el, "needs j:OrganizationAugmentation/"
+                                   "j:OrganizationORIIdentification (the court's ORI)")
+            raise _Problems(self.problems)
         court: dict[str, Any] = {
             "ori": (self.text(ori, q("nc", "IdentificationID"), "court.ori") or "").strip(),
             "name": self.text(court_el, q("j", "CourtName"), "court.name"),
@@ -279,23 +308,49 @@ class _Reader:
         return out
 
     def conditions(self, po: etree._Element, augmentation: etree._Element) -> list[dict]:
+        """Each listed code, with the words of its one pox-ext:ProtectionOrderCondition.
+
+        A code is listed once (the canonical order refuses repeats), so it has one set of
+        words: a second pox-ext:ProtectionOrderCondition for the same code is refused, never
+        allowed to overwrite the first.
+        """
         conditions: list[dict[str, Any]] = []
         for i, element in enumerate(po.findall(q("ncic", "ProtectionOrderConditionCode"))):
             self.note(f"conditions.{i}", element)
             conditions.append({"code": (element.text or "").strip()})
         by_code = {c["code"]: (i, c) for i, c in enumerate(conditions)}
+        explained: set[str] = set()
         for detail in augmentation.findall(q("pox-ext", "ProtectionOrderCondition")):
             code = (detail.findtext(q("ncic", "ProtectionOrderConditionCode")) or "").strip()
             if code not in by_code:
                 self.problem(detail, "names a condition code the order does not list")
                 continue
+            if code in explained:
+                self.problem(detail, f"a second pox-ext:ProtectionOrderCondition for code "
+                                     f"'{code}': a condition has one set of words")
+                continue
+            explained.add(code)
             i, condition = by_code[code]
             condition["text"] = self.text(detail, q("j", "ProtectionOrderConditionText"),
                                           f"conditions.{i}.text")
         return conditions
 
+    def repeated_augmentations(self) -> None:
+        """NIEM lets an augmentation point repeat; the reader reads each augmentation once,
+        so a second one of the same name would be ignored: it is refused instead."""
+        for element in self.root.iter():
+            if not isinstance(element.tag, str) or \
+                    not etree.QName(element).localname.endswith("Augmentation"):
+                continue
+            previous = element.getprevious()
+            while previous is not None and previous.tag != element.tag:
+                previous = previous.getprevious()
+            if previous is not None:
+                self.problem(element, "appears twice here; this contract reads it once")
+
     def order(self) -> dict[str, Any]:
         root = self.root
+        self.repeated_augmentations()
         po = root.find(q("j", "ProtectionOrder"))
         augmentation = po.find(q("pox-ext", "ProtectionOrderAugmentation"))
         if augmentation is None:  # the schema admits only ours at this point; be sure
@@ -345,9 +400,38 @@ class _Reader:
         image = self.image(augmentation)
         if image is not None:
             order["image"] = image
+        self.wrapper(order)
         if self.problems:
             raise _Problems(self.problems)
         return order
+
+    def wrapper(self, order: dict[str, Any]) -> None:
+        """The transmission facts must agree with the order they carry.
+
+        The sender is the issuing court (its ORI is the record's owner in CLETS), and a DOJ
+        record id is there exactly when the action follows the entry (`Action.ISSUE` makes
+        the record; every later action names it).
+        """
+        version = self.root.find(q("pox", "IEPDVersionID"))
+        if (version.text or "").strip() != IEPD_VERSION:
+            self.problem(version, f"this reader implements IEPD {IEPD_VERSION} only")
+        previous = self.root.find(q("pox", "PreviousMessageControlNumber"))
+        if previous is not None and order["action"] == Action.ISSUE.value:
+            self.problem(previous, "an 'issue' is the first message of an order: it follows "
+                                   "none")
+        sender = self.root.find(q("pox", "MessageSenderORI"))
+        if (sender.text or "").strip() != order["court"]["ori"]:
+            self.problem(sender, "must be the ORI of the issuing court "
+                                 "(j:CourtOrderIssuingCourt/.../j:OrganizationORIIdentification)")
+        record_id = self.root.find(q("pox", "DOJRecordID"))
+        action = self.root.find(q("pox", "MessageActionCode"))
+        if order["action"] == Action.ISSUE.value:
+            if record_id is not None:
+                self.problem(record_id, "an 'issue' creates the DOJ record: it has no record "
+                                        "id yet")
+        elif record_id is None:
+            self.problem(action, f"action '{order['action']}' needs pox:DOJRecordID (the "
+                                 f"record it acts on)")
 
     def service(self, po: etree._Element, augmentation: etree._Element) -> dict[str, Any]:
         served = self.boolean(augmentation, q("pox-ext", "CourtOrderServedIndicator"),
@@ -392,6 +476,7 @@ def read_niem(data: bytes) -> Order:
     `DecodeError` when the bytes are not such a message; `OrderInvalid` (element paths)
     when its content breaks the schema or the order's rules.
     """
+    require_utf8(data)
     root = parse_untrusted_xml(data)
     if root.tag != q("pox", "ProtectionOrderMessage"):
         raise DecodeError(f"not a protection-order message: the root element must be "

@@ -10,6 +10,7 @@ spelling (Nguyễn stays Nguyễn): this is the format that carries the order as
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from lxml import etree
 
@@ -27,7 +28,7 @@ from engine.model import (
     Sex,
 )
 from engine.niem import codes
-from engine.niem.namespaces import NSMAP, q
+from engine.niem.namespaces import DEFAULT_RECIPIENT, IEPD_VERSION, NSMAP, q
 from engine.niem.schema import message_schema
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "ORDER_ID_CATEGORY",
     "build_message",
     "render_niem",
+    "test_indicator",
 ]
 
 CONTENT_TYPE = "application/xml"
@@ -289,10 +291,21 @@ def build_message(order: Order, ctx: RenderContext) -> etree._Element:
     if order.action is not Action.ISSUE and not ctx.doj_record_id:
         raise RenderError(f"action '{order.action.value}' needs the DOJ record id of the entry",
                           (FieldError("doj_record_id", "required after the entry"),))
+    if order.action is Action.ISSUE and ctx.doj_record_id:
+        raise RenderError("action 'issue' creates the DOJ record: it cannot carry a record id",
+                          (FieldError("doj_record_id", "not allowed on an issue"),))
+    if order.action is Action.ISSUE and ctx.previous_mcn:
+        raise RenderError("action 'issue' is the first message of an order: it follows none",
+                          (FieldError("previous_mcn", "not allowed on an issue"),))
     root = etree.Element(POX.ProtectionOrderMessage, nsmap=NSMAP)
+    _SUB(root, POX.IEPDVersionID).text = IEPD_VERSION
     _leaf(root, POX.MessageControlNumber, ctx.mcn, "mcn")
+    if ctx.previous_mcn:
+        _leaf(root, POX.PreviousMessageControlNumber, ctx.previous_mcn, "previous_mcn")
     _SUB(root, POX.MessageSenderORI).text = order.court.ori
+    _leaf(root, POX.MessageRecipientID, ctx.recipient or DEFAULT_RECIPIENT, "recipient")
     _SUB(root, POX.MessageSentDateTime).text = datetime_text(ctx.sent_at)
+    _SUB(root, POX.MessageTestIndicator).text = _bool(ctx.test)
     _SUB(root, POX.MessageActionCode).text = order.action.value
     _SUB(root, POX.OrderVersionNumber).text = str(order.version)
     if ctx.doj_record_id:
@@ -301,6 +314,15 @@ def build_message(order: Order, ctx: RenderContext) -> etree._Element:
     for i, person in enumerate(order.protected_persons):
         _protected_person(root, person, f"protected_persons.{i}")
     return root
+
+
+_TEST_INDICATOR = re.compile(rb"<pox:MessageTestIndicator>(true|false)</pox:MessageTestIndicator>")
+
+
+def test_indicator(body: bytes) -> bool | None:
+    """Whether a message this renderer wrote is a test message (None: not one of ours)."""
+    found = _TEST_INDICATOR.search(body, 0, 4096)  # the header comes first
+    return None if found is None else found.group(1) == b"true"
 
 
 def render_niem(order: Order, ctx: RenderContext) -> Rendered:

@@ -32,7 +32,8 @@ __all__ = [
 #: The NIEM subset, extension and message schemas shipped in the package (engine.resources).
 SCHEMA_DIR = resources.path("schemas/niem")
 MESSAGE_SCHEMA_PATH = SCHEMA_DIR / "message" / "pox-message.xsd"
-ACK_SCHEMA_PATH = SCHEMA_DIR / "message" / "pox-ack.xsd"
+#: The acknowledgement shares the message namespace, hence its one schema document.
+ACK_SCHEMA_PATH = MESSAGE_SCHEMA_PATH
 
 # libxml2 quotes the offending value in these message shapes; everything else it quotes is
 # a schema name (element, type, facet), which is safe and useful to keep.

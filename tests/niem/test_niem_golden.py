@@ -30,6 +30,7 @@ def golden_context(stem: str, order: Order) -> RenderContext:
         mcn=f"MCN-{stem}",
         sent_at=dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.UTC),
         doj_record_id=None if order.action is Action.ISSUE else "CA-DOJ-PO-000042",
+        previous_mcn=None if order.action is Action.ISSUE else f"MCN-{stem}-previous",
     )
 
 

@@ -11,7 +11,7 @@ from lxml import etree
 from engine.errors import RenderError
 from engine.formats import RenderContext
 from engine.intake import decode_order
-from engine.model import Order, Sex
+from engine.model import Action, Order, Sex
 from engine.niem import read_niem, render_niem
 from engine.niem.namespaces import NS
 from engine.niem.schema import message_schema
@@ -19,6 +19,12 @@ from engine.niem.schema import message_schema
 ORDERS = Path(__file__).parents[1] / "fixtures" / "orders"
 SENT_AT = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.UTC)
 CTX = RenderContext(mcn="MCN-1", sent_at=SENT_AT, doj_record_id="CA-DOJ-PO-000042")
+
+
+def context_for(order: Order) -> RenderContext:
+    """CTX, without the DOJ record id for an issue (the issue creates the record)."""
+    return CTX if order.action is not Action.ISSUE else RenderContext(mcn="MCN-1",
+                                                                      sent_at=SENT_AT)
 
 
 def load(stem: str) -> Order:
@@ -31,7 +37,7 @@ def xpath(body: bytes, path: str) -> list:
 
 def test_rendered_message_is_utf8_xml_with_the_xml_content_type() -> None:
     """The body declares UTF-8 and the content type is application/xml."""
-    rendered = render_niem(load("epo_issue"), CTX)
+    rendered = render_niem(load("epo_issue"), context_for(load("epo_issue")))
     assert rendered.content_type == "application/xml"
     assert rendered.body.startswith(b"<?xml version='1.0' encoding='UTF-8'?>")
     assert rendered.warnings == ()
@@ -39,7 +45,7 @@ def test_rendered_message_is_utf8_xml_with_the_xml_content_type() -> None:
 
 def test_wrapper_carries_the_transmission_facts() -> None:
     """MCN, sender ORI, sent-at, action, version and DOJ record id sit in the pox wrapper."""
-    body = render_niem(load("ch_oah_modify"), CTX).body
+    body = render_niem(load("ch_oah_modify"), context_for(load("ch_oah_modify"))).body
     root = "/pox:ProtectionOrderMessage/pox:"
     assert xpath(body, f"{root}MessageControlNumber/text()") == ["MCN-1"]
     assert xpath(body, f"{root}MessageSenderORI/text()") == ["CA001013J"]
@@ -51,7 +57,7 @@ def test_wrapper_carries_the_transmission_facts() -> None:
 
 def test_order_facts_use_real_niem_elements() -> None:
     """Court ORI, Brady, PCO codes and the driver licence sit in their NIEM 5.2 elements."""
-    body = render_niem(load("dv_tro_issue"), CTX).body
+    body = render_niem(load("dv_tro_issue"), context_for(load("dv_tro_issue"))).body
     po = "/pox:ProtectionOrderMessage/j:ProtectionOrder"
     ori = (f"{po}/j:CourtOrderIssuingCourt/j:OrganizationAugmentation/"
            "j:OrganizationORIIdentification/nc:IdentificationID/text()")
@@ -99,7 +105,7 @@ def test_text_xml_cannot_carry_is_refused_naming_the_field() -> None:
     """A character XML 1.0 forbids (U+FFFE) is a RenderError naming the field, not its text."""
     order = load("ch_oah_modify").model_copy(update={"miscellaneous": "Stay away \ufffe"})
     with pytest.raises(RenderError) as exc:
-        render_niem(order, CTX)
+        render_niem(order, context_for(order))
     assert [e.path for e in exc.value.errors] == ["miscellaneous"]
 
 
@@ -108,7 +114,7 @@ def test_nonbinary_is_sent_as_ncic_unknown_with_the_sex_text() -> None:
     order = load("epo_issue")
     person = order.restrained_persons[0].model_copy(update={"sex": Sex.NONBINARY})
     order = order.model_copy(update={"restrained_persons": (person,)})
-    body = render_niem(order, CTX).body
+    body = render_niem(order, context_for(order)).body
     restrained = "//j:ProtectionOrderRestrictedPerson"
     assert xpath(body, f"{restrained}/ncic:PersonSexCode/text()") == ["U"]
     assert xpath(body, f"{restrained}/nc:PersonSexText/text()") == ["nonbinary"]
@@ -120,7 +126,7 @@ def test_an_offset_with_seconds_is_written_as_the_same_instant_in_utc() -> None:
     odd = dt.timezone(dt.timedelta(hours=-7, seconds=-52))
     issued = dt.datetime(2026, 11, 20, 15, 42, tzinfo=odd)
     order = load("epo_issue").model_copy(update={"issued_at": issued})
-    body = render_niem(order, CTX).body
+    body = render_niem(order, context_for(order)).body
     (text,) = xpath(body, "//j:CourtOrderIssuingDate/nc:DateTime/text()")
     assert text.endswith("+00:00")
     assert dt.datetime.fromisoformat(text) == issued
@@ -128,6 +134,29 @@ def test_an_offset_with_seconds_is_written_as_the_same_instant_in_utc() -> None:
 
 def test_the_schema_is_compiled_once_per_process() -> None:
     """Every render validates with the same compiled schema object (compiled on first use)."""
-    render_niem(load("epo_issue"), CTX)
+    render_niem(load("epo_issue"), context_for(load("epo_issue")))
     assert message_schema() is message_schema()
     assert message_schema().schema is message_schema().schema
+
+
+def test_the_header_names_recipient_mode_and_previous_message() -> None:
+    """RenderContext's recipient, test flag and previous MCN reach the header."""
+    from engine.niem.render import test_indicator
+
+    order = load("ch_oah_modify")
+    ctx = RenderContext(mcn="MCN-2", sent_at=SENT_AT, doj_record_id="R-1",
+                        previous_mcn="MCN-1", test=True, recipient="CA-DOJ-TEST")
+    body = render_niem(order, ctx).body
+    root = "/pox:ProtectionOrderMessage/pox:"
+    assert xpath(body, f"{root}PreviousMessageControlNumber/text()") == ["MCN-1"]
+    assert xpath(body, f"{root}MessageRecipientID/text()") == ["CA-DOJ-TEST"]
+    assert test_indicator(body) is True
+    assert test_indicator(render_niem(order, context_for(order)).body) is False
+
+
+def test_an_issue_with_a_previous_message_is_refused() -> None:
+    """An issue is the first message of an order; a previous MCN on it is refused."""
+    with pytest.raises(RenderError) as exc:
+        render_niem(load("epo_issue"), RenderContext(mcn="M", sent_at=SENT_AT,
+                                                     previous_mcn="M-0"))
+    assert [e.path for e in exc.value.errors] == ["previous_mcn"]
