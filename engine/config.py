@@ -131,6 +131,8 @@ class EngineConfig:
     amqp: AmqpConfig | None = None
     ledger: LedgerConfig = LedgerConfig()
     spool_dir: Path = Path("var/spool")
+    #: Days files stay in spool/done and spool/invalid (the ledger keeps the order); None: kept.
+    spool_retention_days: float | None = 30.0
     #: Court mappings: ``<mappings_dir>/<name>/mapping.yaml`` (or ``<name>.yaml``).
     mappings_dir: Path = Path("config/mappings")
     courts: Mapping[str, CourtConfig] = field(default_factory=dict)
@@ -246,7 +248,8 @@ def parse_config(data: Any, *, source: str = "config",
     problems = _Problems()
     top = _section(data, "(top)", problems)
     known = {"amqp", "ledger", "spool_dir", "mappings_dir", "courts", "destinations", "retry",
-             "reschedule", "breaker", "transmitter", "metrics_port", "prepare_workers"}
+             "reschedule", "breaker", "transmitter", "metrics_port", "prepare_workers",
+             "spool_retention_days"}
     for key in sorted(set(top) - known):
         problems.add(key, f"unknown key; known keys: {', '.join(sorted(known))}")
     base = base_dir or Path.cwd()
@@ -325,8 +328,15 @@ def parse_config(data: Any, *, source: str = "config",
         problems.add("prepare_workers", "must be a whole number 0-64 (0: prepare intake "
                      "messages in the engine process)")
         prepare_workers = defaults.prepare_workers
+    retention = top.get("spool_retention_days", defaults.spool_retention_days)
+    if retention is not None and (not isinstance(retention, int | float)
+                                  or isinstance(retention, bool) or retention <= 0):
+        problems.add("spool_retention_days", "must be a number of days above 0, or null to "
+                     "keep spool files forever")
+        retention = defaults.spool_retention_days
     config = EngineConfig(
         amqp=amqp,
+        spool_retention_days=retention,
         ledger=ledger or defaults.ledger,
         spool_dir=base / str(top.get("spool_dir", defaults.spool_dir)),
         mappings_dir=base / str(top.get("mappings_dir", defaults.mappings_dir)),

@@ -150,7 +150,8 @@ class EngineRunner:
             self.intake = AmqpIntake(config.amqp, self.pipeline)
             self.intake_kind = f"AMQP queue {config.amqp.intake_queue}"
         else:
-            self.intake = SpoolIntake(config.spool_dir, self.pipeline)
+            self.intake = SpoolIntake(config.spool_dir, self.pipeline,
+                                      retention_days=config.spool_retention_days)
             self.intake_kind = f"spool directory {config.spool_dir}"
         self.ack_consumers = _ack_consumers(config, self.correlator)
         self._stop = threading.Event()
