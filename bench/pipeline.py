@@ -317,7 +317,8 @@ def engine_config(*, tag: str, ledger_url: str, courts: dict[str, str],
 
     def destination(fmt: str) -> dict[str, Any]:
         return {"transport": "amqp", "format": fmt, "settings": {
-            "url": DEFAULT_URL, "queue": names["doj"], "reply_to": names[f"acks_{fmt}"],
+            "url": DEFAULT_URL, "allow_plaintext": True, "queue": names["doj"],
+            "reply_to": names[f"acks_{fmt}"],
             "declare_queue": True}}
 
     config = {

@@ -45,7 +45,8 @@ def test_tcp_receiver_process_answers_and_reports_totals(order_body) -> None:
     with running_receiver("--transport", "tcp", "--port", "0", "--format", "canonical",
                           "--json") as (first, rest):
         port = int(re.search(r":(\d+),", first).group(1))
-        with build_transport({"kind": "tcp", "host": "127.0.0.1", "port": port}) as t:
+        with build_transport({"kind": "tcp", "host": "127.0.0.1", "port": port,
+                              "tls": False, "allow_plaintext": True}) as t:
             ack = parse_json_ack(t.send(Envelope("CLI1", order_body(), "application/json")).ack)
             t.send(Envelope("CLI1", order_body(), "application/json"))
     assert isinstance(ack, Accepted)
