@@ -142,6 +142,9 @@ class EngineConfig:
     breaker: BreakerPolicy = DEFAULT_BREAKER
     transmitter: TransmitterConfig = TransmitterConfig()
     metrics_port: int | None = 9464
+    #: Interface the metrics server listens on: loopback unless set (0.0.0.0 in a container
+    #: that Prometheus scrapes from outside).
+    metrics_host: str = "127.0.0.1"
     #: Child processes that decode, check and render intake messages (`engine.prepare_pool`),
     #: so the engine uses a second core; 0 does that work in the engine process itself.
     prepare_workers: int = 1
@@ -249,7 +252,7 @@ def parse_config(data: Any, *, source: str = "config",
     top = _section(data, "(top)", problems)
     known = {"amqp", "ledger", "spool_dir", "mappings_dir", "courts", "destinations", "retry",
              "reschedule", "breaker", "transmitter", "metrics_port", "prepare_workers",
-             "spool_retention_days"}
+             "spool_retention_days", "metrics_host"}
     for key in sorted(set(top) - known):
         problems.add(key, f"unknown key; known keys: {', '.join(sorted(known))}")
     base = base_dir or Path.cwd()
@@ -347,6 +350,7 @@ def parse_config(data: Any, *, source: str = "config",
         breaker=policy("breaker", BreakerPolicy, defaults.breaker),
         transmitter=transmitter,
         metrics_port=metrics_port,
+        metrics_host=str(top.get("metrics_host", defaults.metrics_host)),
         prepare_workers=prepare_workers,
     )
     if problems.items:
