@@ -115,7 +115,9 @@ def _reason(err: Any) -> str:
         field = next((p for p in reversed(err["loc"]) if isinstance(p, str)), "")
         return (_PATTERN_REASONS.get(pattern) or _FIELD_PATTERN_REASONS.get(field)
                 or err["msg"])
-    return err["msg"]
+    if err["type"] == "value_error":  # our validators' words (engine.text_safety), as said
+        return str(err["msg"]).removeprefix("Value error, ")
+    return str(err["msg"])
 
 
 def field_errors(exc: ValidationError) -> list[FieldError]:
