@@ -69,6 +69,9 @@ def order_problems(order: Order) -> list[FieldError]:
         problems.append(FieldError("service.served_at", "is before the order was issued"))
     if order.action is Action.SERVE and service.status is not ServiceStatus.SERVED:
         problems.append(FieldError("service.status", "a 'serve' action needs status 'served'"))
+    from engine.attachments import image_problems  # here: attachments imports the model too
+
+    problems.extend(image_problems(order))
     return problems
 
 

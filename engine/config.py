@@ -145,6 +145,9 @@ class EngineConfig:
     #: Interface the metrics server listens on: loopback unless set (0.0.0.0 in a container
     #: that Prometheus scrapes from outside).
     metrics_host: str = "127.0.0.1"
+    #: Hosts an order-image link may point at (``.example.gov``: any name under it); empty:
+    #: any public https host (engine.attachments).
+    image_hosts: tuple[str, ...] = ()
     #: Child processes that decode, check and render intake messages (`engine.prepare_pool`),
     #: so the engine uses a second core; 0 does that work in the engine process itself.
     prepare_workers: int = 1
@@ -252,7 +255,7 @@ def parse_config(data: Any, *, source: str = "config",
     top = _section(data, "(top)", problems)
     known = {"amqp", "ledger", "spool_dir", "mappings_dir", "courts", "destinations", "retry",
              "reschedule", "breaker", "transmitter", "metrics_port", "prepare_workers",
-             "spool_retention_days", "metrics_host"}
+             "spool_retention_days", "metrics_host", "image_hosts"}
     for key in sorted(set(top) - known):
         problems.add(key, f"unknown key; known keys: {', '.join(sorted(known))}")
     base = base_dir or Path.cwd()
@@ -337,8 +340,15 @@ def parse_config(data: Any, *, source: str = "config",
         problems.add("spool_retention_days", "must be a number of days above 0, or null to "
                      "keep spool files forever")
         retention = defaults.spool_retention_days
+    image_hosts = top.get("image_hosts") or []
+    if not isinstance(image_hosts, list) or not all(
+            isinstance(h, str) and h.strip(".") for h in image_hosts):
+        problems.add("image_hosts", "must be a list of host names (.example.gov: any name "
+                     "under it)")
+        image_hosts = []
     config = EngineConfig(
         amqp=amqp,
+        image_hosts=tuple(str(h).lower() for h in image_hosts),
         spool_retention_days=retention,
         ledger=ledger or defaults.ledger,
         spool_dir=base / str(top.get("spool_dir", defaults.spool_dir)),

@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from engine.attachments import image_problems
 from engine.checks import check_order
 from engine.config import DestinationConfig, EngineConfig
 from engine.errors import DecodeError, InputError, OrderInvalid, RenderError
@@ -182,7 +183,11 @@ def _partial_key(body: bytes) -> tuple[str, str, int] | None:
 
 
 class Check:
-    """Rules across fields (`engine.checks`), whatever the order's source."""
+    """Rules across fields (`engine.checks`), whatever the order's source, and the image
+    link's host against ``image_hosts`` (`engine.attachments`)."""
+
+    def __init__(self, image_hosts: Sequence[str] = ()) -> None:
+        self._image_hosts = tuple(image_hosts)
 
     def __call__(self, work: Work) -> None:
         assert work.order is not None
@@ -190,6 +195,11 @@ class Check:
             check_order(work.order)
         except OrderInvalid as exc:
             work.error = _describe(exc)
+            return
+        if self._image_hosts:
+            problems = image_problems(work.order, self._image_hosts)
+            if problems:
+                work.error = "; ".join(str(p) for p in problems)
 
 
 class Route:
@@ -279,7 +289,7 @@ def build_steps(config: EngineConfig, *, renderers: Mapping[str, Renderer],
                 new_mcn: Callable[[], str] | None = None) -> list[Step]:
     """The intake steps, in order (the engine's process and prepare workers build the
     same ones from the same configuration)."""
-    return [Decode(config, load_mapping), Check(), Route(config),
+    return [Decode(config, load_mapping), Check(config.image_hosts), Route(config),
             Render(renderers, clock, new_mcn), Deadline(due_at)]
 
 
