@@ -213,6 +213,19 @@ def _build(cls: type, data: dict[str, Any], where: str, problems: _Problems,
         return None
 
 
+def _parses(url: str) -> bool:
+    """True when ``url``'s host and port can be read (a bad port or [IPv6] host fails)."""
+    import urllib.parse
+
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 - raises for a port that is not a number
+        parts.hostname  # noqa: B018
+    except ValueError:
+        return False
+    return True
+
+
 def _amqp_url(section: dict[str, Any], where: str, problems: _Problems,
               env: Mapping[str, str]) -> str | None:
     if "url" in section:
@@ -266,6 +279,9 @@ def parse_config(data: Any, *, source: str = "config",
     if url:
         if not url.startswith(("amqp://", "amqps://")):
             problems.add(AMQP_URL_ENV, "must start with amqp:// or amqps://")
+        elif not _parses(url):  # never the URL in the message: it holds a password
+            problems.add(AMQP_URL_ENV, "cannot be parsed (amqps://user:password@host[:port]"
+                         "/vhost, the password percent-encoded)")
         fields = {k: v for k, v in amqp_data.items() if k not in ("url", "url_file")}
         amqp = _build(AmqpConfig, {**fields, "url": url}, "amqp", problems)
         if amqp is not None and amqp.prefetch < amqp.batch_size:
