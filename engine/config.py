@@ -226,6 +226,20 @@ def _parses(url: str) -> bool:
     return True
 
 
+def _loopback(url: str) -> bool:
+    """True when ``url``'s host is this machine (the traffic never leaves it)."""
+    import ipaddress
+    import urllib.parse
+
+    host = urllib.parse.urlsplit(url).hostname or "localhost"
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def _amqp_url(section: dict[str, Any], where: str, problems: _Problems,
               env: Mapping[str, str]) -> str | None:
     if "url" in section:
@@ -282,7 +296,13 @@ def parse_config(data: Any, *, source: str = "config",
         elif not _parses(url):  # never the URL in the message: it holds a password
             problems.add(AMQP_URL_ENV, "cannot be parsed (amqps://user:password@host[:port]"
                          "/vhost, the password percent-encoded)")
-        fields = {k: v for k, v in amqp_data.items() if k not in ("url", "url_file")}
+        fields = {k: v for k, v in amqp_data.items()
+                  if k not in ("url", "url_file", "allow_plaintext")}
+        if (url.startswith("amqp://") and _parses(url) and not _loopback(url)
+                and amqp_data.get("allow_plaintext") is not True):
+            problems.add(AMQP_URL_ENV, "is plain amqp:// to another host: orders would cross "
+                         "the network in clear text; use amqps://, or set "
+                         "amqp.allow_plaintext: true (test networks only)")
         amqp = _build(AmqpConfig, {**fields, "url": url}, "amqp", problems)
         if amqp is not None and amqp.prefetch < amqp.batch_size:
             problems.add("amqp.prefetch", f"must be at least amqp.batch_size "
