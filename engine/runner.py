@@ -225,7 +225,9 @@ class EngineRunner:
         must exit non-zero so a supervisor (systemd, Docker, Kubernetes) restarts it."""
         while not self._stop.wait(1.0):
             dead = [t.name for t in self._threads if not t.is_alive()]
-            if dead:
+            # Event.wait answers False when its timeout ran out while a signal handler was
+            # stopping the engine (joining the threads): a stop in progress is no death.
+            if dead and not self._stop.is_set():
                 log.error("an engine thread ended; stopping", threads=",".join(dead))
                 return False
         return True
