@@ -317,7 +317,8 @@ def engine_config(*, tag: str, ledger_url: str, courts: dict[str, str],
 
     def destination(fmt: str) -> dict[str, Any]:
         return {"transport": "amqp", "format": fmt, "settings": {
-            "url": DEFAULT_URL, "queue": names["doj"], "reply_to": names[f"acks_{fmt}"],
+            "url": DEFAULT_URL, "allow_plaintext": True, "queue": names["doj"],
+            "reply_to": names[f"acks_{fmt}"],
             "declare_queue": True}}
 
     config = {
@@ -364,9 +365,9 @@ class EngineRun:
     def start_receiver(self) -> None:
         log = open(self.workdir / "receiver.log", "wb")  # noqa: SIM115 - closed with the process
         self.receiver = subprocess.Popen(engine_cmd(
-            "receiver", "--transport", "amqp", "--amqp-url", self.url, "--queue",
+            "receiver", "--transport", "amqp", "--queue",
             self.names["doj"], "--quiet", "--json"), cwd=ROOT, stdout=subprocess.PIPE,
-            stderr=log)
+            stderr=log, env={**os.environ, "ENGINE_RECEIVER_AMQP_URL": self.url})
         self._wait_consumer(self.names["doj"], self.receiver, "receiver")
 
     def start_engine(self) -> None:

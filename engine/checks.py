@@ -104,6 +104,9 @@ def order_problems(order: Order, *, calendar: CourtCalendar | None = None,
     problems += _service_time_problems(order, calendar, now, max_skew)
     if order.action is Action.SERVE and service.status is not ServiceStatus.SERVED:
         problems.append(FieldError("service.status", "a 'serve' action needs status 'served'"))
+    from engine.attachments import image_problems  # here: attachments imports the model too
+
+    problems.extend(image_problems(order))
     return problems
 
 

@@ -142,6 +142,8 @@ class EngineConfig:
     amqp: AmqpConfig | None = None
     ledger: LedgerConfig = LedgerConfig()
     spool_dir: Path = Path("var/spool")
+    #: Days files stay in spool/done and spool/invalid (the ledger keeps the order); None: kept.
+    spool_retention_days: float | None = 30.0
     #: Court mappings: ``<mappings_dir>/<name>/mapping.yaml`` (or ``<name>.yaml``).
     mappings_dir: Path = Path("config/mappings")
     courts: Mapping[str, CourtConfig] = field(default_factory=dict)
@@ -151,6 +153,12 @@ class EngineConfig:
     breaker: BreakerPolicy = DEFAULT_BREAKER
     transmitter: TransmitterConfig = TransmitterConfig()
     metrics_port: int | None = 9464
+    #: Interface the metrics server listens on: loopback unless set (0.0.0.0 in a container
+    #: that Prometheus scrapes from outside).
+    metrics_host: str = "127.0.0.1"
+    #: Hosts an order-image link may point at (``.example.gov``: any name under it); empty:
+    #: any public https host (engine.attachments).
+    image_hosts: tuple[str, ...] = ()
     #: Child processes that decode, check and render intake messages (`engine.prepare_pool`),
     #: so the engine uses a second core; 0 does that work in the engine process itself.
     prepare_workers: int = 1
@@ -219,6 +227,33 @@ def _build(cls: type, data: dict[str, Any], where: str, problems: _Problems,
         return None
 
 
+def _parses(url: str) -> bool:
+    """True when ``url``'s host and port can be read (a bad port or [IPv6] host fails)."""
+    import urllib.parse
+
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 - raises for a port that is not a number
+        parts.hostname  # noqa: B018
+    except ValueError:
+        return False
+    return True
+
+
+def _loopback(url: str) -> bool:
+    """True when ``url``'s host is this machine (the traffic never leaves it)."""
+    import ipaddress
+    import urllib.parse
+
+    host = urllib.parse.urlsplit(url).hostname or "localhost"
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def _amqp_url(section: dict[str, Any], where: str, problems: _Problems,
               env: Mapping[str, str]) -> str | None:
     if "url" in section:
@@ -261,7 +296,7 @@ def parse_config(data: Any, *, source: str = "config",
     top = _section(data, "(top)", problems)
     known = {"amqp", "ledger", "spool_dir", "mappings_dir", "courts", "destinations", "retry",
              "reschedule", "breaker", "transmitter", "metrics_port", "prepare_workers",
-             "max_clock_skew_seconds"}
+             "max_clock_skew_seconds", "spool_retention_days", "metrics_host", "image_hosts"}
     for key in sorted(set(top) - known):
         problems.add(key, f"unknown key; known keys: {', '.join(sorted(known))}")
     base = base_dir or Path.cwd()
@@ -272,7 +307,16 @@ def parse_config(data: Any, *, source: str = "config",
     if url:
         if not url.startswith(("amqp://", "amqps://")):
             problems.add(AMQP_URL_ENV, "must start with amqp:// or amqps://")
-        fields = {k: v for k, v in amqp_data.items() if k not in ("url", "url_file")}
+        elif not _parses(url):  # never the URL in the message: it holds a password
+            problems.add(AMQP_URL_ENV, "cannot be parsed (amqps://user:password@host[:port]"
+                         "/vhost, the password percent-encoded)")
+        fields = {k: v for k, v in amqp_data.items()
+                  if k not in ("url", "url_file", "allow_plaintext")}
+        if (url.startswith("amqp://") and _parses(url) and not _loopback(url)
+                and amqp_data.get("allow_plaintext") is not True):
+            problems.add(AMQP_URL_ENV, "is plain amqp:// to another host: orders would cross "
+                         "the network in clear text; use amqps://, or set "
+                         "amqp.allow_plaintext: true (test networks only)")
         amqp = _build(AmqpConfig, {**fields, "url": url}, "amqp", problems)
         if amqp is not None and amqp.prefetch < amqp.batch_size:
             problems.add("amqp.prefetch", f"must be at least amqp.batch_size "
@@ -356,8 +400,22 @@ def parse_config(data: Any, *, source: str = "config",
             or not 0 <= max_clock_skew <= 86_400):
         problems.add("max_clock_skew_seconds", "must be a number of seconds from 0 to 86400")
         max_clock_skew = defaults.max_clock_skew_seconds
+    retention = top.get("spool_retention_days", defaults.spool_retention_days)
+    if retention is not None and (not isinstance(retention, int | float)
+                                  or isinstance(retention, bool) or retention <= 0):
+        problems.add("spool_retention_days", "must be a number of days above 0, or null to "
+                     "keep spool files forever")
+        retention = defaults.spool_retention_days
+    image_hosts = top.get("image_hosts") or []
+    if not isinstance(image_hosts, list) or not all(
+            isinstance(h, str) and h.strip(".") for h in image_hosts):
+        problems.add("image_hosts", "must be a list of host names (.example.gov: any name "
+                     "under it)")
+        image_hosts = []
     config = EngineConfig(
         amqp=amqp,
+        image_hosts=tuple(str(h).lower() for h in image_hosts),
+        spool_retention_days=retention,
         ledger=ledger or defaults.ledger,
         spool_dir=base / str(top.get("spool_dir", defaults.spool_dir)),
         mappings_dir=base / str(top.get("mappings_dir", defaults.mappings_dir)),
@@ -368,6 +426,7 @@ def parse_config(data: Any, *, source: str = "config",
         breaker=policy("breaker", BreakerPolicy, defaults.breaker),
         transmitter=transmitter,
         metrics_port=metrics_port,
+        metrics_host=str(top.get("metrics_host", defaults.metrics_host)),
         prepare_workers=prepare_workers,
         max_clock_skew_seconds=float(max_clock_skew),
     )

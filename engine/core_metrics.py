@@ -89,7 +89,8 @@ class MetricsHooks(EngineHooks):
 def install_metrics(ledger: Ledger, port: int | None, *,
                     destinations: list[str] | None = None,
                     readiness_check: Callable[[], Mapping[str, bool]] | None = None,
-                    dlq_depth: Callable[[], int] | None = None) -> tuple[MetricsHooks, Any]:
+                    dlq_depth: Callable[[], int] | None = None,
+                    host: str = "127.0.0.1") -> tuple[MetricsHooks, Any]:
     """Register the backlog over ``ledger`` (with the DLQ depth asked at scrape time),
     serve /metrics, /healthz and /readyz on ``port`` (None: do not serve), and return
     (hooks, server)."""
@@ -98,6 +99,6 @@ def install_metrics(ledger: Ledger, port: int | None, *,
     metrics.register_backlog(backlog.ledger_snapshot_provider(ledger, dlq_depth=dlq_depth))
     for name in destinations or []:
         metrics.init_destination(name)
-    server = (metrics.start_http(port, readiness_check=readiness_check)
+    server = (metrics.start_http(port, readiness_check=readiness_check, host=host)
               if port is not None else None)
     return MetricsHooks(metrics), server

@@ -7,11 +7,13 @@ with publisher confirms, then acks it off the dead-letter queue, so a crash in b
 a duplicate (which the ledger absorbs), never a loss.
 
 With the spool, they are the files in ``spool/invalid/`` (a ``.reason`` file beside each);
-replaying moves them back to ``spool/incoming/``.
+replaying moves them back to ``spool/incoming/``. A file is a dead letter unless it is the
+reason of another one: an invalid file that happens to be called ``*.reason`` still counts.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pika
@@ -40,6 +42,17 @@ def _reason(headers: dict[str, Any]) -> str:
     return "(no reason recorded)"
 
 
+def _spool_dead_letters(folder: Path) -> list[Path]:
+    """The dead letters in ``spool/invalid``: every entry but the reason files of others
+    (a link is listed, never followed)."""
+    if not folder.is_dir():
+        return []
+    names = {p.name: p for p in folder.iterdir()}
+    return sorted(p for name, p in names.items()
+                  if not (name.endswith(".reason") and name[:-len(".reason")] in names)
+                  and (p.is_symlink() or not p.is_dir()))
+
+
 def _open(config: EngineConfig):  # type: ignore[no-untyped-def]
     assert config.amqp is not None
     try:
@@ -58,10 +71,7 @@ def dead_letter_depth(config: EngineConfig) -> int:
     `TransportUnavailable`, and the gauge is left out of that scrape.
     """
     if config.amqp is None:
-        folder = config.spool_dir / "invalid"
-        if not folder.is_dir():
-            return 0
-        return sum(1 for p in folder.iterdir() if p.is_file() and p.suffix != ".reason")
+        return len(_spool_dead_letters(config.spool_dir / "invalid"))
     connection, channel = _open(config)
     try:
         frame = channel.queue_declare(config.amqp.dead_letter_queue, passive=True)
@@ -73,16 +83,13 @@ def dead_letter_depth(config: EngineConfig) -> int:
 def list_dead_letters(config: EngineConfig, *, limit: int = 100) -> list[dict[str, Any]]:
     """Up to ``limit`` dead letters: id, size and reason (never the body)."""
     if config.amqp is None:
-        folder = config.spool_dir / "invalid"
         items = []
-        for path in sorted(folder.glob("*")) if folder.is_dir() else []:
-            if path.suffix == ".reason" or not path.is_file():
-                continue
+        for path in _spool_dead_letters(config.spool_dir / "invalid")[:limit]:
             reason_file = path.with_name(path.name + ".reason")
-            reason = (reason_file.read_text(encoding="utf-8").strip()
-                      if reason_file.exists() else "(no reason recorded)")
-            items.append({"id": path.name, "size": path.stat().st_size, "reason": reason})
-        return items[:limit]
+            reason = (reason_file.read_text(encoding="utf-8", errors="replace").strip()
+                      if reason_file.is_file() else "(no reason recorded)")
+            items.append({"id": path.name, "size": path.lstat().st_size, "reason": reason})
+        return items
     connection, channel = _open(config)
     items = []
     try:

@@ -6,6 +6,7 @@ This is what a court sends when it needs no mapping. The format is documented by
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from itertools import accumulate
@@ -62,14 +63,21 @@ def _nesting_depth(raw: str) -> int:
     return max(0, max(accumulate(map(_BRACKET_STEP.__getitem__, brackets)), default=0))
 
 
+def key_ref(key: str) -> str:
+    """A key from the input as error texts show it: a short hash, never the key itself
+    (a court's CMS may use a person's name as a key). ``sha256:`` of its UTF-8, 12 hex."""
+    return "key#" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+
+
 def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     """A key given twice is ambiguous (which one did the court mean?): refuse it."""
     out = dict(pairs)
-    if len(out) != len(pairs):  # some key came twice: name the first one repeated
+    if len(out) != len(pairs):  # some key came twice: say which by its hash and position
         seen: set[str] = set()
-        for key, _ in pairs:
+        for position, (key, _) in enumerate(pairs):
             if key in seen:
-                raise DecodeError(f"JSON object has the key {key!r} twice")
+                raise DecodeError(f"a JSON object has a key twice (member {position + 1}, "
+                                  f"{key_ref(key)})")
             seen.add(key)
     return out
 
@@ -115,13 +123,18 @@ def _reason(err: Any) -> str:
         field = next((p for p in reversed(err["loc"]) if isinstance(p, str)), "")
         return (_PATTERN_REASONS.get(pattern) or _FIELD_PATTERN_REASONS.get(field)
                 or err["msg"])
-    return err["msg"]
+    if err["type"] == "value_error":  # our validators' words (engine.text_safety), as said
+        return str(err["msg"]).removeprefix("Value error, ")
+    return str(err["msg"])
 
 
 def field_errors(exc: ValidationError) -> list[FieldError]:
     """Pydantic's errors as path + reason, with no input values (they may be personal data)."""
     errors = exc.errors(include_input=False, include_url=False)
-    paths = [".".join(str(p) for p in err["loc"]) for err in errors]
+    # An unknown key is the last step of its path: show its hash, not the key (it may be
+    # a person's name).
+    paths = [".".join(key_ref(str(p)) if err["type"] == "extra_forbidden" and i == len(
+        err["loc"]) - 1 else str(p) for i, p in enumerate(err["loc"])) for err in errors]
     out = []
     for err, path in zip(errors, paths, strict=True):
         # A list whose item failed is also reported "too short" (the bad item was

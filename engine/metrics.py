@@ -509,7 +509,7 @@ class MetricsServer:
 
 def start_http(port: int, registry: CollectorRegistry = REGISTRY,
                readiness_check: ReadinessCheck | None = None, *,
-               host: str = "0.0.0.0") -> MetricsServer:  # noqa: S104 - scraped from outside
+               host: str = "127.0.0.1") -> MetricsServer:
     """Serve /metrics, /healthz and /readyz on a daemon thread; port 0 picks a free port."""
     server = make_server(host, port, _http_app(registry, readiness_check),
                          server_class=_ThreadingWSGIServer, handler_class=_QuietHandler)

@@ -20,10 +20,13 @@ from typing import Annotated
 from pydantic import (
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
 )
+
+from engine.text_safety import clean_name, clean_text
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -58,6 +61,7 @@ Text = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=2000,
                       pattern=r"^[^\x00-\x1f\x7f]*$"),
+    BeforeValidator(clean_text),  # runs first: NFC; no bidi, C1, separators, noncharacters
 ]
 #: A short identifier-like token (case numbers, order ids, ORIs).
 Token = Annotated[
@@ -70,6 +74,7 @@ NamePart = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=100,
                       pattern=r"^[^\W\d_](?:[^\W\d_]|[ '\u2019.-])*$"),
+    BeforeValidator(clean_name),  # runs first: NFC, width folded; no invisible characters
 ]
 
 

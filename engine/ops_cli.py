@@ -103,9 +103,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     parts.hooks, server = install_metrics(
         ledger, config.metrics_port, destinations=list(config.destinations),
-        readiness_check=readiness, dlq_depth=lambda: dead_letter_depth(config))
+        readiness_check=readiness, dlq_depth=lambda: dead_letter_depth(config),
+        host=config.metrics_host)
     if server is not None:
-        parts.notes.append(f"metrics: http://0.0.0.0:{server.port}/metrics (/healthz, /readyz)")
+        parts.notes.append(f"metrics: http://{config.metrics_host}:{server.port}/metrics "
+                           "(/healthz, /readyz)")
     runner = EngineRunner(config, parts, ledger=ledger)
     runner_ready.append(runner)
     for line in runner.describe():

@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from engine.attachments import image_problems
 from engine.checks import DEFAULT_CLOCK_SKEW, check_order
 from engine.config import DestinationConfig, EngineConfig
 from engine.derivations import apply_law
@@ -200,12 +201,15 @@ def _partial_key(body: bytes) -> tuple[str, str, int] | None:
 
 class Check:
     """The law applied (`engine.derivations`), then rules across fields (`engine.checks`),
-    whatever the order's source; an ``issued_at`` beyond the clock skew is refused."""
+    whatever the order's source; an ``issued_at`` beyond the clock skew is refused, and the
+    image link's host is checked against ``image_hosts`` (`engine.attachments`)."""
 
     def __init__(self, clock: Callable[[], dt.datetime] | None = None,
-                 max_skew: dt.timedelta = DEFAULT_CLOCK_SKEW) -> None:
+                 max_skew: dt.timedelta = DEFAULT_CLOCK_SKEW,
+                 image_hosts: Sequence[str] = ()) -> None:
         self._clock = clock
         self._max_skew = max_skew
+        self._image_hosts = tuple(image_hosts)
 
     def __call__(self, work: Work) -> None:
         assert work.order is not None
@@ -216,6 +220,11 @@ class Check:
                         max_skew=self._max_skew)
         except OrderInvalid as exc:
             work.error = _describe(exc)
+            return
+        if self._image_hosts:
+            problems = image_problems(work.order, self._image_hosts)
+            if problems:
+                work.error = "; ".join(str(p) for p in problems)
 
 
 class Route:
@@ -308,7 +317,8 @@ def build_steps(config: EngineConfig, *, renderers: Mapping[str, Renderer],
     """The intake steps, in order (the engine's process and prepare workers build the
     same ones from the same configuration)."""
     return [Decode(config, load_mapping),
-            Check(clock, dt.timedelta(seconds=config.max_clock_skew_seconds)), Route(config),
+            Check(clock, dt.timedelta(seconds=config.max_clock_skew_seconds),
+                  config.image_hosts), Route(config),
             Render(renderers, clock, new_mcn), Deadline(due_at)]
 
 

@@ -152,7 +152,8 @@ class EngineRunner:
             self.intake = AmqpIntake(config.amqp, self.pipeline)
             self.intake_kind = f"AMQP queue {config.amqp.intake_queue}"
         else:
-            self.intake = SpoolIntake(config.spool_dir, self.pipeline)
+            self.intake = SpoolIntake(config.spool_dir, self.pipeline,
+                                      retention_days=config.spool_retention_days)
             self.intake_kind = f"spool directory {config.spool_dir}"
         self.ack_consumers = _ack_consumers(config, self.correlator)
         self._stop = threading.Event()
@@ -226,7 +227,9 @@ class EngineRunner:
         must exit non-zero so a supervisor (systemd, Docker, Kubernetes) restarts it."""
         while not self._stop.wait(1.0):
             dead = [t.name for t in self._threads if not t.is_alive()]
-            if dead:
+            # Event.wait answers False when its timeout ran out while a signal handler was
+            # stopping the engine (joining the threads): a stop in progress is no death.
+            if dead and not self._stop.is_set():
                 log.error("an engine thread ended; stopping", threads=",".join(dead))
                 return False
         return True

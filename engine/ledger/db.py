@@ -10,6 +10,7 @@ same tables (the loser would fail with a duplicate-key error and the replica wou
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -50,16 +51,29 @@ def create_database_engine(url: str) -> sa.Engine:
     """A SQLAlchemy engine for ``url``, without touching the schema."""
     try:
         parsed = make_url(url)
-    except sa.exc.ArgumentError as exc:
-        raise LedgerError(f"ledger URL is not a database URL: {exc}") from None
-    if parsed.get_backend_name() == "sqlite":
+        backend = parsed.get_backend_name()
+        parsed.port  # noqa: B018 - a port that is not a number fails here, not at connect
+    except (sa.exc.ArgumentError, ValueError, TypeError):
+        # Never the URL itself: it may carry a password.
+        raise LedgerError("ledger URL is not a database URL (dialect+driver://user@host"
+                          "[:port]/database, or sqlite:///path)") from None
+    if backend == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            _private_file(Path(parsed.database))
         engine = sa.create_engine(parsed, connect_args={"check_same_thread": False})
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         sa.event.listen(engine, "begin", _sqlite_begin)
         return engine
     return sa.create_engine(parsed, pool_pre_ping=True)
+
+
+def _private_file(path: Path) -> None:
+    """Create the SQLite file 0600 (its folder 0700 when we make it) before SQLite opens it:
+    it holds whole orders. SQLite gives its -wal and -shm files the database file's mode."""
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
 
 
 def upgrade(engine: sa.Engine, revision: str = "head") -> None:

@@ -1162,7 +1162,9 @@ class Ledger:
 
     def order_key_for(self, ref: str) -> tuple[str, int | None] | None:
         """Resolve what a person typed (order key, ``key#version`` or an MCN)."""
-        key, _, version = ref.partition("#")
+        key, hashed, version = ref.partition("#")
+        if hashed and not version.isdigit():
+            return None  # KEY#junk names no version: never "every version"
         with self.engine.connect() as conn:
             if conn.execute(sa.select(orders.c.order_key)
                             .where(orders.c.order_key == key)).first():

@@ -26,17 +26,21 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ServerTls:
-    """The receiver's certificate and key; ``ca_file`` verifies client certificates."""
+    """The receiver's certificate and key; ``ca_file`` turns on mutual TLS: every client
+    must show a certificate that CA signed (a CA that is given but not required would let
+    clients without one in)."""
 
     cert_file: Path
     key_file: Path
     ca_file: Path | None = None
-    #: Refuse clients without a certificate signed by ``ca_file`` (mutual TLS).
+    #: Kept for callers that say it; with ``ca_file`` client certificates are required.
     require_client_cert: bool = False
 
     def __post_init__(self) -> None:
         if self.require_client_cert and self.ca_file is None:
             raise ValueError("require_client_cert needs ca_file (the CA that signs clients)")
+        if self.ca_file is not None:
+            object.__setattr__(self, "require_client_cert", True)
 
     def context(self) -> ssl.SSLContext:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -44,8 +48,7 @@ class ServerTls:
         context.load_cert_chain(str(self.cert_file), str(self.key_file))
         if self.ca_file is not None:
             context.load_verify_locations(cafile=str(self.ca_file))
-            context.verify_mode = (ssl.CERT_REQUIRED if self.require_client_cert
-                                   else ssl.CERT_OPTIONAL)
+            context.verify_mode = ssl.CERT_REQUIRED
         return context
 
 

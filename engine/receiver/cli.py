@@ -2,7 +2,8 @@
 
     engine receiver --transport http --port 8080 --format niem --fail-rate 0.1
     engine receiver --transport tcp --port 9100 --tls-cert srv.pem --tls-key srv.key
-    engine receiver --transport amqp --amqp-url amqp://guest:guest@127.0.0.1/ --queue doj.orders
+    ENGINE_RECEIVER_AMQP_URL=amqps://doj:...@broker/ engine receiver --transport amqp \
+        --queue doj.orders       # or --amqp-url-file /run/secrets/url; never the password in argv
     engine receiver --transport file --pickup /srv/doj/in --acks /srv/doj/acks
 
 Runs until interrupted (or ``--duration`` seconds), then prints the journal's totals.
@@ -29,6 +30,57 @@ from engine.receiver.journal import Journal
 __all__ = ["build_server", "describe_outcome", "register_receiver"]
 
 _DEFAULT_PORTS = {"http": 8080, "tcp": 9100}
+#: Where the receiver's AMQP URL (with its password) comes from when not in a file.
+AMQP_URL_ENV = "ENGINE_RECEIVER_AMQP_URL"
+DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
+
+
+def _amqp_url(args: argparse.Namespace) -> str:
+    """The broker URL from --amqp-url-file, $ENGINE_RECEIVER_AMQP_URL or --amqp-url (which
+    must not carry a password), else the local default."""
+    import os
+    import urllib.parse
+
+    if args.amqp_url_file:
+        try:
+            return str(args.amqp_url_file.read_text(encoding="utf-8")).strip()
+        except OSError as exc:
+            raise SystemExit(f"engine receiver: cannot read --amqp-url-file "
+                             f"({type(exc).__name__})") from None
+    if os.environ.get(AMQP_URL_ENV):
+        return os.environ[AMQP_URL_ENV].strip()
+    if args.amqp_url:
+        try:
+            password = urllib.parse.urlsplit(args.amqp_url).password
+        except ValueError:
+            raise SystemExit("engine receiver: --amqp-url cannot be parsed") from None
+        if password:
+            raise SystemExit(f"engine receiver: --amqp-url carries a password, which every "
+                             f"user can read in the process list: put the URL in "
+                             f"${AMQP_URL_ENV} or --amqp-url-file")
+        return str(args.amqp_url)
+    return DEFAULT_AMQP_URL
+
+
+def _server_tls(args: argparse.Namespace) -> ServerTls | None:
+    """TLS from the flags, or None for plain; `SystemExit` when they do not fit together
+    (a CA or --require-client-cert without a server certificate would serve plain text)."""
+    if not (args.tls_cert or args.tls_key):
+        if args.tls_ca or args.require_client_cert:
+            raise SystemExit("engine receiver: --tls-ca and --require-client-cert need "
+                             "--tls-cert and --tls-key (without them it would serve plain "
+                             "text)")
+        return None
+    if not (args.tls_cert and args.tls_key):
+        raise SystemExit("engine receiver: --tls-cert and --tls-key go together")
+    if args.require_client_cert and not args.tls_ca:
+        raise SystemExit("engine receiver: --require-client-cert needs --tls-ca (the CA "
+                         "that signs client certificates)")
+    try:
+        return ServerTls(cert_file=args.tls_cert, key_file=args.tls_key, ca_file=args.tls_ca,
+                         require_client_cert=bool(args.tls_ca))
+    except ValueError as exc:
+        raise SystemExit(f"engine receiver: {exc}") from exc
 
 
 def _fraction(text: str) -> float:
@@ -64,12 +116,18 @@ def register_receiver(sub: argparse._SubParsersAction) -> None:
     net.add_argument("--path", default="/orders", help="http: the path to POST to")
     net.add_argument("--tls-cert", type=Path, help="server certificate (turns TLS on)")
     net.add_argument("--tls-key", type=Path, help="server private key")
-    net.add_argument("--tls-ca", type=Path, help="CA that signs client certificates")
-    net.add_argument("--require-client-cert", action="store_true", help="mutual TLS")
+    net.add_argument("--tls-ca", type=Path,
+                     help="CA that signs client certificates: turns mutual TLS on (clients "
+                          "without a certificate it signed are refused)")
+    net.add_argument("--require-client-cert", action="store_true",
+                     help="mutual TLS (needs --tls-ca; implied by it)")
     net.add_argument("--max-frame-size", type=int, default=4 * 1024 * 1024,
                      help="tcp: largest frame payload accepted (bytes)")
     amqp = p.add_argument_group("amqp")
-    amqp.add_argument("--amqp-url", default="amqp://guest:guest@127.0.0.1:5672/%2F")
+    amqp.add_argument("--amqp-url", help="broker URL without a password (one with a password "
+                      f"goes in ${AMQP_URL_ENV} or --amqp-url-file: argv is visible to every "
+                      f"user); default {DEFAULT_AMQP_URL}")
+    amqp.add_argument("--amqp-url-file", type=Path, help="file holding the broker URL")
     amqp.add_argument("--queue", default="doj.orders", help="the DOJ queue to consume")
     amqp.add_argument("--no-declare", action="store_true",
                       help="do not declare the queue (it exists already)")
@@ -91,7 +149,11 @@ def register_receiver(sub: argparse._SubParsersAction) -> None:
                         help="go down AFTER seconds for SECONDS, then come back")
     faults.add_argument("--control-port", type=int, metavar="PORT",
                         help="serve the runtime control API (faults, down/up, stats) on "
-                             "127.0.0.1:PORT (0 picks one); see docs/receiver.md")
+                             "127.0.0.1:PORT (0 picks one), with a bearer token; see "
+                             "docs/receiver.md")
+    faults.add_argument("--control-token-file", type=Path, metavar="PATH",
+                        help="the control API's token (default: a new random one, "
+                             "written to the start line)")
     p.add_argument("--duration", type=float, help="stop after this many seconds")
     p.add_argument("--json", action="store_true", help="print the final totals as JSON")
     p.add_argument("--quiet", action="store_true",
@@ -117,16 +179,7 @@ def build_server(args: argparse.Namespace, receiver: Receiver) -> Any:
         from engine.receiver.http import HttpReceiverServer
         from engine.receiver.tcp import TcpReceiverServer
 
-        tls = None
-        if args.tls_cert or args.tls_key:
-            if not (args.tls_cert and args.tls_key):
-                raise SystemExit("engine receiver: --tls-cert and --tls-key go together")
-            try:
-                tls = ServerTls(cert_file=args.tls_cert, key_file=args.tls_key,
-                                ca_file=args.tls_ca,
-                                require_client_cert=args.require_client_cert)
-            except ValueError as exc:
-                raise SystemExit(f"engine receiver: {exc}") from exc
+        tls = _server_tls(args)
         port = _DEFAULT_PORTS[args.transport] if args.port is None else args.port
         if args.transport == "http":
             return HttpReceiverServer(receiver, host=args.host, port=port, tls=tls,
@@ -136,7 +189,7 @@ def build_server(args: argparse.Namespace, receiver: Receiver) -> Any:
     if args.transport == "amqp":
         from engine.receiver.amqp import AmqpReceiver
 
-        return AmqpReceiver(receiver, queue=args.queue, settings=args.amqp_url,
+        return AmqpReceiver(receiver, queue=args.queue, settings=_amqp_url(args),
                             declare=not args.no_declare)
     from engine.receiver.file import FileReceiver
 
@@ -146,10 +199,12 @@ def build_server(args: argparse.Namespace, receiver: Receiver) -> Any:
 
 
 def _where(args: argparse.Namespace, server: Any) -> str:
-    if args.transport == "http":
-        return server.url
-    if args.transport == "tcp":
-        return f"tcp{'+tls' if server.tls else ''}://{server.host}:{server.port}"
+    if args.transport in ("http", "tcp"):
+        address = (server.url if args.transport == "http" else
+                   f"tcp{'+tls' if server.tls else ''}://{server.host}:{server.port}")
+        if server.tls is None:
+            return f"{address} (PLAINTEXT: no TLS, for local tests only)"
+        return address + (" (mutual TLS)" if server.tls.ca_file else " (TLS)")
     if args.transport == "amqp":
         return f"queue {args.queue}"
     return f"{args.pickup} (acks to {args.acks})"
@@ -176,6 +231,28 @@ def _print_outcome(mcn: str, transport: str, outcome: Outcome) -> None:
     print(describe_outcome(mcn, transport, outcome), flush=True)
 
 
+def _token_note(args: argparse.Namespace, token: str) -> str:
+    """The start line's word on the control token: the generated one (only this output
+    shows it), or where the given one came from."""
+    return (" token from --control-token-file" if args.control_token_file
+            else f" token {token}")
+
+
+def _control_token(args: argparse.Namespace) -> str:
+    import secrets
+
+    if args.control_token_file is None:
+        return secrets.token_urlsafe(24)
+    try:
+        token = str(args.control_token_file.read_text(encoding="utf-8")).strip()
+    except OSError as exc:
+        raise SystemExit(f"engine receiver: cannot read --control-token-file "
+                         f"({type(exc).__name__})") from None
+    if len(token) < 16:
+        raise SystemExit("engine receiver: the control token must be at least 16 characters")
+    return token
+
+
 def _cmd_receiver(args: argparse.Namespace) -> int:
     receiver = Receiver(format=args.format,
                         journal=Journal(args.journal, record_prefix=args.record_prefix),
@@ -192,13 +269,17 @@ def _cmd_receiver(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             return 1
         control = None
+        token = ""
         if args.control_port is not None:
             from engine.receiver.control import ControlServer
 
-            control = ControlServer(receiver, server, port=args.control_port).up()
+            token = _control_token(args)
+            control = ControlServer(receiver, server, port=args.control_port,
+                                    token=token).up()
         print(f"receiver: {args.transport} on {_where(args, server)}, format {args.format}, "
               f"journal {args.journal}"
-              + (f", control {control.url}" if control else ""), flush=True)
+              + (f", control {control.url}" if control else "")
+              + (_token_note(args, token) if control else ""), flush=True)
         started = time.monotonic()
         outage_done = args.outage is None
         try:

@@ -1,7 +1,12 @@
 """Runtime control of a receiver running as its own process: change faults, go down and up.
 
 ``engine receiver ... --control-port 8099`` starts this small HTTP API beside the receiver,
-on the loopback interface only (it has no authentication: it is a test tool):
+on the loopback interface only, and answers only requests carrying its token
+(``Authorization: Bearer <token>``; the start line shows a generated one, or
+``--control-token-file`` gives it). A web page open in a browser on the same machine can
+send a request to a loopback port, but cannot add that header without a CORS preflight,
+which this server never grants; the Host header must name the loopback address too (no DNS
+rebinding).
 
 - ``GET /stats``: the journal's totals as JSON.
 - ``POST /faults`` with JSON, any of: ``{"fail_next": 3, "drop_rate": 0.1,
@@ -13,6 +18,7 @@ on the loopback interface only (it has no authentication: it is a test tool):
 
 from __future__ import annotations
 
+import hmac
 import http.server
 import json
 import logging
@@ -73,10 +79,23 @@ class _Server(http.server.ThreadingHTTPServer):
     allow_reuse_address = True
     receiver: Receiver
     target: _Switchable
+    token: str
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     server: _Server
+
+    def _allowed(self) -> bool:
+        """The bearer token matches, and the Host is the loopback address we listen on."""
+        host = (self.headers.get("Host") or "").rsplit(":", 1)[0]
+        given = self.headers.get("Authorization") or ""
+        expected = f"Bearer {self.server.token}"
+        if host not in ("127.0.0.1", "localhost") or not hmac.compare_digest(
+                given.encode(), expected.encode()):
+            self._json(401, {"error": "control API: send Authorization: Bearer <token> "
+                                      "(from the receiver's start line)"})
+            return False
+        return True
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("control %s", format % args)
@@ -90,12 +109,16 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def do_GET(self) -> None:
+        if not self._allowed():
+            return
         if self.path == "/stats":
             self._json(200, self.server.receiver.journal.stats())
         else:
             self._json(404, {"error": "GET /stats"})
 
     def do_POST(self) -> None:
+        if not self._allowed():
+            return
         length = int(self.headers.get("Content-Length") or 0)
         if length > _MAX_BODY:
             self._json(413, {"error": "body too large"})
@@ -124,14 +147,19 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 class ControlServer(ListeningServer):
     """The control API for ``receiver`` and its transport server ``target``."""
 
-    def __init__(self, receiver: Receiver, target: _Switchable, *, port: int = 0) -> None:
+    def __init__(self, receiver: Receiver, target: _Switchable, *, port: int = 0,
+                 token: str) -> None:
+        if len(token) < 16:
+            raise ValueError("the control token must be at least 16 characters")
+
         def make(address: tuple[str, int]) -> socketserver.BaseServer:
             server = _Server(address, _Handler)
             server.receiver = receiver
             server.target = target
+            server.token = token
             return server
 
-        # Loopback only: the API has no authentication.
+        # Loopback only, and a token: a local web page must not drive it.
         super().__init__(make, host="127.0.0.1", port=port)
 
     @property

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from engine.transports._config import TransportConfigError, config_from_mapping
+from engine.transports._secrets import resolve_secrets
 from engine.transports.amqp import AmqpTransport, AmqpTransportConfig
 from engine.transports.base import Envelope, MockTransport, Receipt, Transport
 from engine.transports.file import FileDropTransport, FileTransportConfig, poll_file_acks
@@ -73,6 +74,7 @@ def transport_config(data: Mapping[str, Any] | TransportConfig, *,
         raise TransportConfigError(
             f"{where}.kind: must be one of {', '.join(sorted(_KINDS))}, got {kind!r}")
     config_cls, _ = _KINDS[kind]
+    data = resolve_secrets(data, where=where)
     result: TransportConfig = config_from_mapping(config_cls, data, where=where)
     return result
 

@@ -14,9 +14,26 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-__all__ = ["TransportConfigError", "config_from_mapping"]
+__all__ = ["TransportConfigError", "config_from_mapping", "redact_url"]
 
 T = TypeVar("T")
+
+
+def redact_url(url: str) -> str:
+    """``url`` fit to print: user name and password, and query values, replaced by ``***``.
+    A URL too broken to split is not printed at all."""
+    import urllib.parse
+
+    try:
+        parts = urllib.parse.urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "(a URL that cannot be parsed)"
+    netloc = ("***@" if parts.username or parts.password else "") + host + port
+    query = "&".join(f"{k}=***" for k in urllib.parse.parse_qs(parts.query,
+                                                               keep_blank_values=True))
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
 class TransportConfigError(ValueError):

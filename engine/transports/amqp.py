@@ -10,7 +10,7 @@ confirms: every message is published, then the broker's confirms are awaited tog
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -36,7 +36,11 @@ class AmqpTransportConfig:
     """The DOJ queue, our ack queue and the broker connection."""
 
     kind: Literal["amqp"] = "amqp"
-    url: str = "amqp://guest:guest@127.0.0.1:5672/%2F"
+    #: amqps:// (TLS); a plain amqp:// URL needs ``allow_plaintext``. It carries a password:
+    #: give it as ``url_file`` or ``url_env`` (docs/security.md), never in engine.yaml.
+    url: str = field(default="amqp://guest:guest@127.0.0.1:5672/%2F", repr=False)
+    #: Needed to publish over a plain amqp:// URL (local tests only).
+    allow_plaintext: bool = False
     #: The DOJ's inbound queue (routing key when ``exchange`` is the default exchange).
     queue: str
     #: Our queue for acknowledgements, sent as ``reply_to``.
@@ -50,16 +54,22 @@ class AmqpTransportConfig:
     key_file: Path | None = None
     verify_hostname: bool | None = None
     heartbeat: int | None = None
+    key_password: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if not self.queue or not self.reply_to:
             raise TransportConfigError("queue and reply_to must name queues")
         if self.queue == self.reply_to:
             raise TransportConfigError("reply_to must be a different queue from queue")
+        if not self.url.startswith("amqps://") and not self.allow_plaintext:
+            raise TransportConfigError(
+                "url is not amqps://: the orders would cross the wire in clear text; use "
+                "amqps://, or set allow_plaintext: true for local tests")
 
     def settings(self) -> AmqpSettings:
         return AmqpSettings(url=self.url, ca_file=self.ca_file, cert_file=self.cert_file,
-                            key_file=self.key_file, verify_hostname=self.verify_hostname,
+                            key_file=self.key_file, key_password=self.key_password,
+                            verify_hostname=self.verify_hostname,
                             heartbeat=self.heartbeat, connection_name="engine-transmitter")
 
 

@@ -85,7 +85,7 @@ class AmqpSettings:
     A setting given explicitly here wins over the same setting in the URL.
     """
 
-    url: str = "amqp://guest:guest@127.0.0.1:5672/%2F"
+    url: str = field(default="amqp://guest:guest@127.0.0.1:5672/%2F", repr=False)
     heartbeat: int | None = None
     blocked_connection_timeout: float | None = None
     connection_attempts: int | None = None
@@ -95,6 +95,8 @@ class AmqpSettings:
     ca_file: Path | None = None
     cert_file: Path | None = None
     key_file: Path | None = None
+    #: Passphrase of ``key_file``.
+    key_password: str | None = field(default=None, repr=False)
     verify_hostname: bool | None = None
     #: Name to verify the broker's certificate against, when it differs from the URL host.
     server_name: str | None = None
@@ -146,7 +148,8 @@ def _tls_context(settings: AmqpSettings) -> ssl.SSLContext:
         if settings.cert_file:
             context.load_cert_chain(
                 str(settings.cert_file),
-                str(settings.key_file) if settings.key_file else None)
+                str(settings.key_file) if settings.key_file else None,
+                password=settings.key_password)
     except (OSError, ssl.SSLError) as exc:
         raise TransportConfigError(
             f"AMQP TLS: cannot load CA/certificate/key files: {exc.__class__.__name__}: {exc}"
@@ -162,7 +165,12 @@ def connection_parameters(settings: AmqpSettings | str) -> pika.ConnectionParame
     """
     if isinstance(settings, str):
         settings = AmqpSettings(url=settings)
-    parts = urllib.parse.urlsplit(settings.url)
+    try:
+        parts = urllib.parse.urlsplit(settings.url)
+        parts.hostname  # noqa: B018 - a bad [IPv6] host fails here, not later
+    except ValueError:
+        raise TransportConfigError("AMQP URL cannot be parsed (amqps://user:password@host"
+                                   "[:port]/vhost)") from None
     if parts.scheme not in ("amqp", "amqps"):
         raise TransportConfigError(
             f"AMQP URL: scheme must be amqp:// or amqps://, not {parts.scheme or '(none)'}://")

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Literal
 
 from engine.errors import DestinationRejected, TransportUnavailable
-from engine.transports._config import TransportConfigError
+from engine.transports._config import TransportConfigError, redact_url
 from engine.transports._tls import client_tls_context
 from engine.transports.base import Envelope, Receipt, Transport
 
@@ -59,12 +59,22 @@ class HttpsTransportConfig:
     max_response_bytes: int = 1024 * 1024
     #: Allow an http:// URL (local testing only: no TLS at all).
     allow_plain_http: bool = False
-    headers: dict[str, str] = field(default_factory=dict)
+    #: Extra request headers, e.g. a bearer token: give secret ones as ``headers_file``.
+    headers: dict[str, str] = field(default_factory=dict, repr=False)
+    #: Passphrase of ``key_file`` (give it as ``key_password_file`` or ``key_password_env``).
+    key_password: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         parts = urllib.parse.urlsplit(self.url)
         if parts.scheme not in ("https", "http") or not parts.hostname:
-            raise TransportConfigError(f"url must be https://host[:port]/path, got {self.url!r}")
+            raise TransportConfigError(
+                f"url must be https://host[:port]/path, got {redact_url(self.url)!r}")
+        if parts.username or parts.password:
+            # Never dropped silently, never printed: a token belongs in headers_file.
+            raise TransportConfigError(
+                "url carries a user name or password: put the credential in a header "
+                "(headers_file: a secret file of 'Name: value' lines) and leave it out of "
+                "the url")
         if parts.scheme == "http" and not self.allow_plain_http:
             raise TransportConfigError(
                 "url is plain http://: use https://, or set allow_plain_http: true for local tests")
@@ -72,8 +82,9 @@ class HttpsTransportConfig:
             raise TransportConfigError("ca_file/cert_file/key_file need an https:// url")
         try:
             parts.port  # noqa: B018 - validates the port
-        except ValueError as exc:
-            raise TransportConfigError(f"url port is not a number: {self.url!r}") from exc
+        except ValueError:
+            raise TransportConfigError(
+                f"url port is not a number: {redact_url(self.url)!r}") from None
         if self.connect_timeout <= 0 or self.read_timeout <= 0:
             raise TransportConfigError("connect_timeout and read_timeout must be above zero")
 
@@ -92,6 +103,7 @@ class HttpsTransport(Transport):
         if self._tls:
             self._context = client_tls_context(
                 ca_file=config.ca_file, cert_file=config.cert_file, key_file=config.key_file,
+                key_password=config.key_password,
                 verify_hostname=config.verify_hostname, where="https transport")
         self._conn: http.client.HTTPConnection | None = None
         #: Requests answered on the current connection (0: it is fresh).

@@ -13,7 +13,7 @@ import contextlib
 import select
 import socket
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -37,11 +37,16 @@ class TcpTransportConfig:
     kind: Literal["tcp"] = "tcp"
     host: str
     port: int
-    #: Wrap the connection in TLS (mutual TLS when ``cert_file`` is given).
-    tls: bool = False
+    #: Wrap the connection in TLS (mutual TLS when ``cert_file`` is given). On by default:
+    #: the messages carry names, dates of birth and licence numbers.
+    tls: bool = True
+    #: Needed, with ``tls: false``, to send in clear text (local tests only).
+    allow_plaintext: bool = False
     ca_file: Path | None = None
     cert_file: Path | None = None
     key_file: Path | None = None
+    #: Passphrase of ``key_file`` (give it as ``key_password_file`` or ``key_password_env``).
+    key_password: str | None = field(default=None, repr=False)
     verify_hostname: bool = True
     #: Name to check the server certificate against, when it differs from ``host``.
     server_name: str | None = None
@@ -56,6 +61,10 @@ class TcpTransportConfig:
             raise TransportConfigError("port must be between 1 and 65535")
         if self.connect_timeout <= 0 or self.read_timeout <= 0:
             raise TransportConfigError("connect_timeout and read_timeout must be above zero")
+        if not self.tls and not self.allow_plaintext:
+            raise TransportConfigError(
+                "tls: false sends the orders in clear text: keep tls: true (the default), "
+                "or set allow_plaintext: true for local tests")
         if not self.tls and (self.ca_file or self.cert_file or self.key_file):
             raise TransportConfigError("ca_file/cert_file/key_file need tls: true")
         if self.max_frame_size < 1024:
@@ -71,7 +80,8 @@ class TcpTransport(Transport):
         if config.tls:
             self._context = client_tls_context(
                 ca_file=config.ca_file, cert_file=config.cert_file, key_file=config.key_file,
-                verify_hostname=config.verify_hostname, where="tcp transport")
+                key_password=config.key_password, verify_hostname=config.verify_hostname,
+                where="tcp transport")
         self._sock: socket.socket | None = None
         self._decoder = FrameDecoder(config.max_frame_size)
 

@@ -31,8 +31,8 @@ class TestLoad:
 
     def test_amqp_url_comes_from_the_environment_and_is_never_shown(self) -> None:
         """The AMQP URL is read from ENGINE_AMQP_URL and hidden from repr."""
-        config = parse_config(minimal(), env={AMQP_URL_ENV: "amqp://u:secret@h/"})
-        assert config.amqp is not None and config.amqp.url == "amqp://u:secret@h/"
+        config = parse_config(minimal(), env={AMQP_URL_ENV: "amqps://u:secret@h/"})
+        assert config.amqp is not None and config.amqp.url == "amqps://u:secret@h/"
         assert "secret" not in repr(config)
 
 
@@ -57,6 +57,17 @@ class TestProblems:
         """Putting the AMQP URL (a secret) in the file is an error that says where it goes."""
         problems = self.problems(minimal(amqp={"url": "amqp://x"}))
         assert any("amqp.url" in p and AMQP_URL_ENV in p for p in problems)
+
+    def test_plain_amqp_to_another_host_needs_allow_plaintext(self) -> None:
+        """Issue 21: intake over amqp:// to another host is refused unless
+        amqp.allow_plaintext is true; loopback (the traffic stays on the box) and amqps://
+        need nothing."""
+        with pytest.raises(ConfigError, match="clear text"):
+            parse_config(minimal(), env={AMQP_URL_ENV: "amqp://u:secret@broker.example/"})
+        parse_config(minimal(amqp={"allow_plaintext": True}),
+                     env={AMQP_URL_ENV: "amqp://u:secret@broker.example/"})
+        parse_config(minimal(), env={AMQP_URL_ENV: "amqp://u:secret@127.0.0.1/"})
+        parse_config(minimal(), env={AMQP_URL_ENV: "amqps://u:secret@broker.example/"})
 
     def test_every_problem_is_reported_at_once(self) -> None:
         """Several mistakes give several problems, not just the first."""

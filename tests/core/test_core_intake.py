@@ -106,10 +106,30 @@ class TestSpool:
         (spool.incoming / "bad.json").write_bytes(b"not json")
         (spool.incoming / "half.tmp").write_bytes(b"{")
         assert spool.run_once() == 2
-        assert (spool.done / "good.json").exists()
-        assert (spool.invalid / "bad.json").exists()
-        assert "not JSON" in (spool.invalid / "bad.json.reason").read_text()
+        [done] = spool.done.iterdir()  # filed under a generated name, never the writer's
+        assert done.read_bytes() == order_message().body and done.name != "good.json"
+        [reason] = spool.invalid.glob("*.reason")
+        assert "not JSON" in reason.read_text()
+        assert (spool.invalid / reason.name.removesuffix(".reason")).read_bytes() == b"not json"
         assert [p.name for p in spool.incoming.iterdir()] == ["half.tmp"]
+
+    def test_old_files_are_deleted_after_the_retention(self, core: Core,
+                                                       tmp_path: Path) -> None:
+        """Files in done/ and invalid/ filed longer ago than the retention are deleted;
+        newer ones stay."""
+        import os
+        import time
+
+        spool = SpoolIntake(tmp_path / "spool", core.pipeline, retention_days=30)
+        (spool.incoming / "good.json").write_bytes(order_message().body)
+        (spool.incoming / "bad.json").write_bytes(b"not json")
+        spool.run_once()
+        old = next(spool.done.iterdir())
+        month_ago = time.time() - 31 * 86400
+        os.utime(old, (month_ago, month_ago))
+        assert spool.sweep() == 1
+        assert not old.exists() and len(list(spool.invalid.iterdir())) == 2
+        assert spool.sweep(now=time.time() + 31 * 86400) == 2
 
     def test_files_stay_when_the_ledger_is_down(self, core: Core, tmp_path: Path,
                                                 monkeypatch) -> None:

@@ -305,13 +305,15 @@ class FaultRun:
         elif endpoint == "tcp":
             self.server = TcpReceiverServer(self.receiver).up()
             settings = {"host": "127.0.0.1", "port": self.server.port,
-                        "connect_timeout": 1.0, "read_timeout": read_timeout}
+                        "tls": False, "allow_plaintext": True, "connect_timeout": 1.0,
+                        "read_timeout": read_timeout}
             transport = "tcp"
         elif endpoint == "amqp":
             doj, acks = f"test.faults.doj.{self.suffix}", f"test.faults.acks.{self.suffix}"
             self._extra_queues += [doj, f"{doj}.dead", acks]
             self.server = AmqpReceiver(self.receiver, queue=doj, settings=BROKER_URL).up()
-            settings = {"url": BROKER_URL, "queue": doj, "reply_to": acks}
+            settings = {"url": BROKER_URL, "allow_plaintext": True, "queue": doj,
+                        "reply_to": acks}
             transport = "amqp"
         else:
             raise ValueError(f"unknown endpoint {endpoint!r}")

@@ -177,3 +177,28 @@ def _deliver_clean(run: FaultRun, orders: int) -> None:
     run.start_engine()
     run.wait_settled()
     run.assert_clean(run.check())
+
+
+def test_amqp_transport_publishes_over_amqps_to_a_tls_node(tls_broker: TlsBroker) -> None:
+    """The AMQP destination transport, with an amqps:// URL and no plaintext permission,
+    publishes a confirmed message to the TLS-only node; the same URL as amqp:// is refused
+    before anything connects."""
+    from engine.transports import AmqpTransport, AmqpTransportConfig, TransportConfigError
+    from engine.transports.base import Envelope
+
+    doj, acks = f"test.sec.doj.{secrets.token_hex(4)}", f"test.sec.acks.{secrets.token_hex(4)}"
+    url = tls_broker.url()
+    with AmqpTransport(AmqpTransportConfig(url=url, queue=doj, reply_to=acks,
+                                           declare_queue=True)) as transport:
+        transport.send(Envelope("TLS-MCN-1", b"<order/>", "application/xml"))
+    connection = pika.BlockingConnection(connection_parameters(url))
+    try:
+        channel = connection.channel()
+        method, props, body = channel.basic_get(doj, auto_ack=True)
+        assert method is not None and body == b"<order/>" and props.message_id == "TLS-MCN-1"
+        channel.queue_delete(doj)
+    finally:
+        connection.close()
+    with pytest.raises(TransportConfigError, match="clear text"):
+        AmqpTransportConfig(url=url.replace("amqps://", "amqp://", 1).split("?")[0],
+                            queue=doj, reply_to=acks)

@@ -94,13 +94,13 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
     config = EngineConfig(amqp=intake, courts={"*": CourtConfig(destination="doj")},
                           destinations={"doj": DestinationConfig(
                               name="doj", transport="amqp", format="niem",
-                              settings={"url": URL, "queue": doj_queue,
+                              settings={"url": URL, "allow_plaintext": True, "queue": doj_queue,
                                         "reply_to": ack_queue})})
     ledger = Ledger(open_database(f"sqlite:///{tmp_path / 'ledger.db'}"))
     reschedule = RetryPolicy(initial_interval=0.2, max_interval=1.0, jitter=0.1)
     correlator = Correlator(ledger, {"niem": parse_niem_ack}, reschedule=reschedule)
-    transport = build_transport({"kind": "amqp", "url": URL, "queue": doj_queue,
-                                 "reply_to": ack_queue, "declare_queue": True})
+    transport = build_transport({"kind": "amqp", "url": URL, "allow_plaintext": True,
+                                 "queue": doj_queue, "reply_to": ack_queue, "declare_queue": True})
     transmitter = Transmitter(
         ledger, transports={"doj": transport}, renderers={"niem": render_niem},
         correlator=correlator, reschedule=reschedule, batch_size=100,

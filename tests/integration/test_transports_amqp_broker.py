@@ -215,8 +215,8 @@ def doj(broker: str) -> Iterator[tuple[QueueTopology, QueueTopology]]:
 
 
 def _transport(doj_queue: QueueTopology, ack_queue: QueueTopology) -> AmqpTransport:
-    return AmqpTransport(AmqpTransportConfig(url=BROKER_URL, queue=doj_queue.queue,
-                                             reply_to=ack_queue.queue))
+    return AmqpTransport(AmqpTransportConfig(url=BROKER_URL, allow_plaintext=True,
+                                             queue=doj_queue.queue, reply_to=ack_queue.queue))
 
 
 def _wait_for_acks(channel, queue: str, count: int) -> list[tuple[str, bytes]]:
@@ -358,7 +358,8 @@ class TestAmqpTransportAndReceiver:
 def test_transport_can_declare_the_doj_queue_itself(broker: str, doj, channel) -> None:
     """With declare_queue the transport declares the DOJ quorum queue, so the publish routes."""
     doj_queue, ack_queue = doj
-    with AmqpTransport(AmqpTransportConfig(url=broker, queue=doj_queue.queue,
+    with AmqpTransport(AmqpTransportConfig(url=broker, allow_plaintext=True,
+                                           queue=doj_queue.queue,
                                            reply_to=ack_queue.queue,
                                            declare_queue=True)) as t:
         t.send(Envelope("DECL", b"{}", "application/json"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import signal
@@ -44,8 +45,10 @@ def test_tcp_receiver_process_answers_and_reports_totals(order_body) -> None:
     """The CLI receiver answers a TCP sender, prints a line per message, then JSON totals."""
     with running_receiver("--transport", "tcp", "--port", "0", "--format", "canonical",
                           "--json") as (first, rest):
-        port = int(re.search(r":(\d+),", first).group(1))
-        with build_transport({"kind": "tcp", "host": "127.0.0.1", "port": port}) as t:
+        port = int(re.search(r":(\d+) ", first).group(1))
+        assert "PLAINTEXT" in first  # plain mode says so on its start line
+        with build_transport({"kind": "tcp", "host": "127.0.0.1", "port": port,
+                              "tls": False, "allow_plaintext": True}) as t:
             ack = parse_json_ack(t.send(Envelope("CLI1", order_body(), "application/json")).ack)
             t.send(Envelope("CLI1", order_body(), "application/json"))
     assert isinstance(ack, Accepted)
@@ -60,7 +63,7 @@ def test_fault_flags_apply(order_body) -> None:
     """--fail-next 1 makes the first HTTP request a 503; the retry is accepted."""
     with running_receiver("--transport", "http", "--port", "0", "--format", "canonical",
                           "--fail-next", "1") as (first, _rest):
-        url = re.search(r"(http://\S+),", first).group(1)
+        url = re.search(r"(http://\S+) ", first).group(1)
         with build_transport({"kind": "https", "url": url, "allow_plain_http": True}) as t:
             with pytest.raises(TransportUnavailable, match="503"):
                 t.send(Envelope("F1", order_body(), "application/json"))
@@ -82,14 +85,16 @@ def test_rate_flags_are_checked() -> None:
         build_parser().parse_args(["receiver", "--transport", "http", "--fail-rate", "2"])
 
 
-def _control(url: str, path: str, data: dict | None = None) -> tuple[int, dict]:
+def _control(url: str, path: str, data: dict | None = None, *,
+             token: str | None = None) -> tuple[int, dict]:
     import urllib.error
     import urllib.request
 
     assert url.startswith("http://127.0.0.1:")
     request = urllib.request.Request(  # noqa: S310 - the loopback control API
         url + path, method="POST" if data is not None else "GET",
-        data=json.dumps(data).encode() if data is not None else None)
+        data=json.dumps(data).encode() if data is not None else None,
+        headers={"Authorization": f"Bearer {token}"} if token else {})
     try:
         with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback
             return response.status, json.loads(response.read())
@@ -102,20 +107,26 @@ def test_control_api_changes_faults_and_takes_the_receiver_down_and_up(order_bod
     """A running receiver process is told over its control API to fail, go down and come up."""
     with running_receiver("--transport", "http", "--port", "0", "--format", "canonical",
                           "--control-port", "0") as (first, _rest):
-        url = re.search(r"(http://\S+/orders),", first).group(1)
+        url = re.search(r"(http://\S+/orders) ", first).group(1)
         control = re.search(r"control (http://\S+)", first).group(1)
-        assert _control(control, "/faults", {"fail_next": 1})[0] == 200
+        token = re.search(r"token (\S+)", first).group(1)
+        # Without the token (what a web page in a local browser could send): refused.
+        assert _control(control, "/down", {})[0] == 401
+        assert _control(control, "/stats")[0] == 401
+        assert _control(control, "/stats", token="x" * 32)[0] == 401
+        control_api = functools.partial(_control, token=token)
+        assert control_api(control, "/faults", {"fail_next": 1})[0] == 200
         with build_transport({"kind": "https", "url": url, "allow_plain_http": True}) as t:
             with pytest.raises(TransportUnavailable, match="503"):
                 t.send(Envelope("C1", order_body(), "application/json"))
-            assert _control(control, "/down", {}) == (200, {"up": False})
+            assert control_api(control, "/down", {}) == (200, {"up": False})
             with pytest.raises(TransportUnavailable):
                 t.send(Envelope("C1", order_body(), "application/json"))
-            assert _control(control, "/up", {}) == (200, {"up": True})
+            assert control_api(control, "/up", {}) == (200, {"up": True})
             t.send(Envelope("C1", order_body(), "application/json"))
-        status, stats = _control(control, "/stats")
+        status, stats = control_api(control, "/stats")
         assert (status, stats["accepted"], stats["failed"]) == (200, 1, 1)
-        status, error = _control(control, "/faults", {"fail_nxt": 1})
+        status, error = control_api(control, "/faults", {"fail_nxt": 1})
         assert status == 400
         assert "fail_nxt" in error["error"]
 

@@ -21,9 +21,11 @@ from engine.transports import (
 
 @pytest.mark.parametrize(("config", "cls"), [
     ({"kind": "https", "url": "https://doj.example/orders"}, HttpsTransport),
-    ({"kind": "tcp", "host": "doj.example", "port": 9100, "tls": False}, TcpTransport),
+    ({"kind": "tcp", "host": "doj.example", "port": 9100, "tls": False,
+      "allow_plaintext": True}, TcpTransport),
     ({"kind": "file", "outbox": "/var/spool/doj/out"}, FileDropTransport),
-    ({"kind": "amqp", "queue": "doj.orders", "reply_to": "court.acks"}, AmqpTransport),
+    ({"kind": "amqp", "url": "amqps://doj.example/%2F", "queue": "doj.orders",
+      "reply_to": "court.acks"}, AmqpTransport),
 ])
 def test_kind_selects_the_transport(config: dict, cls: type) -> None:
     """Each kind builds its own transport class (nothing connects yet)."""
@@ -53,7 +55,8 @@ def test_values_are_typed_from_yaml_data() -> None:
     ({"kind": "tcp", "host": "h", "port": "9100"}, r"port: must be a whole number"),
     ({"kind": "tcp", "host": "h", "port": 70000}, "between 1 and 65535"),
     ({"kind": "tcp", "host": "h", "port": 1, "tls": "yes"}, "tls: must be true or false"),
-    ({"kind": "tcp", "host": "h", "port": 1, "ca_file": "/ca.pem"}, "need tls: true"),
+    ({"kind": "tcp", "host": "h", "port": 1, "tls": False, "allow_plaintext": True,
+      "ca_file": "/ca.pem"}, "need tls: true"),
     ({"kind": "amqp", "queue": "q", "reply_to": "q"}, "different queue"),
     ({"kind": "https", "url": "https://x", "headers": {"a": 1}}, "mapping of names to strings"),
     ("https://x", "expected a mapping"),

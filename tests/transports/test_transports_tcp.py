@@ -29,7 +29,8 @@ def server(receiver: Receiver) -> Iterator[TcpReceiverServer]:
 
 
 def transport_for(server: TcpReceiverServer, **kw: object) -> TcpTransport:
-    return TcpTransport(TcpTransportConfig(host="127.0.0.1", port=server.port, **kw))
+    plain: dict[str, object] = {} if kw.get("tls") else {"tls": False, "allow_plaintext": True}
+    return TcpTransport(TcpTransportConfig(host="127.0.0.1", port=server.port, **plain, **kw))
 
 
 def envelope(mcn: str, body: bytes) -> Envelope:
@@ -171,7 +172,8 @@ class _TricklingAckServer:
 def test_ack_arriving_in_one_byte_reads_is_reassembled() -> None:
     """The transport reassembles an ack frame that arrives one byte per read."""
     peer = _TricklingAckServer(lambda mcn: b"ACK " + mcn.encode())
-    with TcpTransport(TcpTransportConfig(host="127.0.0.1", port=peer.port)) as t:
+    with TcpTransport(TcpTransportConfig(host="127.0.0.1", port=peer.port, tls=False,
+                                         allow_plaintext=True)) as t:
         assert t.send(envelope("B1", b"body")).ack == b"ACK B1"
     peer.sock.close()
 

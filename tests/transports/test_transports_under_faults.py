@@ -66,7 +66,7 @@ def test_flaky_receiver_gets_every_message_exactly_once(kind: str, order_body) -
     with server_cls(receiver) as server:
         transport: Transport = (
             TcpTransport(TcpTransportConfig(host="127.0.0.1", port=server.port,
-                                            read_timeout=0.1))
+                                            tls=False, allow_plaintext=True, read_timeout=0.1))
             if kind == "tcp" else
             HttpsTransport(HttpsTransportConfig(url=server.url, allow_plain_http=True)))
         with transport:
@@ -83,7 +83,7 @@ def test_tcp_link_cut_midway_then_restored(order_body) -> None:
     receiver = Receiver(format="canonical")
     with TcpReceiverServer(receiver) as server, ChaosProxy("127.0.0.1", server.port) as proxy, \
             TcpTransport(TcpTransportConfig(host="127.0.0.1", port=proxy.port,
-                                            read_timeout=2)) as t:
+                                            tls=False, allow_plaintext=True, read_timeout=2)) as t:
         t.send(Envelope("L1", order_body(order_id="L-1"), "application/json"))
         proxy.cut()
         with pytest.raises(TransportUnavailable):
