@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from engine.court_time import court_date
 from engine.errors import FieldError, OrderInvalid
 from engine.model import Action, ConditionCode, Order, ServiceStatus
 
@@ -23,7 +24,8 @@ def _age_on(birth: dt.date, on: dt.date) -> int:
 def order_problems(order: Order) -> list[FieldError]:
     """Every cross-field problem of the order, in field order; empty when it is sound."""
     problems: list[FieldError] = []
-    issued_on = order.issued_at.date()
+    # The court's date of issuance, whatever offset the court's system sent (issue 16.8).
+    issued_on = court_date(order.court.ori, order.issued_at)
 
     if order.version == 1 and order.action is not Action.ISSUE:
         problems.append(FieldError("action", "version 1 of an order must be action 'issue'"))

@@ -125,8 +125,8 @@ LONG = {"surname": "Núñez-García de la Fuente y Villalobos", "given": "José 
 
 def _fit(name: PersonName) -> tuple[str, bool]:
     spec = default_layout().fields["NAM"]
-    fitted, truncated = format_ncic_name(name, spec.charset, spec.drop_chars, spec.max_length)
-    return fitted.text, truncated
+    fitted, steps = format_ncic_name(name, spec.charset, spec.drop_chars, spec.max_length)
+    return fitted.text, bool(steps)
 
 
 class TestNames:
@@ -235,8 +235,8 @@ class TestCourtLocalDates:
 
     def test_service_date_is_the_courts_date(self):
         data = json.loads((FIXTURES / "orders" / "dv_tro_serve_v2.json").read_text())
+        data["issued_at"] = "2026-11-21T06:00:00Z"  # proof filed 22:00 Friday in LA
         data["service"]["served_at"] = "2026-11-21T06:30:00Z"  # 22:30 Friday in LA
-        data["issued_at"] = "2026-11-21T07:00:00Z"
         order = order_from_dict(data)
         assert _values(_lines(order, LATER), "SVD") == ["20261120"]
 
