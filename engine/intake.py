@@ -105,6 +105,8 @@ _FIELD_PATTERN_REASONS = {
     "uri": "must be an absolute URI without spaces (e.g. https://...)",
     "media_type": "must be application/pdf",
     "schema_version": "must be 1.N: this engine reads version 1 of the intake format",
+    "code": "must be an NCIC SMT code: upper-case letters and digits, up to three words "
+            "(e.g. TAT R HND)",
 }
 
 
