@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from engine.errors import DecodeError, FieldError, OrderInvalid
-from engine.model import NamePart, Order, Text, Token
+from engine.model import SMT_TAGS, NamePart, Order, Text, Token
 
 __all__ = [
     "MAX_MESSAGE_BYTES",
@@ -123,7 +123,7 @@ def _reason(err: Any) -> str:
 def field_errors(exc: ValidationError) -> list[FieldError]:
     """Pydantic's errors as path + reason, with no input values (they may be personal data)."""
     errors = exc.errors(include_input=False, include_url=False)
-    paths = [".".join(str(p) for p in err["loc"]) for err in errors]
+    paths = [".".join(str(p) for p in err["loc"] if p not in SMT_TAGS) for err in errors]
     out = []
     for err, path in zip(errors, paths, strict=True):
         # A list whose item failed is also reported "too short" (the bad item was

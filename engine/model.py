@@ -21,8 +21,10 @@ from pydantic import (
     AwareDatetime,
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
     StringConstraints,
+    Tag,
 )
 
 __all__ = [
@@ -278,6 +280,16 @@ class ScarMarkTattoo(_Frozen):
     description: Text | None = None
 
 
+#: Union tags of a scar/mark/tattoo entry; intake leaves them out of error paths.
+SMT_TAGS = ("smt_code", "smt_text")
+#: One scars/marks/tattoos entry: an object is a coded mark, a string a described one (the
+#: discriminator picks the branch, so an error speaks of that branch only).
+MarkEntry = Annotated[
+    Annotated[ScarMarkTattoo, Tag(SMT_TAGS[0])] | Annotated[Text, Tag(SMT_TAGS[1])],
+    Discriminator(lambda v: SMT_TAGS[1] if isinstance(v, str) else SMT_TAGS[0]),
+]
+
+
 class PersonIdentifier(_Frozen):
     kind: IdentifierKind
     value: Token
@@ -304,7 +316,7 @@ class RestrainedPerson(_Frozen):
     skin_tone: SkinTone | None = None
     #: NCIC SMT codes where the court has them; plain text is a description with no code
     #: (sent in MIS, never as a code).
-    scars_marks_tattoos: tuple[ScarMarkTattoo | Text, ...] = ()
+    scars_marks_tattoos: tuple[MarkEntry, ...] = ()
     identifiers: tuple[PersonIdentifier, ...] = ()
 
 

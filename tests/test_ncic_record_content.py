@@ -289,8 +289,11 @@ class TestEntryFields:
         assert seen
 
     def test_smt_code_outside_the_ncic_form_is_refused(self):
-        with pytest.raises(InputError):
+        """An SMT code is upper-case letters and digits, up to three words (NCIC table)."""
+        with pytest.raises(InputError) as caught:
             _order(restrained_persons__0__scars_marks_tattoos=[{"code": "left arm tattoo"}])
+        paths = [e.path for e in caught.value.errors]
+        assert "restrained_persons.0.scars_marks_tattoos.0.code" in paths
 
     def test_free_text_mark_is_not_sent_as_a_code(self):
         """A description without a code is not an SMT code: it goes in MIS, with a warning."""
