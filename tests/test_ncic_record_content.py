@@ -13,11 +13,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import io
 import json
 import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -30,7 +33,7 @@ from engine.clets.layout import default_layout
 from engine.clets.text import format_ncic_name, transliterate
 from engine.errors import InputError, RenderError
 from engine.formats import RenderContext
-from engine.intake import decode_order, order_from_dict, order_to_dict
+from engine.intake import decode_order, encode_order, order_from_dict, order_to_dict
 from engine.model import Action, Order, PersonName
 from engine.niem import read_niem, render_niem
 from tests.conftest import FIXTURES, SHARED_REFERENCE
@@ -330,9 +333,14 @@ class TestCheckMatchesRendering:
     @given(orders())
     def test_every_order_check_accepts_renders_for_every_destination_kind(self, order):
         """What `engine check` accepts, every destination kind (NIEM and CLETS) renders."""
-        from engine.preflight import preflight_problems
+        from engine.cli import main
 
-        if preflight_problems(order):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "order.json"
+            path.write_text(encode_order(order), encoding="utf-8")
+            with contextlib.redirect_stdout(io.StringIO()):
+                accepted = main(["check", "--json", str(path)]) == 0
+        if not accepted:
             return
         ctx = CTX if order.action is Action.ISSUE else LATER
         render_niem(order, ctx)
