@@ -139,8 +139,8 @@ def derived_aliases(order: Order) -> list[PersonName]:
 
 
 def _aliases(si: SourceInput) -> list[Value]:
-    given = [(f"restrained_persons.0.aliases.{i}", a)
-             for i, a in enumerate(_restrained(si).aliases)]
+    given: list[Value] = [(f"restrained_persons.0.aliases.{i}", a)
+                          for i, a in enumerate(_restrained(si).aliases)]
     return given + [("restrained_persons.0.name", n) for n in derived_aliases(si.order)]
 
 
