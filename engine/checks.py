@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 
 from engine.court_calendar import CourtCalendar
+from engine.court_time import court_date
 from engine.errors import FieldError, OrderInvalid
 from engine.legal_rules import (
     BRADY_PROTECTED,
@@ -53,7 +54,8 @@ def order_problems(order: Order, *, calendar: CourtCalendar | None = None,
     """
     problems: list[FieldError] = []
     calendar = _calendar(order, calendar)
-    issued_on = order.issued_at.date()
+    # The court's date of issuance, whatever offset the court's system sent (issue 16.8).
+    issued_on = court_date(order.court.ori, order.issued_at)
 
     if order.version == 1 and order.action is not Action.ISSUE:
         problems.append(FieldError("action", "version 1 of an order must be action 'issue'"))

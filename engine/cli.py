@@ -16,6 +16,7 @@ from pathlib import Path
 from engine.about import version_text
 from engine.errors import InputError, OrderInvalid
 from engine.intake import decode_order
+from engine.preflight import preflight_problems
 from engine.schema_export import register_schema
 
 __all__ = ["main"]
@@ -58,8 +59,16 @@ def _cmd_check(args: argparse.Namespace) -> int:
         else:
             from engine.derivations import apply_law
 
-            results.append({"file": str(path), "ok": True, "order": order.version_key,
-                            "derived": list(apply_law(order).derivations)})
+            applied = apply_law(order)  # what the intake would send
+            # What the destinations' renderers would refuse is refused here (issue 16.10).
+            problems = preflight_problems(applied.order)
+            if problems:
+                failed += 1
+                results.append({"file": str(path), "ok": False, "errors": [
+                    {"path": e.path, "reason": e.reason} for e in problems]})
+            else:
+                results.append({"file": str(path), "ok": True, "order": order.version_key,
+                                "derived": list(applied.derivations)})
     if args.json:
         print(json.dumps(results, indent=2))
     else:
@@ -78,7 +87,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
 def _register_core(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("version", help="print the engine's version")
     p.set_defaults(func=_cmd_version)
-    p = sub.add_parser("check", help="validate canonical intake files and print field errors")
+    p = sub.add_parser("check", help="validate canonical intake files (rendered for every "
+                                     "destination kind) and print field errors")
     p.add_argument("files", nargs="+", type=Path, metavar="FILE")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_cmd_check)

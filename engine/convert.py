@@ -74,7 +74,12 @@ def render_canonical_with(renderer: str | Renderer) -> Callable[[bytes, ConvertO
             sent_at=options.sent_at or dt.datetime.now(dt.UTC).replace(microsecond=0),
             doj_record_id=options.doj_record_id,
         )
-        return _resolve(renderer)(order, ctx).body
+        rendered = _resolve(renderer)(order, ctx)
+        # What the renderer changed to fit the format (a shortened name...), said by field
+        # and path, never the value; the ledger records the same warnings when it is sent.
+        for warning in rendered.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        return rendered.body
 
     return convert
 

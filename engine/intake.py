@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from engine.errors import DecodeError, FieldError, OrderInvalid
-from engine.model import NamePart, Order, Text, Token
+from engine.model import SMT_TAGS, NamePart, Order, Text, Token
 
 __all__ = [
     "MAX_MESSAGE_BYTES",
@@ -113,6 +113,8 @@ _FIELD_PATTERN_REASONS = {
     "uri": "must be an absolute URI without spaces (e.g. https://...)",
     "media_type": "must be application/pdf",
     "schema_version": "must be 1.N: this engine reads version 1 of the intake format",
+    "code": "must be an NCIC SMT code: upper-case letters and digits, up to three words "
+            "(e.g. TAT R HND)",
 }
 
 
@@ -132,9 +134,10 @@ def field_errors(exc: ValidationError) -> list[FieldError]:
     """Pydantic's errors as path + reason, with no input values (they may be personal data)."""
     errors = exc.errors(include_input=False, include_url=False)
     # An unknown key is the last step of its path: show its hash, not the key (it may be
-    # a person's name).
+    # a person's name). The tags of the scars/marks/tattoos union are not path steps.
     paths = [".".join(key_ref(str(p)) if err["type"] == "extra_forbidden" and i == len(
-        err["loc"]) - 1 else str(p) for i, p in enumerate(err["loc"])) for err in errors]
+        err["loc"]) - 1 else str(p) for i, p in enumerate(err["loc"]) if p not in SMT_TAGS)
+        for err in errors]
     out = []
     for err, path in zip(errors, paths, strict=True):
         # A list whose item failed is also reported "too short" (the bad item was

@@ -22,18 +22,23 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Discriminator,
     Field,
     StringConstraints,
+    Tag,
 )
 
 from engine.text_safety import clean_name, clean_text
 
 __all__ = [
+    "DEPRECATED_RACES",
     "SCHEMA_VERSION",
+    "SMT_CODE_PATTERN",
     "Action",
     "Condition",
     "ConditionCode",
     "Court",
+    "Ethnicity",
     "EyeColor",
     "Firearms",
     "HairColor",
@@ -47,6 +52,7 @@ __all__ = [
     "Race",
     "Relationship",
     "RestrainedPerson",
+    "ScarMarkTattoo",
     "Service",
     "ServiceStatus",
     "Sex",
@@ -131,13 +137,35 @@ class Sex(enum.StrEnum):
 
 
 class Race(enum.StrEnum):
-    """Race as NCIC records it (RAC); the canonical words map 1:1 to NCIC codes."""
+    """Race as NCIC records it (RAC; NCIC Personal Descriptors 4, ncic-codes-5.0.1 RACE).
 
+    Each word but the deprecated one maps 1:1 to an NCIC code. Hispanic origin is not a
+    race in NCIC: it is `Ethnicity` (ETN).
+    """
+
+    ASIAN = "asian"  #: NCIC A
+    NATIVE_HAWAIIAN_PACIFIC_ISLANDER = "native_hawaiian_pacific_islander"  #: NCIC P
+    #: Deprecated (intake format 1.0): joins NCIC A and P, so no code can be chosen for it
+    #: without guessing. Still read; sent as U (unknown) with a warning. See DEPRECATED_RACES.
     ASIAN_PACIFIC_ISLANDER = "asian_pacific_islander"
     BLACK = "black"
     AMERICAN_INDIAN_ALASKA_NATIVE = "american_indian_alaska_native"
     WHITE = "white"
     UNKNOWN = "unknown"
+
+
+#: Race words still read but never sent as a code of their own, with what to send instead.
+DEPRECATED_RACES: dict[Race, str] = {
+    Race.ASIAN_PACIFIC_ISLANDER: "NCIC distinguishes A (asian) and P "
+                                 "(native_hawaiian_pacific_islander); send one of those",
+}
+
+
+class Ethnicity(enum.StrEnum):
+    """Ethnicity as NCIC records it (ETN; ncic-codes-5.0.1 ETNCodeSimpleType)."""
+
+    HISPANIC = "hispanic"          #: NCIC H, Hispanic or Latino
+    NOT_HISPANIC = "not_hispanic"  #: NCIC N, not Hispanic or Latino
 
 
 class EyeColor(enum.StrEnum):
@@ -242,6 +270,31 @@ class PersonName(_Frozen):
     suffix: Annotated[str, StringConstraints(pattern=r"^(JR|SR|I|II|III|IV|V|VI)$")] | None = None
 
 
+#: The form of an NCIC SMT code (Personal Descriptors 13, ncic-codes-niem2.1-fbi
+#: SMTCodeSimpleType): upper-case letters and digits in up to three words, 10 characters
+#: at most ("TAT R HND", "SC L CHK", "RTAT LCALF"). The table itself is the NCIC's; tests
+#: check fixtures against it (the engine does not ship a copy).
+SMT_CODE_PATTERN = r"^[A-Z0-9]+( [A-Z0-9]+){0,2}$"
+
+
+class ScarMarkTattoo(_Frozen):
+    """A scar, mark or tattoo by its NCIC SMT code, with the court's words beside it."""
+
+    code: Annotated[str, StringConstraints(min_length=2, max_length=10,
+                                           pattern=SMT_CODE_PATTERN)]
+    description: Text | None = None
+
+
+#: Union tags of a scar/mark/tattoo entry; intake leaves them out of error paths.
+SMT_TAGS = ("smt_code", "smt_text")
+#: One scars/marks/tattoos entry: an object is a coded mark, a string a described one (the
+#: discriminator picks the branch, so an error speaks of that branch only).
+MarkEntry = Annotated[
+    Annotated[ScarMarkTattoo, Tag(SMT_TAGS[0])] | Annotated[Text, Tag(SMT_TAGS[1])],
+    Discriminator(lambda v: SMT_TAGS[1] if isinstance(v, str) else SMT_TAGS[0]),
+]
+
+
 class PersonIdentifier(_Frozen):
     kind: IdentifierKind
     value: Token
@@ -258,13 +311,17 @@ class RestrainedPerson(_Frozen):
     aliases: tuple[PersonName, ...] = ()
     sex: Sex
     race: Race
+    #: NCIC ETN; None when the court does not record it.
+    ethnicity: Ethnicity | None = None
     birth_date: dt.date | None = None
     height_inches: Annotated[int, Field(ge=12, le=107)] | None = None
     weight_pounds: Annotated[int, Field(ge=1, le=999)] | None = None
     eye_color: EyeColor | None = None
     hair_color: HairColor | None = None
     skin_tone: SkinTone | None = None
-    scars_marks_tattoos: tuple[Text, ...] = ()
+    #: NCIC SMT codes where the court has them; plain text is a description with no code
+    #: (sent in MIS, never as a code).
+    scars_marks_tattoos: tuple[MarkEntry, ...] = ()
     identifiers: tuple[PersonIdentifier, ...] = ()
 
 

@@ -24,6 +24,7 @@ from typing import TypeVar
 
 from hypothesis import strategies as st
 
+from engine.court_time import court_date
 from engine.deadlines import DEFAULT_POLICY
 from engine.legal_rules import (
     BRADY_PROTECTED,
@@ -32,10 +33,12 @@ from engine.legal_rules import (
     rule_for,
 )
 from engine.model import (
+    DEPRECATED_RACES,
     Action,
     Condition,
     ConditionCode,
     Court,
+    Ethnicity,
     EyeColor,
     Firearms,
     HairColor,
@@ -49,6 +52,7 @@ from engine.model import (
     Race,
     Relationship,
     RestrainedPerson,
+    ScarMarkTattoo,
     Service,
     ServiceStatus,
     Sex,
@@ -111,6 +115,15 @@ _LIFESPAN = dt.timedelta(days=110 * 365)
 _UNDER_18 = dt.timedelta(days=17 * 365)
 #: Birth dates on or before issuance minus this are certainly 18 or over.
 _OVER_18 = dt.timedelta(days=18 * 366)
+
+
+#: Race words a court sends today (the deprecated joined word reads back as unknown).
+_RACES = st.sampled_from([r for r in Race if r not in DEPRECATED_RACES])
+#: Marks by NCIC SMT code (codes from the NCIC SMT table), with or without words beside.
+_SMT = st.builds(ScarMarkTattoo,
+                 code=st.sampled_from(("TAT R HND", "SC L CHK", "TAT LF ARM", "TAT NECK",
+                                       "RTAT LCALF")),
+                 description=st.none() | st.sampled_from(_PHRASES))
 
 
 def _letters_word(max_size: int = 12) -> st.SearchStrategy[str]:
@@ -195,14 +208,15 @@ def _restrained_persons() -> st.SearchStrategy[RestrainedPerson]:
         name=person_names(),
         aliases=st.lists(person_names(), max_size=2).map(tuple),
         sex=st.sampled_from(Sex),
-        race=st.sampled_from(Race),
+        race=_RACES,
         birth_date=st.none() | _birth_dates(issued_on - _LIFESPAN, issued_on),
         height_inches=st.none() | st.integers(12, 107),
         weight_pounds=st.none() | st.integers(1, 999),
         eye_color=st.none() | st.sampled_from(EyeColor),
         hair_color=st.none() | st.sampled_from(HairColor),
         skin_tone=st.none() | st.sampled_from(SkinTone),
-        scars_marks_tattoos=st.lists(texts(5), max_size=2).map(tuple),
+        ethnicity=st.none() | st.sampled_from(Ethnicity),
+        scars_marks_tattoos=st.lists(texts(5) | _SMT, max_size=2).map(tuple),
         identifiers=st.lists(person_identifiers(), max_size=2).map(tuple),
     )
 
@@ -228,7 +242,7 @@ def _protected_persons() -> st.SearchStrategy[ProtectedPerson]:
             ProtectedPerson,
             name=person_names(),
             sex=st.sampled_from(Sex),
-            race=st.sampled_from(Race),
+            race=_RACES,
             birth_date=st.none() | born,
             relationship=st.sampled_from(Relationship),
             is_minor=st.just(is_minor),
@@ -316,7 +330,9 @@ def _orders(
     draw: st.DrawFn, action: Action | None, order_type: OrderType | None
 ) -> Order:
     issued_at = draw(_ISSUED_AT)
-    issued_on = issued_at.date()
+    # The court's date of issuance (engine.court_time): the shipped config gives every
+    # court the same zone, so any ORI answers for the court drawn below.
+    issued_on = court_date("CA0000000", issued_at)
     if action is None:
         action = draw(st.sampled_from(Action))
     version = 1 if action is Action.ISSUE else draw(_VERSIONS_AFTER_FIRST)

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.checks import check_order, order_problems
+from engine.court_time import court_date
 from engine.errors import OrderInvalid
 from engine.intake import decode_order
 from engine.model import (
@@ -66,7 +67,8 @@ class TestDates:
     def test_effective_date_before_issuance_is_refused(self, order, days):
         """An order cannot take effect before the day it was issued (a serve version's
         issued_at is the filing of its proof, so this is a rule of the order's issue)."""
-        broken = _with(order, effective_date=order.issued_at.date() - days * DAY)
+        issued_on = court_date(order.court.ori, order.issued_at)  # the court's own date
+        broken = _with(order, effective_date=issued_on - days * DAY)
         assert _paths(broken) == ["effective_date"]
 
     def test_effective_on_the_local_issue_day_is_accepted(self, base_order):
@@ -132,7 +134,7 @@ class TestBirthDates:
     @given(orders(), st.integers(18, 100))
     def test_adult_marked_minor_is_refused(self, order, age):
         """A protected person 18 or older on the issue day cannot be marked a minor."""
-        issued = order.issued_at.date()
+        issued = court_date(order.court.ori, order.issued_at)  # the court's own date
         born = issued.replace(year=issued.year - age, day=min(issued.day, 28))
         people = [*order.protected_persons,
                   ProtectedPerson(name=order.protected_persons[0].name, birth_date=born,

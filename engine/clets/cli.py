@@ -41,7 +41,10 @@ def convert_to_clets(path: str | Path, *, doj_record_id: str | None = None,
     if doj_record_id is None and order.action is not Action.ISSUE:
         doj_record_id = PREVIEW_RECORD_ID
     ctx = RenderContext(mcn=mcn, sent_at=dt.datetime.now(dt.UTC), doj_record_id=doj_record_id)
-    return render_clets(order, ctx, layout).body.decode("ascii")
+    rendered = render_clets(order, ctx, layout)
+    for warning in rendered.warnings:  # fields and paths only, never the values
+        print(f"warning: {warning}", file=sys.stderr)
+    return rendered.body.decode("ascii")
 
 
 def _layout_arg(args: argparse.Namespace) -> Layout:

@@ -64,15 +64,15 @@ def _fit_text(spec: FieldSpec, path: str, raw: str, out: Encoded) -> None:
 
 
 def _fit_name(spec: FieldSpec, path: str, name: PersonName, out: Encoded) -> None:
-    fitted, truncated = format_ncic_name(name, spec.charset, spec.drop_chars, spec.max_length)
+    fitted, steps = format_ncic_name(name, spec.charset, spec.drop_chars, spec.max_length)
     if fitted.lost:
         out.errors.append(FieldError(
             path, f"{spec.mnemonic}: bad character: {fitted.lost} letter(s) have no form in "
                   f"the {spec.charset_name} set; supply a romanized spelling"))
         return
-    if truncated:
-        out.warnings.append(f"{spec.mnemonic}: truncated to {spec.max_length} characters "
-                            f"({path})")
+    if steps:
+        out.warnings.append(f"{spec.mnemonic}: shortened to fit {spec.max_length} "
+                            f"characters: {'; '.join(steps)} ({path})")
     parts = (name.surname, name.given, name.middle)
     if not all(p.isascii() for p in parts if p):
         out.warnings.append(f"{spec.mnemonic}: transliterated to the {spec.charset_name} "

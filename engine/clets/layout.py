@@ -109,6 +109,9 @@ class MessageSpec:
     items: tuple[str, ...]
     required: frozenset[str]
     assumption: str | None = None
+    #: groups of fields of which at least one must be present, each with the rule's words
+    #: (NCIC POF entry: a date of birth or a numeric identifier)
+    required_one_of: tuple[tuple[tuple[str, ...], str], ...] = ()
 
     def mnemonics(self, layout: Layout) -> tuple[str, ...]:
         """Every field mnemonic this message may carry, groups expanded, in line order."""
@@ -400,10 +403,21 @@ def parse_layout(raw: Any, source: str = "<layout>") -> Layout:
                 raise r.fail(f"{where}.required[{i}]", f"{mnemonic!r} is not in fields")
         if action is not Action.ISSUE and "NIC" not in required:
             raise r.fail(f"{where}.required", "every action after the entry must require NIC")
+        one_of = []
+        for i, group in enumerate(body.get("required_one_of") or []):
+            at = f"{where}.required_one_of[{i}]"
+            group = r.mapping(group, at)
+            names = r.names(group.get("fields"), f"{at}.fields")
+            for j, mnemonic in enumerate(names):
+                if mnemonic not in listed:
+                    raise r.fail(f"{at}.fields[{j}]", f"{mnemonic!r} is not in fields")
+            if not names:
+                raise r.fail(f"{at}.fields", "must name at least one field")
+            one_of.append((tuple(names), r.string(group.get("rule"), f"{at}.rule")))
         messages[action] = MessageSpec(
             action=action, key=key, meaning=r.string(body.get("meaning"), f"{where}.meaning"),
             items=tuple(items), required=frozenset(required),
-            assumption=body.get("assumption"))
+            assumption=body.get("assumption"), required_one_of=tuple(one_of))
 
     limits = r.mapping(doc.get("limits", {}), "limits")
     return Layout(

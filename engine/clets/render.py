@@ -13,11 +13,18 @@ from __future__ import annotations
 
 from engine.clets.fields import NEEDS_ENCODING, encode_with, plain_text
 from engine.clets.layout import FieldSpec, Layout, MessageSpec, default_layout
-from engine.clets.sources import SOURCE_PATHS, SOURCES, SourceInput, unused_identifiers
+from engine.clets.sources import (
+    SOURCE_PATHS,
+    SOURCES,
+    SourceInput,
+    derived_aliases,
+    uncoded_marks,
+    unused_identifiers,
+)
 from engine.clets.validate import validate_clets
 from engine.errors import FieldError, RenderError
 from engine.formats import RenderContext, Rendered
-from engine.model import Action, Order
+from engine.model import DEPRECATED_RACES, Action, Order
 
 __all__ = ["CONTENT_TYPE", "render_clets"]
 
@@ -109,10 +116,35 @@ def _build(order: Order, ctx: RenderContext, spec: MessageSpec, layout: Layout) 
         source = layout.fields[mnemonic].source
         msg.errors.append(FieldError(SOURCE_PATHS.get(source, source),
                                      f"{mnemonic}: missing required"))
+    for fields, rule in spec.required_one_of:
+        if not msg.emitted.intersection(fields) and not msg.failed.intersection(fields):
+            source = layout.fields[fields[0]].source
+            msg.errors.append(FieldError(SOURCE_PATHS.get(source, source),
+                                         f"{fields[0]}: missing required: {rule}"))
     msg.warnings += [f"identifier not carried by the {spec.key} message ({path})"
                      for path in unused_identifiers(order, used_sources)
                      if spec.action in (Action.ISSUE, Action.MODIFY)]
+    msg.warnings += _content_warnings(order, used_sources)
     return msg
+
+
+def _content_warnings(order: Order, used_sources: set[str]) -> list[str]:
+    """What the message says differently from the order's own words, said by path."""
+    warnings = []
+    people = [("restrained_persons.0", order.restrained_persons[0].race, "RAC")]
+    people += [(f"protected_persons.{i}", p.race, "PPR")
+               for i, p in enumerate(order.protected_persons)]
+    if "restrained.race" in used_sources:
+        warnings += [f"{mnemonic}: deprecated race word sent as U (unknown): "
+                     f"{DEPRECATED_RACES[race]} ({where}.race)"
+                     for where, race, mnemonic in people if race in DEPRECATED_RACES]
+    if "restrained.smt" in used_sources:
+        warnings += [f"SMT: described without an NCIC SMT code, sent in MIS ({path})"
+                     for path in uncoded_marks(order)]
+    if "restrained.aliases" in used_sources and derived_aliases(order):
+        warnings.append("AKA: each part of the compound surname also sent as an alias "
+                        "(restrained_persons.0.name)")
+    return warnings
 
 
 def render_clets(order: Order, ctx: RenderContext, layout: Layout | None = None) -> Rendered:

@@ -15,10 +15,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from engine.clets.text import compound_surname_parts
+from engine.court_time import court_date
 from engine.formats import RenderContext
-from engine.model import IdentifierKind, Order, PersonIdentifier, RestrainedPerson
+from engine.model import (
+    IdentifierKind,
+    Order,
+    PersonIdentifier,
+    PersonName,
+    RestrainedPerson,
+    ScarMarkTattoo,
+)
 
-__all__ = ["SOURCES", "SOURCE_PATHS", "SourceInput", "Value", "unused_identifiers"]
+__all__ = ["SOURCES", "SOURCE_PATHS", "SourceInput", "Value", "derived_aliases",
+           "uncoded_marks", "unused_identifiers"]
 
 Value = tuple[str, object]
 
@@ -94,6 +104,51 @@ def unused_identifiers(order: Order, used_sources: set[str]) -> list[str]:
     return paths
 
 
+def _smt_codes(si: SourceInput) -> list[Value]:
+    """The NCIC SMT codes of the marks the court coded; described marks go in MIS."""
+    return [(f"restrained_persons.0.scars_marks_tattoos.{i}.code", mark.code)
+            for i, mark in enumerate(_restrained(si).scars_marks_tattoos)
+            if isinstance(mark, ScarMarkTattoo)]
+
+
+def uncoded_marks(order: Order) -> list[str]:
+    """Paths of the marks (or the words beside a code) that travel in MIS, not SMT."""
+    return [f"restrained_persons.0.scars_marks_tattoos.{i}"
+            for i, mark in enumerate(order.restrained_persons[0].scars_marks_tattoos)
+            if not isinstance(mark, ScarMarkTattoo) or mark.description]
+
+
+def _miscellaneous(si: SourceInput) -> list[Value]:
+    """The order's own terms, then every mark described in words (``SMT TAT R HND: 415``,
+    ``SMT: scar left cheek``): a described fact is kept, never dropped or made a code."""
+    parts = [si.order.miscellaneous] if si.order.miscellaneous else []
+    for mark in _restrained(si).scars_marks_tattoos:
+        if isinstance(mark, ScarMarkTattoo):
+            if mark.description:
+                parts.append(f"SMT {mark.code}: {mark.description}")
+        else:
+            parts.append(f"SMT: {mark}")
+    return _one("miscellaneous", "; ".join(parts) if parts else None)
+
+
+def derived_aliases(order: Order) -> list[PersonName]:
+    """The restrained person's name with each part of a compound surname, not already an
+    alias the court gave (NCIC Personal Descriptors 2.2)."""
+    person = order.restrained_persons[0]
+    return [n for n in compound_surname_parts(person.name) if n not in person.aliases]
+
+
+def _aliases(si: SourceInput) -> list[Value]:
+    given: list[Value] = [(f"restrained_persons.0.aliases.{i}", a)
+                          for i, a in enumerate(_restrained(si).aliases)]
+    return given + [("restrained_persons.0.name", n) for n in derived_aliases(si.order)]
+
+
+def _local_date(si: SourceInput, instant: object) -> object:
+    assert instant is not None
+    return court_date(si.order.court.ori, instant)  # type: ignore[arg-type]
+
+
 def _restrained_attr(attr: str) -> Source:
     return lambda si: _one(f"restrained_persons.0.{attr}", getattr(_restrained(si), attr))
 
@@ -112,16 +167,15 @@ SOURCES: dict[str, Source] = {
     "restrained.name": _restrained_attr("name"),
     "restrained.sex": _restrained_attr("sex"),
     "restrained.race": _restrained_attr("race"),
+    "restrained.ethnicity": _restrained_attr("ethnicity"),
     "restrained.birth_date": _restrained_attr("birth_date"),
     "restrained.height_inches": _restrained_attr("height_inches"),
     "restrained.weight_pounds": _restrained_attr("weight_pounds"),
     "restrained.eye_color": _restrained_attr("eye_color"),
     "restrained.hair_color": _restrained_attr("hair_color"),
     "restrained.skin_tone": _restrained_attr("skin_tone"),
-    "restrained.smt": lambda si: [(f"restrained_persons.0.scars_marks_tattoos.{i}", t)
-                                  for i, t in enumerate(_restrained(si).scars_marks_tattoos)],
-    "restrained.aliases": lambda si: [(f"restrained_persons.0.aliases.{i}", a)
-                                      for i, a in enumerate(_restrained(si).aliases)],
+    "restrained.smt": _smt_codes,
+    "restrained.aliases": _aliases,
     "restrained.ssn": _ident_value(IdentifierKind.SSN),
     "restrained.oln": _ident_value(IdentifierKind.DRIVERS_LICENSE),
     "restrained.ols": _oln_state,
@@ -139,13 +193,14 @@ SOURCES: dict[str, Source] = {
                                     for i, c in enumerate(si.order.conditions)],
     "order.brady": lambda si: [("firearms.brady_indicator",
                                 str(si.order.firearms.brady_indicator).lower())],
-    "order.issued_date": lambda si: [("issued_at", si.order.issued_at.date())],
+    # Every date is the court's own (engine.court_time), whatever offset was sent.
+    "order.issued_date": lambda si: [("issued_at", _local_date(si, si.order.issued_at))],
     # None is meaningful here (no expiration): the field's none_value renders it.
     "order.expiration_date": lambda si: [("expiration_date", si.order.expiration_date)],
     "order.case_number": lambda si: [("case_number", si.order.case_number)],
-    "order.miscellaneous": lambda si: _one("miscellaneous", si.order.miscellaneous),
+    "order.miscellaneous": _miscellaneous,
     "service.date": lambda si: _one("service.served_at",
-                                    si.order.service.served_at.date()
+                                    _local_date(si, si.order.service.served_at)
                                     if si.order.service.served_at else None),
 }
 
@@ -165,7 +220,7 @@ SOURCE_PATHS: dict[str, str] = {
     "restrained.cii": "restrained_persons.0.identifiers",
     **{f"restrained.{attr}": f"restrained_persons.0.{attr}"
        for attr in ("birth_date", "height_inches", "weight_pounds", "eye_color",
-                    "hair_color", "skin_tone")},
+                    "hair_color", "skin_tone", "ethnicity")},
     **{f"protected.{attr}": "protected_persons"
        for attr in ("name", "sex", "race", "birth_date")},
 }

@@ -11,12 +11,16 @@ NIEM document. Nothing here logs or raises with the text itself.
 from __future__ import annotations
 
 import functools
+import re
 import unicodedata
 from dataclasses import dataclass
 
+from pydantic import ValidationError
+
 from engine.model import PersonName
 
-__all__ = ["Fitted", "fit_to_charset", "format_ncic_name", "transliterate"]
+__all__ = ["NAME_STEPS", "Fitted", "compound_surname_parts", "fit_to_charset",
+           "format_ncic_name", "transliterate"]
 
 #: Letters (and typographic marks) that NFKD does not decompose to ASCII.
 _TABLE = {
@@ -115,25 +119,94 @@ def _without_comma(allowed: frozenset[str]) -> frozenset[str]:
     return allowed - {","}
 
 
+#: The shortening steps of `format_ncic_name`, in the order NCIC's name rules allow them
+#: (Personal Descriptors 2.1: surname first and kept; given name at least its initial; the
+#: middle name is the first to give way; a suffix belongs to the name).
+NAME_STEPS = (
+    "middle name reduced to its initial",
+    "further given names reduced to initials",
+    "given name reduced to its initial",
+    "middle initial dropped",
+    "surname shortened",
+)
+
+
+def _compose(surname: str, given: list[str], middle: list[str], suffix: str) -> str:
+    return f"{surname}," + " ".join([*given, *middle, *([suffix] if suffix else [])])
+
+
+def _cut_surname(surname: str, room: int) -> str:
+    """The first ``room`` characters of the surname, at a word boundary where one leaves
+    at least a word (a shortened surname is still its beginning, never a middle piece)."""
+    cut = surname[:max(room, 1)]
+    if len(cut) < len(surname) and surname[len(cut)] not in " -":
+        boundary = max(cut.rfind(" "), cut.rfind("-"))
+        if boundary > 0:
+            cut = cut[:boundary]
+    return cut.rstrip(" -") or surname[:max(room, 1)]
+
+
 def format_ncic_name(name: PersonName, allowed: frozenset[str], drop: str,
-                     max_length: int) -> tuple[Fitted, bool]:
+                     max_length: int) -> tuple[Fitted, tuple[str, ...]]:
     """``SURNAME,GIVEN MIDDLE SUFFIX`` in ``allowed`` characters, at most ``max_length`` long.
 
-    Returns the fitted name and whether it was truncated. Truncation cuts the given names
-    first and always keeps the comma, so the surname stays recognisable as the surname.
+    Returns the fitted name and the shortening steps taken (empty when it fits as it is),
+    each one of `NAME_STEPS`, taken in that order and only while the name is too long: the
+    surname's beginning, the given initial and the suffix always stay.
     """
     allowed_part = _without_comma(allowed)
     parts = [_fit(p, allowed_part, drop) for p in
              (name.surname, name.given, name.middle, name.suffix) if p]
     # A part that leaves nothing behind (only marks the set cannot carry) counts as lost.
     lost = sum(part_lost + (not text.strip(" -")) for text, part_lost in parts)
-    surname = parts[0][0].strip(" -")
-    rest = " ".join(text.strip(" -") for text, _ in parts[1:] if text.strip(" -"))
-    full = f"{surname},{rest}"
-    if len(full) <= max_length:
-        return Fitted(full, lost), False
-    if len(surname) + 1 < max_length:
-        cut = f"{surname},{rest}"[:max_length].rstrip(" -")
-    else:
-        cut = surname[: max_length - 1].rstrip(" -") + ","
-    return Fitted(cut, lost), True
+
+    def part(value: str | None) -> str:
+        return _fit(value, allowed_part, drop)[0].strip(" -") if value else ""
+
+    surname = part(name.surname)
+    given = part(name.given).split()
+    middle = part(name.middle).split()
+    suffix = part(name.suffix)
+    steps: list[str] = []
+
+    def too_long() -> bool:
+        return len(_compose(surname, given, middle, suffix)) > max_length
+
+    if too_long() and middle and middle != [middle[0][0]]:
+        middle = [middle[0][0]]
+        steps.append(NAME_STEPS[0])
+    if too_long() and len(given) > 1 and any(len(w) > 1 for w in given[1:]):
+        given = [given[0]] + [w[0] for w in given[1:]]
+        steps.append(NAME_STEPS[1])
+    if too_long() and given and given != [given[0][0]]:
+        given = [given[0][0]]
+        steps.append(NAME_STEPS[2])
+    if too_long() and middle:
+        middle = []
+        steps.append(NAME_STEPS[3])
+    if too_long():
+        room = max_length - len(_compose("", given, middle, suffix))
+        surname = _cut_surname(surname, room)
+        steps.append(NAME_STEPS[4])
+    text = _compose(surname, given, middle, suffix)[:max_length].rstrip(" -")
+    return Fitted(text, lost), tuple(steps)
+
+
+#: Splits a compound surname into its surnames: hyphens, and the Spanish "y" between two.
+_COMPOUND = re.compile(r"\s*-\s*|\s+[yY]\s+")
+
+
+def compound_surname_parts(name: PersonName) -> list[PersonName]:
+    """The name once with each part of a compound surname as the surname (García-López ->
+    García, López), so a search on either finds the person (Personal Descriptors 2.2).
+    Empty for a simple surname; a part that is not a valid name part is left out."""
+    pieces = [p.strip() for p in _COMPOUND.split(name.surname) if p.strip()]
+    if len(pieces) < 2:
+        return []
+    out = []
+    for piece in pieces:
+        try:
+            out.append(PersonName.model_validate({**name.model_dump(), "surname": piece}))
+        except ValidationError:
+            continue
+    return out

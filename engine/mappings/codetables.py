@@ -14,7 +14,7 @@ from engine.mappings.reporter import Reporter
 from engine.mappings.targets import Target
 from engine.mappings.transforms import ValueProblem, as_text
 from engine.mappings.yamlsource import Located, LocatedList
-from engine.model import Action
+from engine.model import DEPRECATED_RACES, Action
 
 __all__ = ["CodeTables"]
 
@@ -101,7 +101,8 @@ class CodeTables:
             needed: tuple[str, ...] = _MODEL_NEEDS.get(target.enum, ())
             require = table.get("require")
             if require == "all":
-                needed = tuple(e.value for e in target.enum)
+                # A deprecated word (read, never sent as a code) is never required.
+                needed = tuple(e.value for e in target.enum if e not in DEPRECATED_RACES)
             elif isinstance(require, LocatedList):
                 for item in require:
                     try:

@@ -4,16 +4,18 @@ The canonical order keeps readable words (`engine.model`); the NIEM document car
 codes in the ncic: namespace. Each table is one-to-one, so a document we render reads back
 to the same words. Two canonical words have no NCIC code of their own and are documented in
 docs/niem-contract.md: ``nonbinary`` (NCIC SEX has M, F, U: sent as U plus nc:PersonSexText)
-and ``asian_pacific_islander`` (sent as NCIC RACE A).
+and the deprecated ``asian_pacific_islander`` (NCIC RACE has A and P: sent as U, unknown,
+never guessed; it reads back as ``unknown``). Ethnicity is NCIC ETN (H, N).
 """
 
 from __future__ import annotations
 
 from typing import TypeVar
 
-from engine.model import EyeColor, HairColor, Race, Sex, SkinTone
+from engine.model import Ethnicity, EyeColor, HairColor, Race, Sex, SkinTone
 
 __all__ = [
+    "ETHNICITY_CODES",
     "EYE_CODES",
     "HAIR_CODES",
     "NONBINARY_SEX_TEXT",
@@ -33,11 +35,18 @@ SEX_CODES: dict[Sex, str] = {
 NONBINARY_SEX_TEXT = "nonbinary"
 
 RACE_CODES: dict[Race, str] = {
-    Race.ASIAN_PACIFIC_ISLANDER: "A",
+    Race.ASIAN: "A",
+    Race.NATIVE_HAWAIIAN_PACIFIC_ISLANDER: "P",
     Race.BLACK: "B",
     Race.AMERICAN_INDIAN_ALASKA_NATIVE: "I",
     Race.WHITE: "W",
     Race.UNKNOWN: "U",
+    Race.ASIAN_PACIFIC_ISLANDER: "U",  # deprecated, after UNKNOWN: U reads back as unknown
+}
+
+ETHNICITY_CODES: dict[Ethnicity, str] = {
+    Ethnicity.HISPANIC: "H",
+    Ethnicity.NOT_HISPANIC: "N",
 }
 
 EYE_CODES: dict[EyeColor, str] = {

@@ -36,6 +36,7 @@ __all__ = ["read_niem"]
 _SEX = codes.reverse(codes.SEX_CODES)
 _RACE = codes.reverse(codes.RACE_CODES)
 _EYE = codes.reverse(codes.EYE_CODES)
+_ETHNICITY = codes.reverse(codes.ETHNICITY_CODES)
 _HAIR = codes.reverse(codes.HAIR_CODES)
 _SKIN = codes.reverse(codes.SKIN_CODES)
 
@@ -221,6 +222,8 @@ class _Reader:
                                           f"{field}.height_inches", HEIGHT_UNIT),
             "weight_pounds": self.measure(element, q("nc", "PersonWeightMeasure"),
                                           f"{field}.weight_pounds", WEIGHT_UNIT),
+            "ethnicity": self.code(element, q("ncic", "PersonEthnicityCode"),
+                                   f"{field}.ethnicity", _ETHNICITY),
             "eye_color": self.code(element, q("ncic", "PersonEyeColorCode"),
                                    f"{field}.eye_color", _EYE),
             "hair_color": self.code(element, q("ncic", "PersonHairColorCode"),
@@ -229,10 +232,19 @@ class _Reader:
                                    f"{field}.skin_tone", _SKIN),
         }
         person.update({k: v for k, v in optional.items() if v is not None})
-        marks = []
+        marks: list[Any] = []
         for i, feature in enumerate(element.findall(q("nc", "PersonPhysicalFeature"))):
-            marks.append(self.text(feature, q("nc", "PhysicalFeatureDescriptionText"),
-                                   f"{field}.scars_marks_tattoos.{i}"))
+            at = f"{field}.scars_marks_tattoos.{i}"
+            code = self.text(feature, q("nc", "PhysicalFeatureCategoryText"), f"{at}.code")
+            if code is None:  # described in words only: no NCIC SMT code
+                marks.append(self.text(feature, q("nc", "PhysicalFeatureDescriptionText"), at))
+                continue
+            mark = {"code": code}
+            description = self.text(feature, q("nc", "PhysicalFeatureDescriptionText"),
+                                    f"{at}.description")
+            if description is not None:
+                mark["description"] = description
+            marks.append(mark)
         person["scars_marks_tattoos"] = marks
         person["identifiers"] = self.identifiers(element, field)
         return person

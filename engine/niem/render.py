@@ -24,6 +24,7 @@ from engine.model import (
     PersonName,
     ProtectedPerson,
     RestrainedPerson,
+    ScarMarkTattoo,
     ServiceStatus,
     Sex,
 )
@@ -151,6 +152,8 @@ def _restrained_person(parent: etree._Element, person: RestrainedPerson, where: 
     el = _SUB(parent, J.ProtectionOrderRestrictedPerson)
     if person.birth_date is not None:
         _date(el, NC.PersonBirthDate, person.birth_date)
+    if person.ethnicity is not None:
+        _SUB(el, NCIC.PersonEthnicityCode).text = codes.ETHNICITY_CODES[person.ethnicity]
     if person.eye_color is not None:
         _SUB(el, NCIC.PersonEyeColorCode).text = codes.EYE_CODES[person.eye_color]
     if person.hair_color is not None:
@@ -164,8 +167,15 @@ def _restrained_person(parent: etree._Element, person: RestrainedPerson, where: 
     _identifiers_at(el, person, [IdentifierKind.PASSPORT], where)
     for i, mark in enumerate(person.scars_marks_tattoos):
         feature = _SUB(el, NC.PersonPhysicalFeature)
-        _leaf(feature, NC.PhysicalFeatureDescriptionText, mark,
-              f"{where}.scars_marks_tattoos.{i}")
+        at = f"{where}.scars_marks_tattoos.{i}"
+        if isinstance(mark, ScarMarkTattoo):
+            # The NCIC SMT code as the feature's category; the court's words beside it.
+            _SUB(feature, NC.PhysicalFeatureCategoryText).text = mark.code
+            if mark.description is not None:
+                _leaf(feature, NC.PhysicalFeatureDescriptionText, mark.description,
+                      f"{at}.description")
+        else:
+            _leaf(feature, NC.PhysicalFeatureDescriptionText, mark, at)
     _SUB(el, NCIC.PersonRaceCode).text = codes.RACE_CODES[person.race]
     _sex(el, person.sex)
     if person.skin_tone is not None:

@@ -15,6 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from engine.clets.layout import FieldSpec, Layout, MessageSpec, default_layout
+from engine.clets.render import _content_warnings
 from engine.clets.sources import SOURCE_PATHS, SOURCES, SourceInput, unused_identifiers
 from engine.errors import FieldError, RenderError
 from engine.formats import RenderContext, Rendered
@@ -94,27 +95,51 @@ def fit_to_charset(text: str, allowed: frozenset[str], drop: str = "") -> Fitted
 
 
 def format_ncic_name(name: PersonName, allowed: frozenset[str], drop: str,
-                     max_length: int) -> tuple[Fitted, bool]:
-    """``SURNAME,GIVEN MIDDLE SUFFIX`` in ``allowed`` characters, at most ``max_length`` long.
-
-    Returns the fitted name and whether it was truncated. Truncation cuts the given names
-    first and always keeps the comma, so the surname stays recognisable as the surname.
-    """
+                     max_length: int) -> tuple[Fitted, tuple[str, ...]]:
+    """NCIC name fitting as issue 16 defines it (Personal Descriptors 2.1), written
+    plainly: try each shortening in turn until the name fits."""
     allowed_part = allowed - {","}
     parts = [fit_to_charset(p, allowed_part, drop) for p in
              (name.surname, name.given, name.middle, name.suffix) if p]
-    # A part that leaves nothing behind (only marks the set cannot carry) counts as lost.
     lost = sum(p.lost + (not p.text.strip(" -")) for p in parts)
-    surname = parts[0].text.strip(" -")
-    rest = " ".join(p.text.strip(" -") for p in parts[1:] if p.text.strip(" -"))
-    full = f"{surname},{rest}"
-    if len(full) <= max_length:
-        return Fitted(full, lost), False
-    if len(surname) + 1 < max_length:
-        cut = f"{surname},{rest}"[:max_length].rstrip(" -")
-    else:
-        cut = surname[: max_length - 1].rstrip(" -") + ","
-    return Fitted(cut, lost), True
+
+    def part(value):
+        return fit_to_charset(value, allowed_part, drop).text.strip(" -") if value else ""
+
+    surname, suffix = part(name.surname), part(name.suffix)
+    given, middle = part(name.given).split(), part(name.middle).split()
+
+    def text(s, g, m):
+        return s + "," + " ".join(g + m + ([suffix] if suffix else []))
+
+    candidates = [
+        (None, surname, given, middle),
+        ("middle name reduced to its initial", surname, given, middle[:1] and [middle[0][0]]),
+    ]
+    g2 = given[:1] + [w[0] for w in given[1:]]
+    candidates.append(("further given names reduced to initials", surname, g2,
+                       candidates[-1][3]))
+    candidates.append(("given name reduced to its initial", surname, given[:1] and
+                       [given[0][0]], candidates[-1][3]))
+    candidates.append(("middle initial dropped", surname, candidates[-1][2], []))
+    steps: list[str] = []
+    previous = candidates[0]
+    for step, s_, g, m in candidates:
+        if step is not None and text(s_, g, m) != text(*previous[1:]):
+            steps.append(step)
+        previous = (step, s_, g, m)
+        if len(text(s_, g, m)) <= max_length:
+            return Fitted(text(s_, g, m)[:max_length].rstrip(" -"), lost), tuple(steps)
+    _, s_, g, m = previous
+    room = max(max_length - len(text("", g, m)), 1)
+    cut = s_[:room]
+    if len(cut) < len(s_) and s_[len(cut)] not in " -":
+        boundary = max(cut.rfind(" "), cut.rfind("-"))
+        if boundary > 0:
+            cut = cut[:boundary]
+    cut = cut.rstrip(" -") or s_[:room]
+    steps.append("surname shortened")
+    return Fitted(text(cut, g, m)[:max_length].rstrip(" -"), lost), tuple(steps)
 
 
 # ---- engine/clets/fields.py as it was ----
@@ -156,15 +181,15 @@ def _fit_text(spec: FieldSpec, path: str, raw: str, out: Encoded) -> None:
 
 
 def _fit_name(spec: FieldSpec, path: str, name: PersonName, out: Encoded) -> None:
-    fitted, truncated = format_ncic_name(name, spec.charset, spec.drop_chars, spec.max_length)
+    fitted, steps = format_ncic_name(name, spec.charset, spec.drop_chars, spec.max_length)
     if fitted.lost:
         out.errors.append(FieldError(
             path, f"{spec.mnemonic}: bad character: {fitted.lost} letter(s) have no form in "
                   f"the {spec.charset_name} set; supply a romanized spelling"))
         return
-    if truncated:
-        out.warnings.append(f"{spec.mnemonic}: truncated to {spec.max_length} characters "
-                            f"({path})")
+    if steps:
+        out.warnings.append(f"{spec.mnemonic}: shortened to fit {spec.max_length} "
+                            f"characters: {'; '.join(steps)} ({path})")
     parts = (name.surname, name.given, name.middle)
     if not all(p.isascii() for p in parts if p):
         out.warnings.append(f"{spec.mnemonic}: transliterated to the {spec.charset_name} "
@@ -317,9 +342,17 @@ def _build(order: Order, ctx: RenderContext, spec: MessageSpec, layout: Layout) 
         source = layout.fields[mnemonic].source
         msg.errors.append(FieldError(SOURCE_PATHS.get(source, source),
                                      f"{mnemonic}: missing required"))
+    # Issue 16: the layout's one-of rules and the content warnings (not part of the
+    # compiled-rules rewrite this oracle guards; taken from the renderer as they are).
+    for fields, rule in spec.required_one_of:
+        if not msg.emitted.intersection(fields) and not msg.failed.intersection(fields):
+            source = layout.fields[fields[0]].source
+            msg.errors.append(FieldError(SOURCE_PATHS.get(source, source),
+                                         f"{fields[0]}: missing required: {rule}"))
     msg.warnings += [f"identifier not carried by the {spec.key} message ({path})"
                      for path in unused_identifiers(order, used_sources)
                      if spec.action in (Action.ISSUE, Action.MODIFY)]
+    msg.warnings += _content_warnings(order, used_sources)
     return msg
 
 

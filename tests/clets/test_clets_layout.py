@@ -58,7 +58,7 @@ class TestShippedLayout:
 
 class TestBadLayout:
     @pytest.mark.parametrize(("change", "where"), [
-        (lambda d: d["messages"]["issue"]["fields"].append("XYZ"), "messages.issue.fields[30]"),
+        (lambda d: d["messages"]["issue"]["fields"].append("XYZ"), "messages.issue.fields[32]"),
         (lambda d: d["messages"].pop("cancel"), "messages"),
         (lambda d: d["messages"]["modify"]["required"].remove("NIC"),
          "messages.modify.required"),

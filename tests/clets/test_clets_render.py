@@ -210,8 +210,9 @@ class TestRender:
                                      "source: restrained.name,\n        max_length: 12"),
                         encoding="utf-8")
         rendered = render_clets(BASE, CTX, load_layout(path))
-        assert b"\nNAM/OBRIEN,PATRI\n" in rendered.body
-        assert any(w.startswith("NAM: truncated to 12") for w in rendered.warnings)
+        # OBRIEN,PATRICK SEAN JR shortened the NCIC way: initials, then the middle dropped.
+        assert b"\nNAM/OBRIEN,P JR\n" in rendered.body
+        assert any(w.startswith("NAM: shortened to fit 12") for w in rendered.warnings)
 
 
 class TestAnyOrder:

@@ -61,19 +61,21 @@ class TestNcicName:
         """A name renders as SURNAME,GIVEN MIDDLE SUFFIX with apostrophes dropped."""
         name = PersonName(surname="O'Brien", given="Patrick", middle="Sean", suffix="JR")
         fitted, truncated = format_ncic_name(name, NAME_SET, "'.", 30)
-        assert (fitted.text, truncated) == ("OBRIEN,PATRICK SEAN JR", False)
+        assert (fitted.text, truncated) == ("OBRIEN,PATRICK SEAN JR", ())
 
     def test_single_name_keeps_the_comma(self):
         """A person with only a surname renders as SURNAME, (the comma marks the surname)."""
         fitted, _ = format_ncic_name(PersonName(surname="Madonna"), NAME_SET, "'.", 30)
         assert fitted.text == "MADONNA,"
 
-    def test_truncation_cuts_given_names_first(self):
-        """A long name is cut in the given names, keeping the whole surname and the comma."""
+    def test_truncation_shortens_middle_then_given_to_initials(self):
+        """A long name keeps the whole surname and the comma; the middle name becomes its
+        initial, then the given name (NCIC Personal Descriptors 2.1), never cut mid-word."""
         name = PersonName(surname="Wolfeschlegelstein", given="Hubert", middle="Blaine")
-        fitted, truncated = format_ncic_name(name, NAME_SET, "'.", 24)
-        assert truncated
-        assert fitted.text == "WOLFESCHLEGELSTEIN,HUBER"
+        fitted, steps = format_ncic_name(name, NAME_SET, "'.", 24)
+        assert steps == ("middle name reduced to its initial",
+                         "given name reduced to its initial")
+        assert fitted.text == "WOLFESCHLEGELSTEIN,H B"
 
     def test_overlong_surname_keeps_a_comma(self):
         """A surname longer than the field is cut so the comma still fits."""
