@@ -238,8 +238,10 @@ class TestCourtLocalDates:
 
     def test_service_date_is_the_courts_date(self):
         data = json.loads((FIXTURES / "orders" / "dv_tro_serve_v2.json").read_text())
-        data["issued_at"] = "2026-11-21T06:00:00Z"  # proof filed 22:00 Friday in LA
-        data["service"]["served_at"] = "2026-11-21T06:30:00Z"  # 22:30 Friday in LA
+        # Served 21:30 Friday in LA, proof filed 22:00 (a serve's issued_at is the filing,
+        # which cannot come before the service): both Saturday in UTC.
+        data["service"]["served_at"] = "2026-11-21T05:30:00Z"
+        data["issued_at"] = "2026-11-21T06:00:00Z"
         order = order_from_dict(data)
         assert _values(_lines(order, LATER), "SVD") == ["20261120"]
 
@@ -319,9 +321,12 @@ class TestEntryFields:
 
 class TestCheckMatchesRendering:
     def test_check_refuses_what_render_refuses(self, tmp_path, capsys):
+        """An order with no condition the law supplies: CLETS refuses it (PCO is required),
+        so check does too. An out-of-state order, because for a California order type that
+        prohibits firearms by statute condition 07 is derived and PCO is never empty."""
         from engine.cli import main
 
-        data = json.loads(DV_TRO.read_text())
+        data = json.loads((FIXTURES / "orders" / "out_of_state_issue.json").read_text())
         data["conditions"] = []
         path = tmp_path / "no_conditions.json"
         path.write_text(json.dumps(data))

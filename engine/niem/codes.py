@@ -1,4 +1,4 @@
-"""Canonical code words <-> the NCIC codes NIEM carries (SEX, RACE, EYE, HAIR, SKIN).
+"""Canonical code words <-> the NCIC codes NIEM carries (SEX, RACE, ETN, EYE, HAIR, SKIN).
 
 The canonical order keeps readable words (`engine.model`); the NIEM document carries NCIC
 codes in the ncic: namespace. Each table is one-to-one, so a document we render reads back
