@@ -60,9 +60,10 @@ def order_versions(n: int) -> list[dict[str, Any]]:
     """The versions of test order ``n``: 40% an entry only, 30% entry and modify, 20% entry,
     modify and cancel, 10% entry, serve, extend and terminate."""
     issue = _fixture("dv_tro_issue.json")
+    # The modified TRO still ends within the 25 days the law allows (Fam. Code 242).
     modify = {**issue, "version": 2, "action": "modify",
               "issued_at": "2026-11-22T10:00:00-08:00", "effective_date": "2026-11-22",
-              "expiration_date": "2026-12-18"}
+              "expiration_date": "2026-12-16"}
     cancel = {**_fixture("dv_tro_terminate_v4.json"), "version": 3, "action": "cancel"}
     kind = n % 10
     if kind < 4:
