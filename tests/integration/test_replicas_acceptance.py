@@ -142,6 +142,8 @@ def test_three_replica_processes_one_killed_lose_nothing_and_register_nothing_tw
                        "--journal", str(journal_path), "--quiet",
                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     replicas: list[subprocess.Popen[bytes]] = []
+    ledger: Ledger | None = None
+    journal: Journal | None = None
     connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
     channel = connection.channel()
     config = tmp_path / "engine.yaml"
@@ -219,11 +221,15 @@ def test_three_replica_processes_one_killed_lose_nothing_and_register_nothing_tw
         assert len(accepted) == total                                    # none lost ...
         assert dict(by_order) == expected                                # ... each in order
         assert journal.entries(outcome="rejected") == []
-        ledger.engine.dispose()
         print(f"\nreplicas acceptance: {ORDERS} orders, {total} versions, replica killed "
               f"at {acked}/{total} ACKED; receiver duplicates answered: {journal.duplicates}")
-        journal.close()
     finally:
+        # Closed on every path: a failed run must not leave a PostgreSQL connection for the
+        # garbage collector to find during a later test.
+        if journal is not None:
+            journal.close()
+        if ledger is not None:
+            ledger.engine.dispose()
         for proc in [*replicas, receiver]:
             stop_process(proc)
         if receiver.stdout:
