@@ -22,7 +22,7 @@ COMMANDS = [
     ["db", "upgrade"],
     ["orders", "show", "CA019015J/X"],
     ["orders", "find", "--overdue"],
-    ["orders", "resend", "CA019015J/X#1"],
+    ["orders", "resend", "CA019015J/X#1", "--reason", "INC-1"],  # an audited action
     ["dlq", "list"],
 ]
 
