@@ -162,7 +162,8 @@ class TestPullForwardOnPostgres:
         forward with its MCN and an audit row naming actor and reason; `claim_due(waiting=
         True)` takes waiting work earliest due first, whatever its scheduled retry."""
         config = core_config()
-        issued = dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)
+        # Every order issued in the past: one issued ahead of the engine's clock is refused.
+        issued = dt.datetime.now(dt.UTC) - dt.timedelta(hours=4)
         pipeline = Pipeline.build(config, pg_ledger, renderers={"niem": stand_in_render},
                                   due_at=lambda order: order.issued_at + dt.timedelta(days=1))
         for i, hours in enumerate((3, 1, 2)):
