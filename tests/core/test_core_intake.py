@@ -41,14 +41,22 @@ def deliveries(*messages: IntakeMessage) -> list[Delivery]:
 
 class TestIntakeBatch:
     def test_batch_is_acked_once_after_commit(self, core: Core) -> None:
-        """Three messages commit together, then one ack with multiple=True for the last."""
+        """Three messages commit together, then one ack with multiple=True for the last:
+        when the ack is sent, all three are already committed in the ledger (an ack before
+        the commit would lose the batch in a crash between the two)."""
         channel = Channel()
-        batch = channel.batch(core.pipeline)
+        committed_at_ack: list[int] = []
+        batch = IntakeBatch(
+            core.pipeline,
+            ack=lambda t, m: (committed_at_ack.append(sum(core.ledger.state_counts().values())),
+                              channel.acks.append((t, m))),
+            reject=channel.rejects.append, dead_letter=lambda d, r: True,
+            sleep=lambda s: None, ledger_retry=NO_WAIT)
         for d in deliveries(order_message("A"), order_message("B"), IntakeMessage(b"junk")):
             batch.add(d)
         batch.flush()
         assert channel.acks == [(3, True)]
-        assert sum(core.ledger.state_counts().values()) == 3
+        assert committed_at_ack == [3]
 
     def test_nothing_is_acked_while_the_ledger_is_down(self, core: Core,
                                                        monkeypatch) -> None:

@@ -83,3 +83,20 @@ class TestBreaker:
         assert breaker.allow()
         breaker.record_failure()
         assert breaker.state is BreakerState.OPEN
+
+    def test_a_success_resets_the_count_of_failures_in_a_row(self) -> None:
+        """The threshold counts failures *in a row*: a success in between starts the count
+        again, so threshold-1 failures, a success and threshold-1 more leave it closed."""
+        clock = FakeClock()
+        breaker = CircuitBreaker("doj", BreakerPolicy(failure_threshold=3, reset_timeout=30),
+                                 clock=clock)
+        breaker.record_failure()
+        breaker.record_failure()
+        assert breaker.failures == 2
+        breaker.record_success()
+        assert breaker.failures == 0
+        breaker.record_failure()
+        breaker.record_failure()
+        assert breaker.state is BreakerState.CLOSED and breaker.allow()
+        breaker.record_failure()
+        assert breaker.state is BreakerState.OPEN

@@ -139,6 +139,44 @@ class TestNoPersonalDataInLogs:
             order.court.ori, "MCN0001", 2)
 
 
+class TestValuesMaskedInFreeText:
+    """Personal values the allow-list cannot catch: they sit in free text under a safe key,
+    outside any JSON key the keyed-value layer knows."""
+
+    def test_a_drivers_licence_number_does_not_reach_the_log(
+            self, output: io.StringIO) -> None:
+        """An identifier (a driver's licence number) is masked in free text, both inside
+        the order's context and when the order travels with the call."""
+        order = decode_order((FIXTURES[0].parent / "ch_oah_modify.json").read_bytes())
+        (licence,) = (i.value for i in order.restrained_persons[0].identifiers
+                      if i.kind.value == "drivers_license")
+        log = structlog.get_logger("engine.pipeline")
+        with bind_order(order):
+            log.warning(f"DMV lookup failed for licence {licence}")
+        log.error("lookup failed", reason=f"no DMV record for {licence}", order=order)
+        records = lines(output)
+        assert [r["event"] for r in records] == [
+            f"DMV lookup failed for licence {REDACTED}", "lookup failed"]
+        assert records[1]["reason"] == f"no DMV record for {REDACTED}"
+        assert licence not in output.getvalue()
+        assert licence in sensitive_values(order)
+
+    def test_json_escaped_names_do_not_reach_the_log(self, output: io.StringIO) -> None:
+        """A name with non-ASCII letters inside a JSON body appears escaped
+        (``Nguy\\u1ec5n``): the escaped form is masked like the plain one."""
+        order = decode_order(FIXTURES[0].read_bytes())
+        person = order.protected_persons[0]
+        nguyen = person.model_copy(update={"name": PersonName(surname="Nguyễn", given="Thị")})
+        order = order.model_copy(update={"protected_persons": (nguyen,)})
+        body = json.dumps({"message": "unknown party Nguyễn Thị"})
+        assert "Nguy\\u1ec5n" in body  # what the receiver's JSON error body carries
+        with bind_order(order):
+            structlog.get_logger().warning("receiver refused", reason=body)
+        (record,) = lines(output)
+        assert record["reason"] == json.dumps({"message": f"unknown party {REDACTED} {REDACTED}"})
+        assert "u1ec5" not in output.getvalue() and "Nguy" not in output.getvalue()
+
+
 class TestPiiRedactor:
     def _run(self, **event: Any) -> dict[str, Any]:
         return PiiRedactor()(None, "info", {"event": "x", **event})
