@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: demo test lint fmt bench clean
+.PHONY: demo test goldens lint fmt bench clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -20,6 +20,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
+
+## Rewrite the golden NIEM/CLETS files from the renderers (after an intended change only;
+## review the diff). The golden tests never write them.
+goldens: $(STAMP)
+	$(PY) -m tests.regenerate_goldens
 
 ## Performance: the engine end to end against a bare RabbitMQ relay (docs/performance.md).
 ## Needs the local RabbitMQ. BENCH_ARGS passes options, e.g. BENCH_ARGS="--mode backlog".
