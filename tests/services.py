@@ -9,6 +9,7 @@ broken service can never turn the integration tests into silent skips.
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -23,8 +24,10 @@ import pytest
 __all__ = [
     "ALLOW_SKIP_ENV",
     "AMQP_URL",
+    "FAULT_SEED_ENV",
     "PG_DSN",
     "PG_URL",
+    "fault_seed",
     "postgres_schema_url",
     "require_broker",
     "require_postgres",
@@ -48,6 +51,19 @@ def unavailable(message: str) -> None:
     if os.environ.get(ALLOW_SKIP_ENV) == "1":
         pytest.skip(f"{message} ({ALLOW_SKIP_ENV}=1)")
     pytest.fail(f"{message} (set {ALLOW_SKIP_ENV}=1 to skip instead)")
+
+
+#: Replays a random fault run: set it to the seed the run printed.
+FAULT_SEED_ENV = "ENGINE_FAULT_SEED"
+
+
+def fault_seed(what: str) -> int:
+    """The seed of a random fault run: ``ENGINE_FAULT_SEED`` if set (a replay), else a fresh
+    one. Printed either way, so a failing run's output says how to replay it."""
+    chosen = os.environ.get(FAULT_SEED_ENV)
+    seed = int(chosen) if chosen else random.SystemRandom().randrange(1 << 32)
+    print(f"{what}: seed {seed} (replay with {FAULT_SEED_ENV}={seed})")
+    return seed
 
 
 def require_broker(url: str = AMQP_URL) -> None:

@@ -23,3 +23,15 @@ def test_the_explicit_opt_out_makes_it_a_skip(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv(ALLOW_SKIP_ENV, "1")
     with pytest.raises(pytest.skip.Exception, match="PostgreSQL unreachable"):
         unavailable("PostgreSQL unreachable")
+
+
+def test_a_fault_seed_is_printed_and_replayable(monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """A random fault run prints its seed; ENGINE_FAULT_SEED replays exactly that seed."""
+    from tests.services import FAULT_SEED_ENV, fault_seed
+
+    monkeypatch.delenv(FAULT_SEED_ENV, raising=False)
+    seed = fault_seed("crash test")
+    assert f"seed {seed} (replay with {FAULT_SEED_ENV}={seed})" in capsys.readouterr().out
+    monkeypatch.setenv(FAULT_SEED_ENV, str(seed))
+    assert fault_seed("crash test") == seed
