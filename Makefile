@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: demo test goldens lint fmt bench clean
+.PHONY: demo test goldens mutation lint fmt bench clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -25,6 +25,11 @@ test: $(STAMP)
 ## review the diff). The golden tests never write them.
 goldens: $(STAMP)
 	$(PY) -m tests.regenerate_goldens
+
+## Mutation testing of the invariant-carrying modules (docs/testing.md): long and CPU-bound,
+## so not part of `make test`; niced. MUTATION_ARGS picks targets, e.g. "breaker retry".
+mutation: $(STAMP)
+	nice -n 19 $(PY) tools/mutation.py $(MUTATION_ARGS)
 
 ## Performance: the engine end to end against a bare RabbitMQ relay (docs/performance.md).
 ## Needs the local RabbitMQ. BENCH_ARGS passes options, e.g. BENCH_ARGS="--mode backlog".

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import random
 
 import pytest
 
-from engine.breaker import BreakerPolicy, BreakerState, CircuitBreaker
+from engine.breaker import DEFAULT_BREAKER, BreakerPolicy, BreakerState, CircuitBreaker
 from engine.errors import DestinationRejected, TransportUnavailable
 from engine.retry import RetryPolicy, durable_delay, in_process_retrying
 from tests.core.core_harness import FakeClock
@@ -100,3 +101,59 @@ class TestBreaker:
         assert breaker.state is BreakerState.CLOSED and breaker.allow()
         breaker.record_failure()
         assert breaker.state is BreakerState.OPEN
+
+    def test_the_default_breaker_opens_after_five_failures_for_thirty_seconds(self) -> None:
+        """The engine's default (no breaker in the config): five failed sends in a row open
+        it, and the first trial is let through 30 s later."""
+        clock = FakeClock()
+        breaker = CircuitBreaker("doj", DEFAULT_BREAKER, clock=clock)
+        for _ in range(4):
+            breaker.record_failure()
+        assert breaker.state is BreakerState.CLOSED
+        breaker.record_failure()
+        assert breaker.retry_at() == clock.now + dt.timedelta(seconds=30)
+        clock.advance(29.9)
+        assert not breaker.allow()
+        clock.advance(0.1)
+        assert breaker.allow()
+
+    def test_it_half_opens_once_reset_timeout_has_passed_not_only_at_that_instant(
+            self) -> None:
+        """Any time after reset_timeout (not just exactly then) the trial is let through."""
+        clock = FakeClock()
+        breaker = CircuitBreaker("doj", BreakerPolicy(failure_threshold=1, reset_timeout=10),
+                                 clock=clock)
+        breaker.record_failure()
+        clock.advance(25)
+        assert breaker.state is BreakerState.HALF_OPEN and breaker.allow()
+
+    def test_a_failure_reported_while_open_restarts_the_reset_timeout(self) -> None:
+        """A send already under way when the breaker opened fails too: the destination has
+        just failed again, so the trial waits reset_timeout from that failure."""
+        clock = FakeClock()
+        breaker = CircuitBreaker("doj", BreakerPolicy(failure_threshold=2, reset_timeout=30),
+                                 clock=clock)
+        breaker.record_failure()
+        breaker.record_failure()
+        clock.advance(10)
+        breaker.record_failure()
+        assert breaker.retry_at() == clock.now + dt.timedelta(seconds=30)
+
+    def test_policy_limits(self) -> None:
+        """A threshold of 1 and any positive timeout are valid; 0 failures, or a timeout of
+        0 or less, are refused. The policy is immutable and keyword-only."""
+        assert BreakerPolicy(failure_threshold=1, reset_timeout=0.001).failure_threshold == 1
+        with pytest.raises(ValueError, match="failure_threshold"):
+            BreakerPolicy(failure_threshold=0)
+        for timeout in (0, -1):
+            with pytest.raises(ValueError, match="reset_timeout"):
+                BreakerPolicy(reset_timeout=timeout)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            DEFAULT_BREAKER.failure_threshold = 1  # type: ignore[misc]
+        with pytest.raises(TypeError):
+            BreakerPolicy(3, 10)  # type: ignore[misc]
+
+    def test_the_clock_is_passed_by_name(self) -> None:
+        """``clock`` is keyword-only, so a clock is never taken for another argument."""
+        with pytest.raises(TypeError):
+            CircuitBreaker("doj", DEFAULT_BREAKER, FakeClock())  # type: ignore[misc]
