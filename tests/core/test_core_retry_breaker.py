@@ -10,7 +10,14 @@ import pytest
 
 from engine.breaker import DEFAULT_BREAKER, BreakerPolicy, BreakerState, CircuitBreaker
 from engine.errors import DestinationRejected, TransportUnavailable
-from engine.retry import RetryPolicy, durable_delay, in_process_retrying
+from engine.retry import (
+    DEFAULT_RESCHEDULE,
+    DEFAULT_RETRY,
+    RetryPolicy,
+    durable_delay,
+    in_process_retrying,
+    is_transient,
+)
 from tests.core.core_harness import FakeClock
 
 
@@ -55,6 +62,106 @@ class TestRetry:
         """A max interval below the initial one is refused with a message saying so."""
         with pytest.raises(ValueError, match="max_interval"):
             RetryPolicy(initial_interval=10, max_interval=1)
+
+
+class _Edge(random.Random):
+    """An rng whose jitter is always the low (or high) end of its range."""
+
+    def __init__(self, high: bool) -> None:
+        super().__init__(0)
+        self.high = high
+
+    def uniform(self, a: float, b: float) -> float:
+        return b if self.high else a
+
+
+class TestRetryLimits:
+    def test_zero_is_a_valid_interval_and_jitter_negative_is_not(self) -> None:
+        """0 s waits and 0 s jitter are valid (tests, a local relay); a negative initial or
+        maximum interval or jitter is refused, each on its own."""
+        assert RetryPolicy(initial_interval=0, max_interval=0, jitter=0).max_interval == 0
+        for bad in ({"initial_interval": -0.1}, {"max_interval": -1, "initial_interval": 0},
+                    {"jitter": -0.5}):
+            with pytest.raises(ValueError, match="0 or more"):
+                RetryPolicy(**bad)  # type: ignore[arg-type]
+
+    def test_max_interval_may_equal_the_initial_one(self) -> None:
+        """A constant wait (initial == max) is a valid policy."""
+        policy = RetryPolicy(initial_interval=5, max_interval=5, jitter=0)
+        assert [durable_delay(policy, n).total_seconds() for n in (1, 2, 3)] == [5, 5, 5]
+
+    def test_max_retries_and_max_elapsed_limits(self) -> None:
+        """0 retries (try once) is valid, -1 is not; max_elapsed must be above 0."""
+        assert RetryPolicy(max_retries=0).max_retries == 0
+        with pytest.raises(ValueError, match="max_retries"):
+            RetryPolicy(max_retries=-1)
+        for elapsed in (0, -1):
+            with pytest.raises(ValueError, match="max_elapsed"):
+                RetryPolicy(max_elapsed=elapsed)
+
+    def test_the_default_in_process_retry(self) -> None:
+        """Default: 3 retries after the first try, waits 0.5 s, 1 s, 2 s plus up to 0.5 s
+        of jitter each."""
+        sleeps: list[float] = []
+        calls = []
+        with pytest.raises(TransportUnavailable):
+            for attempt in in_process_retrying(DEFAULT_RETRY, sleep=sleeps.append):
+                with attempt:
+                    calls.append(1)
+                    raise TransportUnavailable("down")
+        assert len(calls) == 4
+        assert all(base <= wait <= base + 0.5 for base, wait in zip([0.5, 1, 2], sleeps,
+                                                                      strict=True))
+        assert (DEFAULT_RETRY.max_interval, DEFAULT_RETRY.max_elapsed) == (30.0, 60.0)
+
+    def test_in_process_retries_stop_after_max_elapsed(self) -> None:
+        """However many retries are left, none starts after max_elapsed has passed."""
+        calls = []
+        policy = RetryPolicy(max_retries=50, initial_interval=0, max_interval=0, jitter=0,
+                             max_elapsed=1e-9)
+        with pytest.raises(TransportUnavailable):
+            for attempt in in_process_retrying(policy, sleep=lambda s: None):
+                with attempt:
+                    calls.append(1)
+                    raise TransportUnavailable("down")
+        assert len(calls) == 1
+
+    def test_in_process_jitter_is_added_not_taken_away(self) -> None:
+        """Each wait is its exponential base plus 0..jitter seconds, never less."""
+        sleeps: list[float] = []
+        policy = RetryPolicy(max_retries=3, initial_interval=1, max_interval=10, jitter=2)
+        with pytest.raises(TransportUnavailable):
+            for attempt in in_process_retrying(policy, sleep=sleeps.append):
+                with attempt:
+                    raise TransportUnavailable("down")
+        assert all(base <= wait <= base + 2 for base, wait in zip([1, 2, 4], sleeps,
+                                                                    strict=True))
+
+    def test_the_default_durable_reschedule_is_30_s_to_15_min_plus_5_s_jitter(self) -> None:
+        """A long outage is retried from 30 s up to 15 min apart, plus 0-5 s of jitter."""
+        low, high = _Edge(high=False), _Edge(high=True)
+        assert durable_delay(DEFAULT_RESCHEDULE, 1, rng=low) == dt.timedelta(seconds=30)
+        assert durable_delay(DEFAULT_RESCHEDULE, 2, rng=low) == dt.timedelta(seconds=60)
+        assert durable_delay(DEFAULT_RESCHEDULE, 50, rng=low) == dt.timedelta(minutes=15)
+        assert durable_delay(DEFAULT_RESCHEDULE, 50, rng=high) == dt.timedelta(seconds=905)
+
+    def test_durable_backoff_exponent_is_capped(self) -> None:
+        """A very high attempt number stops doubling at 2**32 (no overflow); attempt 0 or
+        less waits like the first."""
+        policy = RetryPolicy(initial_interval=1, max_interval=2.0**40, jitter=0)
+        assert durable_delay(policy, 10_000) == dt.timedelta(seconds=2**32)
+        assert durable_delay(policy, 0) == durable_delay(policy, 1) == dt.timedelta(seconds=1)
+
+    def test_durable_delay_takes_its_rng_by_name(self) -> None:
+        """``rng`` is keyword-only, never taken for another argument."""
+        with pytest.raises(TypeError):
+            durable_delay(DEFAULT_RESCHEDULE, 1, random.Random(1))  # type: ignore[misc]
+
+    def test_only_faults_that_say_so_are_transient(self) -> None:
+        """An exception without a ``transient`` flag (a programming error) is permanent."""
+        assert not is_transient(ValueError("bug"))
+        assert is_transient(TransportUnavailable("down"))
+        assert not is_transient(DestinationRejected("no"))
 
 
 class TestBreaker:
