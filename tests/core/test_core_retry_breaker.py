@@ -153,9 +153,11 @@ class TestRetryLimits:
         assert durable_delay(policy, 0) == durable_delay(policy, 1) == dt.timedelta(seconds=1)
 
     def test_durable_delay_takes_its_rng_by_name(self) -> None:
-        """``rng`` is keyword-only, never taken for another argument."""
+        """``rng`` and ``sleep`` are keyword-only, never taken for another argument."""
         with pytest.raises(TypeError):
             durable_delay(DEFAULT_RESCHEDULE, 1, random.Random(1))  # type: ignore[misc]
+        with pytest.raises(TypeError):
+            in_process_retrying(DEFAULT_RETRY, lambda s: None)  # type: ignore[misc]
 
     def test_only_faults_that_say_so_are_transient(self) -> None:
         """An exception without a ``transient`` flag (a programming error) is permanent."""
