@@ -112,7 +112,16 @@ class TestRetryLimits:
         assert len(calls) == 4
         assert all(base <= wait <= base + 0.5 for base, wait in zip([0.5, 1, 2], sleeps,
                                                                       strict=True))
-        assert (DEFAULT_RETRY.max_interval, DEFAULT_RETRY.max_elapsed) == (30.0, 60.0)
+        assert (DEFAULT_RETRY.max_interval, DEFAULT_RETRY.max_elapsed,
+                DEFAULT_RETRY.jitter) == (30.0, 60.0, 0.5)
+
+    def test_a_policy_is_immutable_and_keyword_only(self) -> None:
+        """Policies are shared by every transmitter: nobody can change one in place, and
+        no number is taken for the wrong setting by position."""
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            DEFAULT_RETRY.max_retries = 10  # type: ignore[misc]
+        with pytest.raises(TypeError):
+            RetryPolicy(3, 0.5)  # type: ignore[misc]
 
     def test_in_process_retries_stop_after_max_elapsed(self) -> None:
         """However many retries are left, none starts after max_elapsed has passed."""
