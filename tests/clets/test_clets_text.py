@@ -92,3 +92,23 @@ class TestNcicName:
         nfd = PersonName(surname=unicodedata.normalize("NFD", "Nguyễn"))
         assert (format_ncic_name(nfc, NAME_SET, "", 30)[0].text
                 == format_ncic_name(nfd, NAME_SET, "", 30)[0].text == "NGUYEN,")
+
+    def test_a_name_of_exactly_the_field_length_is_not_truncated(self):
+        """max_length is inclusive: a name that fills the field exactly is sent whole."""
+        name = PersonName(surname="Abcdefghij", given="Klmnopqrs")  # "ABCDEFGHIJ,KLMNOPQRS"
+        fitted, truncated = format_ncic_name(name, NAME_SET, "", 20)
+        assert (fitted.text, truncated) == ("ABCDEFGHIJ,KLMNOPQRS", False)
+
+    def test_letters_lost_inside_a_kept_part_are_counted(self):
+        """A given name that keeps some letters but loses others counts what it lost."""
+        name = PersonName(surname="Wei", given="李 Ming")
+        fitted, _ = format_ncic_name(name, NAME_SET, "", 30)
+        assert (fitted.text, fitted.lost) == ("WEI,MING", 1)
+
+
+class TestFitBlanks:
+    def test_words_keep_one_space_where_the_set_has_a_space(self):
+        """Runs of blanks become one space when the set carries spaces, and nothing when it
+        does not (the words are joined)."""
+        assert fit_to_charset("Ana   María\tLópez", NAME_SET).text == "ANA MARIA LOPEZ"
+        assert fit_to_charset("12 34", frozenset("0123456789")).text == "1234"
