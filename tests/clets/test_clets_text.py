@@ -112,3 +112,12 @@ class TestFitBlanks:
         does not (the words are joined)."""
         assert fit_to_charset("Ana   María\tLópez", NAME_SET).text == "ANA MARIA LOPEZ"
         assert fit_to_charset("12 34", frozenset("0123456789")).text == "1234"
+
+    def test_plain_ascii_loses_nothing_and_the_result_is_immutable(self):
+        """ASCII text (the common case, on its fast path) reports nothing lost; a Fitted
+        result cannot be changed after the fact."""
+        fitted = transliterate("O'Brien-Smith")
+        assert (fitted.text, fitted.lost) == ("O'BRIEN-SMITH", 0)
+        assert fit_to_charset("Smith", NAME_SET).lost == 0
+        with pytest.raises(AttributeError):
+            fitted.lost = 3  # type: ignore[misc]
