@@ -54,6 +54,42 @@ class TestCaliforniaJudicialHolidays:
         """Saturday holidays close the Friday before, Sunday holidays the Monday after."""
         assert not CourtCalendar().is_business_day(closed), why
 
+    def test_a_california_holiday_on_a_sunday_is_observed_the_monday_after(self) -> None:
+        """CRC 1.11: Cesar Chavez Day 2024 fell on Sunday March 31, so courts closed Monday
+        April 1 (not the Friday before); Lincoln's Birthday 2023 (a Sunday) on Monday
+        February 13. The observed day is named as observed, the day itself is not."""
+        calendar = CourtCalendar()
+        assert calendar.closed_reason(D(2024, 4, 1)) == "Cesar Chavez Day (observed)"
+        assert calendar.is_business_day(D(2024, 3, 29))
+        assert calendar.closed_reason(D(2023, 2, 13)) == "Lincoln's Birthday (observed)"
+        assert calendar.closed_reason(D(2026, 3, 31)) == "Cesar Chavez Day"
+
+    def test_day_after_thanksgiving_when_november_starts_on_a_friday(self) -> None:
+        """Thanksgiving is the fourth Thursday (Nov 28 in 2024, a month that began on a
+        Friday): the day after is Nov 29, and Friday Nov 22 is a court day."""
+        calendar = CourtCalendar()
+        assert calendar.closed_reason(D(2024, 11, 29)) == "Day after Thanksgiving"
+        assert calendar.is_business_day(D(2024, 11, 22))
+
+    def test_closed_days_between_excludes_both_ends(self) -> None:
+        """The closed days strictly between two dates, each with its reason (what the
+        deadline explanation lists)."""
+        calendar = CourtCalendar()
+        between = calendar.closed_days_between(D(2026, 11, 25), D(2026, 11, 30))
+        assert [d for d, _ in between] == [D(2026, 11, 26), D(2026, 11, 27), D(2026, 11, 28),
+                                           D(2026, 11, 29)]
+        assert [r for _, r in between][1:] == ["Day after Thanksgiving", "weekend", "weekend"]
+        assert calendar.closed_days_between(D(2026, 11, 26), D(2026, 11, 28)) == [
+            (D(2026, 11, 27), "Day after Thanksgiving")]
+        assert calendar.closed_days_between(D(2026, 11, 20), D(2026, 11, 21)) == []
+
+    def test_a_year_lists_only_its_own_days(self) -> None:
+        """New Year's Day 2028 (a Saturday) is observed Friday Dec 31, 2027: that day is in
+        2027's list, not in 2028's."""
+        calendar = CourtCalendar()
+        assert D(2027, 12, 31) in [d for d, _ in calendar.holidays_in(2027)]
+        assert all(d.year == 2028 for d, _ in calendar.holidays_in(2028))
+
     def test_extra_closures_close_the_court(self) -> None:
         """A configured closure (a fire) closes that court on an otherwise ordinary day."""
         calendar = CourtCalendar(extra_closures=frozenset({D(2026, 11, 23)}))
