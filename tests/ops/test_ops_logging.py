@@ -219,6 +219,30 @@ class TestPiiRedactor:
             out = self._run(reason="Li filed on Line 4")
         assert out["reason"] == f"{REDACTED} filed on Line 4"
 
+    def test_date_values_are_masked_unless_date_masking_is_off(self) -> None:
+        """A date object under a safe key is [redacted] (most likely a birth date); with
+        mask_dates=False it is kept as an ISO date."""
+        born = dt.date(1984, 3, 17)
+        assert self._run(reason=born)["reason"] == REDACTED
+        kept = PiiRedactor(mask_dates=False)(None, "info", {"event": "x", "reason": born})
+        assert kept["reason"] == "1984-03-17"
+
+    def test_exc_info_true_renders_the_current_exception(self) -> None:
+        """``exc_info=True`` (the stdlib way) renders the exception being handled."""
+        try:
+            raise KeyError("x")
+        except KeyError:
+            out = self._run(exc_info=True)
+        assert out["error_type"] == "KeyError"
+
+    def test_an_exception_that_holds_itself_is_harvested_without_looping(self) -> None:
+        """An exception whose arguments refer back to it (a cycle) still gets its person
+        values masked, and the redactor does not recurse for ever."""
+        exc = ValueError({"surname": "Okonkwo"})
+        exc.args = (*exc.args, exc)
+        out = self._run(exc_info=exc, reason="Okonkwo refused")
+        assert out["reason"] == f"{REDACTED} refused"
+
     def test_event_must_be_allowed(self) -> None:
         """An allow-list without 'event' is a configuration mistake."""
         with pytest.raises(ValueError, match="event"):
