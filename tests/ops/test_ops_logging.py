@@ -243,6 +243,15 @@ class TestPiiRedactor:
         out = self._run(exc_info=exc, reason="Okonkwo refused")
         assert out["reason"] == f"{REDACTED} refused"
 
+    def test_a_person_six_levels_deep_is_still_harvested(self) -> None:
+        """Harvesting follows nested data six levels below the event (an order inside a
+        batch inside a message...); a name found there is masked in the text."""
+        nested: dict[str, Any] = {"surname": "Okonkwo"}
+        for level in range(5):
+            nested = {f"level{level}": nested}
+        assert self._run(payload=nested, reason="Okonkwo refused")["reason"] == \
+            f"{REDACTED} refused"
+
     def test_event_must_be_allowed(self) -> None:
         """An allow-list without 'event' is a configuration mistake."""
         with pytest.raises(ValueError, match="event"):
