@@ -13,6 +13,11 @@ file in place for each mutant), so the working tree is never left mutated. It is
     python tools/mutation.py                     # every target
     python tools/mutation.py breaker retry       # some targets
     python tools/mutation.py --json out.json ... # scores and survivors as JSON as well
+    python tools/mutation.py --recheck out.json  # re-run only the recorded survivors
+
+``--recheck`` applies each survivor of an earlier run again (``cosmic-ray apply``) and runs
+its target's tests: after tests were added for survivors, it gives the new score without
+re-running the mutants that were already killed (adding tests cannot revive them).
 """
 
 from __future__ import annotations
@@ -119,6 +124,37 @@ def run_target(name: str, *, timeout: float) -> dict[str, object]:
             "survivors": sorted(survivors, key=lambda s: s["line"])}
 
 
+def recheck(result: dict[str, object]) -> dict[str, object]:
+    """Run a target's recorded survivors against its current tests."""
+    name = str(result["target"])
+    module, tests = TARGETS[name]
+    bin_dir = Path(sys.executable).parent
+    still: list[dict[str, object]] = []
+    with tempfile.TemporaryDirectory(prefix=f"mutation-recheck-{name}-") as tmp:
+        work = Path(tmp) / "repo"
+        _copy_checkout(work)
+        original = (work / module).read_bytes()
+        env = {**os.environ, "CI": "1"}
+        command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests]
+        for survivor in result["survivors"]:  # type: ignore[attr-defined]
+            subprocess.run([bin_dir / "cosmic-ray", "apply", module, survivor["operator"],
+                            str(survivor["occurrence"])], cwd=work, env=env, check=True,
+                           capture_output=True)
+            try:
+                outcome = subprocess.run(command, cwd=work, env=env, capture_output=True,
+                                         timeout=300)
+                survived = outcome.returncode == 0
+            except subprocess.TimeoutExpired:
+                survived = False  # a mutant that hangs the tests is caught by the timeout
+            finally:
+                (work / module).write_bytes(original)
+            if survived:
+                still.append(survivor)
+    killed = int(result["mutants"]) - len(still)  # type: ignore[call-overload]
+    return {**result, "killed": killed, "survived": len(still), "survivors": still,
+            "score": round(100 * killed / int(result["mutants"]), 1)}  # type: ignore[call-overload]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("targets", nargs="*", choices=[[], *TARGETS], default=[],
@@ -126,10 +162,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=120.0,
                         help="seconds one mutant's test run may take")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--recheck", type=Path,
+                        help="re-run only the survivors recorded in this JSON result file")
     args = parser.parse_args(argv)
     results = []
-    for name in args.targets or list(TARGETS):
-        result = run_target(name, timeout=args.timeout)
+    earlier = ({r["target"]: r for r in json.loads(args.recheck.read_text(encoding="utf-8"))}
+               if args.recheck else {})
+    for name in args.targets or (list(earlier) if earlier else list(TARGETS)):
+        result = (recheck(earlier[name]) if earlier else
+                  run_target(name, timeout=args.timeout))
         results.append(result)
         print(f"{name}: {result['module']}: {result['killed']}/{result['mutants']} killed "
               f"({result['score']}%), {result['survived']} survived", flush=True)
