@@ -252,6 +252,30 @@ class TestPiiRedactor:
         assert self._run(payload=nested, reason="Okonkwo refused")["reason"] == \
             f"{REDACTED} refused"
 
+    def test_a_longer_value_is_masked_whole_before_a_shorter_one_inside_it(self) -> None:
+        """"Annabel" is masked as one value, not as "Anna" followed by a readable "bel"."""
+        with redacting({"protected_persons": [{"name": {"surname": "Annabel",
+                                                        "given": "Anna"}}]}):
+            assert self._run(reason="Annabel and Anna")["reason"] == \
+                f"{REDACTED} and {REDACTED}"
+
+    def test_data_that_contains_itself_is_harvested_without_looping(self) -> None:
+        """A dict or list that refers back to itself still has its names masked."""
+        person: dict[str, Any] = {"surname": "Okonkwo"}
+        person["self"] = person
+        listed: list[Any] = [{"surname": "Lindqvist"}]
+        listed.append(listed)
+        out = self._run(payload=person, extra=listed, reason="Okonkwo, Lindqvist")
+        assert out["reason"] == f"{REDACTED}, {REDACTED}"
+
+    def test_scars_marks_and_tattoos_are_masked_in_free_text(self) -> None:
+        """A tattoo description identifies a person as well as a name does."""
+        order = {"restrained_persons": [{"name": {"surname": "Okonkwo"},
+                                         "scars_marks_tattoos": ["rose on left wrist"]}]}
+        with redacting(order):
+            out = self._run(reason="suspect has a rose on left wrist")
+        assert out["reason"] == f"suspect has a {REDACTED}"
+
     def test_event_must_be_allowed(self) -> None:
         """An allow-list without 'event' is a configuration mistake."""
         with pytest.raises(ValueError, match="event"):
@@ -275,6 +299,18 @@ class TestExceptions:
         assert "error" not in rendered
         assert "Ramírez" not in json.dumps(rendered, ensure_ascii=False)
         assert any("test_foreign_exception" in f for f in rendered["traceback"])
+
+    def test_a_chained_exception_names_its_cause_not_itself(self) -> None:
+        """``raise ... from`` renders the frames of both, marking the cause as the cause."""
+        try:
+            try:
+                raise KeyError("inner")
+            except KeyError as inner:
+                raise ValueError("outer") from inner
+        except ValueError as exc:
+            rendered = render_exception(exc)
+        assert "caused by KeyError" in rendered["traceback"]
+        assert "caused by ValueError" not in rendered["traceback"]
 
     def test_engine_error_keeps_message_and_paths(self) -> None:
         """An engine error's message and field paths are rendered (they carry no values)."""
