@@ -276,6 +276,54 @@ class TestPiiRedactor:
             out = self._run(reason="suspect has a rose on left wrist")
         assert out["reason"] == f"suspect has a {REDACTED}"
 
+    def test_the_bridge_keys_are_not_counted_as_dropped(self) -> None:
+        """The stdlib bridge's own keys (positional_args, stack_info) are harvested and
+        dropped, but not counted as the caller's dropped fields."""
+        out = self._run(positional_args=("a",), stack_info=None, state="SENT")
+        assert out == {"event": "x", "state": "SENT"}
+
+    def test_rules_for_short_and_long_values(self) -> None:
+        """Values of 4+ characters are masked wherever they appear (GarciaLopez, Rosalind),
+        shorter ones only as words (Lan is not masked in "islander"), single letters (a
+        middle initial) not at all."""
+        person = {"name": {"surname": "Garcia", "given": "Rosa", "middle": "Q"}}
+        with redacting({"protected_persons": [person, {"name": {"surname": "Lan"}}]}):
+            out = self._run(reason="Rosalind GarciaLopez, Q Street, islander, Lan")
+        assert out["reason"] == (f"{REDACTED}lind {REDACTED}Lopez, Q Street, islander, "
+                                 f"{REDACTED}")
+
+    def test_addresses_are_masked_in_free_text(self) -> None:
+        """An address, street or city of a person is personal data like a name."""
+        person = {"name": {"surname": "Okonkwo"}, "address": "1200 Elm Ave",
+                  "city": "Bakersfield"}
+        with redacting({"protected_persons": [person]}):
+            out = self._run(reason="served at 1200 Elm Ave, Bakersfield")
+        assert out["reason"] == f"served at {REDACTED}, {REDACTED}"
+
+    def test_an_identifier_without_a_value_is_skipped(self) -> None:
+        """Half-filled input (an identifier with no value) is harvested without failing."""
+        order = {"restrained_persons": [{"name": {"surname": "Okonkwo"},
+                                         "identifiers": [{"kind": "ssn"}, "B1234567"]}]}
+        with redacting(order):
+            assert self._run(reason="Okonkwo")["reason"] == REDACTED
+
+    def test_a_model_five_levels_deep_is_harvested(self) -> None:
+        """A name model (PersonName) nested in data is harvested like a dict."""
+        nested: Any = PersonName(surname="Okonkwo")
+        for level in range(4):
+            nested = {f"level{level}": nested} if level % 2 else [nested]
+        assert self._run(payload=nested, reason="Okonkwo")["reason"] == REDACTED
+
+    def test_exc_info_as_a_tuple_renders_the_exception(self) -> None:
+        """``exc_info=sys.exc_info()`` (a tuple) renders the exception it holds."""
+        import sys
+
+        try:
+            raise KeyError("x")
+        except KeyError:
+            out = self._run(exc_info=sys.exc_info())
+        assert out["error_type"] == "KeyError"
+
     def test_event_must_be_allowed(self) -> None:
         """An allow-list without 'event' is a configuration mistake."""
         with pytest.raises(ValueError, match="event"):
@@ -312,6 +360,17 @@ class TestExceptions:
         assert "caused by KeyError" in rendered["traceback"]
         assert "caused by ValueError" not in rendered["traceback"]
 
+    def test_an_exception_raised_while_handling_another_names_it(self) -> None:
+        """Implicit chaining (an error inside an ``except``) is followed like ``from``."""
+        try:
+            try:
+                raise KeyError("inner")
+            except KeyError:
+                raise ValueError("outer")  # noqa: B904 - the implicit chain is the point
+        except ValueError as exc:
+            rendered = render_exception(exc)
+        assert "caused by KeyError" in rendered["traceback"]
+
     def test_engine_error_keeps_message_and_paths(self) -> None:
         """An engine error's message and field paths are rendered (they carry no values)."""
         exc = OrderInvalid([FieldError("service.served_at", "is before issuance")])
@@ -321,6 +380,51 @@ class TestExceptions:
 
 
 class TestConfiguration:
+    def test_lines_are_json_with_sorted_keys_and_utc_timestamps(
+            self, output: io.StringIO) -> None:
+        """One JSON object per line, keys sorted (stable for diffs and shippers), the
+        timestamp in UTC."""
+        structlog.get_logger("engine.x").info("sent", state="SENT", attempt=1)
+        (line,) = output.getvalue().splitlines()
+        record = json.loads(line)
+        assert list(record) == sorted(record)
+        assert record["timestamp"].endswith("Z")
+
+    def test_console_lines_have_no_colour_codes(self) -> None:
+        """json=False writes plain text (no ANSI colour escapes in log files)."""
+        buffer = io.StringIO()
+        root = logging.getLogger()
+        handlers = list(root.handlers)
+        try:
+            configure_logging("INFO", json=False, stream=buffer)
+            structlog.get_logger().warning("hello", state="sent")
+        finally:
+            structlog.reset_defaults()
+            root.handlers[:] = handlers
+        assert "hello" in buffer.getvalue() and "\x1b[" not in buffer.getvalue()
+
+    def test_library_percent_arguments_are_harvested(self, output: io.StringIO) -> None:
+        """A library's %-arguments are seen by the redactor, so a person passed as one is
+        masked wherever the line mentions the name."""
+        logging.getLogger("pika.x").warning("%s: %s", {"surname": "Okonkwo"},
+                                            "Okonkwo unreachable")
+        assert "Okonkwo" not in output.getvalue()
+        assert lines(output)[0]["event"].endswith(f"{REDACTED} unreachable")
+
+    def test_configuring_keeps_other_handlers(self, output: io.StringIO) -> None:
+        """configure_logging replaces only its own handler, not one a host app added."""
+        other = logging.StreamHandler(io.StringIO())
+        logging.getLogger().addHandler(other)
+        configure_logging("DEBUG", stream=output)
+        assert other in logging.getLogger().handlers
+
+    def test_the_level_may_be_a_number_or_any_case_name(self, output: io.StringIO) -> None:
+        """``logging.WARNING`` and ``"warning"`` both set the level."""
+        configure_logging(logging.WARNING, stream=output)
+        assert logging.getLogger().level == logging.WARNING
+        configure_logging("error", stream=output)
+        assert logging.getLogger().level == logging.ERROR
+
     def test_console_mode_is_redacted_too(self) -> None:
         """json=False renders a readable line through the same redactor."""
         buffer = io.StringIO()
