@@ -93,6 +93,14 @@ class TestNcicName:
         assert (format_ncic_name(nfc, NAME_SET, "", 30)[0].text
                 == format_ncic_name(nfd, NAME_SET, "", 30)[0].text == "NGUYEN,")
 
+    def test_a_surname_filling_the_field_keeps_the_comma(self):
+        """A surname as long as the field loses its last letter for the comma; one two
+        shorter than the field keeps the comma and the first letter of the given name."""
+        long_name = PersonName(surname="A" * 30, given="John")
+        assert format_ncic_name(long_name, NAME_SET, "", 30)[0].text == "A" * 29 + ","
+        shorter = PersonName(surname="B" * 28, given="John")
+        assert format_ncic_name(shorter, NAME_SET, "", 30)[0].text == "B" * 28 + ",J"
+
     def test_a_name_of_exactly_the_field_length_is_not_truncated(self):
         """max_length is inclusive: a name that fills the field exactly is sent whole."""
         name = PersonName(surname="Abcdefghij", given="Klmnopqrs")  # "ABCDEFGHIJ,KLMNOPQRS"
@@ -107,6 +115,11 @@ class TestNcicName:
 
 
 class TestFitBlanks:
+    def test_ascii_control_characters_are_lost_not_passed_through(self):
+        """Every ASCII character, DEL (0x7F) included, is either carried or counted lost."""
+        fitted = fit_to_charset("A\x7fB\x00C", NAME_SET)
+        assert (fitted.text, fitted.lost) == ("ABC", 2)
+
     def test_words_keep_one_space_where_the_set_has_a_space(self):
         """Runs of blanks become one space when the set carries spaces, and nothing when it
         does not (the words are joined)."""
