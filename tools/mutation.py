@@ -41,7 +41,8 @@ TARGETS: dict[str, tuple[str, tuple[str, ...]]] = {
     "clets_text": ("engine/clets/text.py", ("tests/clets/test_clets_text.py",)),
     "court_calendar": ("engine/court_calendar.py", ("tests/ops/test_ops_court_calendar.py",)),
     "deadlines": ("engine/deadlines.py", ("tests/ops/test_ops_deadlines.py",)),
-    "intake_ack": ("engine/intake_amqp.py", ("tests/core/test_core_intake.py",)),
+    "intake_ack": ("engine/intake_amqp.py", ("tests/core/test_core_intake.py",
+                                             "tests/core/test_core_intake_tls_errors.py")),
     "transmitter": ("engine/transmitter.py", ("tests/core/test_core_transmitter.py",
                                               "tests/core/test_core_retry_breaker.py")),
     "ledger": ("engine/ledger/repository.py", ("tests/ledger/",)),
@@ -103,7 +104,7 @@ def run_target(name: str, *, timeout: float) -> dict[str, object]:
         subprocess.run([bin_dir / "cosmic-ray", "exec", config, session], **step)
         dump = subprocess.run([bin_dir / "cosmic-ray", "dump", session], cwd=work, env=env,
                               check=True, capture_output=True, text=True).stdout
-    killed, survivors, skipped = 0, [], 0
+    killed, survivors, skipped, killed_lines = 0, [], 0, []
     for line in dump.splitlines():
         item, result = json.loads(line)
         if result is None or result.get("worker_outcome") == "skipped":
@@ -117,11 +118,13 @@ def run_target(name: str, *, timeout: float) -> dict[str, object]:
                               "diff": result.get("diff", "")})
         else:
             killed += 1  # killed, or incompetent (the mutant cannot even run)
+            killed_lines.append(item["mutations"][0]["start_pos"][0])
     total = killed + len(survivors)
     return {"target": name, "module": module, "tests": list(tests), "mutants": total,
             "killed": killed, "survived": len(survivors), "skipped": skipped,
             "score": round(100 * killed / total, 1) if total else None,
-            "survivors": sorted(survivors, key=lambda s: s["line"])}
+            "survivors": sorted(survivors, key=lambda s: s["line"]),
+            "killed_lines": sorted(killed_lines)}
 
 
 def recheck(result: dict[str, object]) -> dict[str, object]:
