@@ -65,6 +65,7 @@ class TestCaliforniaJudicialHolidays:
         assert calendar.is_business_day(D(2024, 3, 29))
         assert calendar.closed_reason(D(2023, 2, 13)) == "Lincoln's Birthday (observed)"
         assert calendar.closed_reason(D(2026, 3, 31)) == "Cesar Chavez Day"
+        assert calendar.closed_reason(D(2028, 2, 11)) == "Lincoln's Birthday (observed)"
 
     def test_day_after_thanksgiving_when_november_starts_on_a_friday(self) -> None:
         """Thanksgiving is the fourth Thursday (Nov 28 in 2024, a month that began on a
@@ -84,6 +85,8 @@ class TestCaliforniaJudicialHolidays:
         assert calendar.closed_days_between(D(2026, 11, 26), D(2026, 11, 28)) == [
             (D(2026, 11, 27), "Day after Thanksgiving")]
         assert calendar.closed_days_between(D(2026, 11, 20), D(2026, 11, 21)) == []
+        assert calendar.closed_days_between(D(2026, 11, 28), D(2026, 11, 28)) == []
+        assert calendar.closed_days_between(D(2026, 11, 30), D(2026, 11, 25)) == []
 
     def test_a_year_lists_only_its_own_days(self) -> None:
         """New Year's Day 2028 (a Saturday) is observed Friday Dec 31, 2027: that day is in
@@ -108,11 +111,12 @@ class TestCaliforniaJudicialHolidays:
     def test_a_years_list_has_weekdays_with_reasons_and_its_own_closures(self) -> None:
         """holidays_in lists only weekdays, each with its reason, and the extra closures of
         that year only."""
-        calendar = CourtCalendar(extra_closures=frozenset({D(2027, 3, 3), D(2028, 3, 3)}))
+        calendar = CourtCalendar(extra_closures=frozenset({D(2026, 3, 3), D(2027, 3, 3),
+                                                           D(2028, 3, 3)}))
         listed = calendar.holidays_in(2027)
         assert all(d.weekday() < 5 and reason for d, reason in listed)
         assert (D(2027, 3, 3), "court closure") in listed
-        assert D(2028, 3, 3) not in [d for d, _ in listed]
+        assert {D(2026, 3, 3), D(2028, 3, 3)}.isdisjoint(d for d, _ in listed)
         assert D(2027, 7, 4) not in [d for d, _ in listed]  # a Sunday: observed July 5
 
     def test_next_business_day_of_an_ordinary_monday_is_tuesday(self) -> None:
@@ -133,6 +137,8 @@ class TestCaliforniaJudicialHolidays:
         assert calendar.zone == ZoneInfo("America/Los_Angeles")
         with pytest.raises(dataclasses.FrozenInstanceError):
             calendar.time_zone = "UTC"  # type: ignore[misc]
+        with pytest.raises(TypeError):
+            CourtCalendar("UTC")  # type: ignore[misc]
 
     def test_extra_closures_close_the_court(self) -> None:
         """A configured closure (a fire) closes that court on an otherwise ordinary day."""
