@@ -307,6 +307,14 @@ class TestPiiRedactor:
         with redacting(order):
             assert self._run(reason="Okonkwo")["reason"] == REDACTED
 
+    def test_a_person_deep_in_an_exceptions_arguments_is_harvested(self) -> None:
+        """An exception carrying nested data (a failed batch) has its names masked too."""
+        nested: dict[str, Any] = {"surname": "Okonkwo"}
+        for level in range(5):
+            nested = {f"level{level}": nested}
+        out = self._run(exc_info=ValueError(nested), reason="Okonkwo refused")
+        assert out["reason"] == f"{REDACTED} refused"
+
     def test_a_model_five_levels_deep_is_harvested(self) -> None:
         """A name model (PersonName) nested in data is harvested like a dict."""
         nested: Any = PersonName(surname="Okonkwo")
