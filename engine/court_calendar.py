@@ -30,7 +30,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from holidays import HolidayBase
-from holidays.countries import UnitedStates
+from holidays.countries.united_states import UnitedStates
 
 __all__ = [
     "DEFAULT_TIME_ZONE",
@@ -74,7 +74,7 @@ class CaliforniaJudicialHolidays(UnitedStates):
     def __init__(self, **kwargs: Any) -> None:
         kwargs.pop("subdiv", None)  # the federal base list, never a state's
         kwargs["observed"] = True
-        super().__init__(**kwargs)
+        super().__init__(**kwargs)  # type: ignore[no-untyped-call]  # unannotated in holidays
 
     def _populate(self, year: int) -> None:
         super()._populate(year)

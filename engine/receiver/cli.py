@@ -46,7 +46,7 @@ def _outage(text: str) -> tuple[float, float]:
     return after, seconds
 
 
-def register_receiver(sub: argparse._SubParsersAction) -> None:
+def register_receiver(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``engine receiver`` to the command line."""
     p = sub.add_parser(
         "receiver", help="run the DOJ reference receiver (conformance and fault testing)",
@@ -147,7 +147,8 @@ def build_server(args: argparse.Namespace, receiver: Receiver) -> Any:
 
 def _where(args: argparse.Namespace, server: Any) -> str:
     if args.transport == "http":
-        return server.url
+        url: str = server.url
+        return url
     if args.transport == "tcp":
         return f"tcp{'+tls' if server.tls else ''}://{server.host}:{server.port}"
     if args.transport == "amqp":
