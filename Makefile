@@ -16,9 +16,11 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/engine demo
 
-## Lint, then every test: unit, property, integration (real RabbitMQ/PostgreSQL), faults.
+## Lint, type-check (mypy strict), then every test: unit, property, integration (real
+## RabbitMQ/PostgreSQL), faults.
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy engine
 	$(PY) -m pytest
 
 ## Rewrite the golden NIEM/CLETS files from the renderers (after an intended change only;
