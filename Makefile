@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: demo test lint fmt bench clean iepd
+.PHONY: demo test goldens mutation lint fmt bench clean iepd
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -16,10 +16,22 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/engine demo
 
-## Lint, then every test: unit, property, integration (real RabbitMQ/PostgreSQL), faults.
+## Lint, type-check (mypy strict), then every test: unit, property, integration (real
+## RabbitMQ/PostgreSQL), faults.
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy engine
 	$(PY) -m pytest
+
+## Rewrite the golden NIEM/CLETS files from the renderers (after an intended change only;
+## review the diff). The golden tests never write them.
+goldens: $(STAMP)
+	$(PY) -m tests.regenerate_goldens
+
+## Mutation testing of the invariant-carrying modules (docs/testing.md): long and CPU-bound,
+## so not part of `make test`; niced. MUTATION_ARGS picks targets, e.g. "breaker retry".
+mutation: $(STAMP)
+	nice -n 19 $(PY) tools/mutation.py $(MUTATION_ARGS)
 
 ## Performance: the engine end to end against a bare RabbitMQ relay (docs/performance.md).
 ## Needs the local RabbitMQ. BENCH_ARGS passes options, e.g. BENCH_ARGS="--mode backlog".

@@ -12,6 +12,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from engine.about import version_text
 from engine.errors import InputError, OrderInvalid
@@ -21,7 +22,7 @@ from engine.schema_export import register_schema
 
 __all__ = ["main"]
 
-Register = Callable[[argparse._SubParsersAction], None]
+Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
 
 def _cmd_version(args: argparse.Namespace) -> int:
@@ -44,7 +45,7 @@ class _VersionAction(argparse.Action):
 def _cmd_check(args: argparse.Namespace) -> int:
     """Check intake files; print one line per file, the field errors beneath a bad one."""
     failed = 0
-    results = []
+    results: list[dict[str, Any]] = []
     for path in args.files:
         try:
             order = decode_order(Path(path).read_bytes())
@@ -84,7 +85,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _register_core(sub: argparse._SubParsersAction) -> None:
+def _register_core(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("version", help="print the engine's version")
     p.set_defaults(func=_cmd_version)
     p = sub.add_parser("check", help="validate canonical intake files (rendered for every "

@@ -49,7 +49,8 @@ def _resolve(target: str | Renderer) -> Renderer:
     if callable(target):
         return target
     module, _, name = target.partition(":")
-    return getattr(importlib.import_module(module), name)
+    renderer: Renderer = getattr(importlib.import_module(module), name)
+    return renderer
 
 
 def render_canonical_with(renderer: str | Renderer) -> Callable[[bytes, ConvertOptions], bytes]:
@@ -175,7 +176,7 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     return 0
 
 
-def register_convert(sub: argparse._SubParsersAction) -> None:
+def register_convert(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `engine convert` to the command line."""
     formats = "; ".join(f"{name}: {fmt.help}" for name, fmt in FORMATS.items())
     p = sub.add_parser("convert", help="convert one file between the engine's formats",

@@ -8,6 +8,7 @@ import datetime as dt
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from engine.deadlines import DeadlineConfigError, DeadlinePolicy, explain_due
 from engine.errors import InputError, OrderInvalid
@@ -28,7 +29,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
         print(str(exc), file=sys.stderr)
         return 2
     failed = 0
-    results = []
+    results: list[dict[str, Any]] = []
     for path in args.files:
         try:
             order = decode_order(Path(path).read_bytes())
@@ -86,7 +87,7 @@ def _cmd_calendar(args: argparse.Namespace) -> int:
     return 0
 
 
-def register_deadlines(sub: argparse._SubParsersAction) -> None:
+def register_deadlines(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """`deadlines explain FILE...` and `deadlines calendar [YEAR]`."""
     p = sub.add_parser("deadlines", help="when orders are due, and court closed days")
     dsub = p.add_subparsers(dest="deadlines_command", metavar="ACTION", required=True)

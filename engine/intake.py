@@ -94,7 +94,8 @@ def _loads(text: str) -> Any:
 
 
 def _pattern_of(annotated: Any) -> str:
-    return next(m.pattern for m in annotated.__metadata__ if getattr(m, "pattern", None))
+    pattern: str = next(m.pattern for m in annotated.__metadata__ if getattr(m, "pattern", None))
+    return pattern
 
 
 #: Plain words for the model's text patterns: a clerk reads the rule, not a regular expression.
@@ -123,8 +124,9 @@ def _reason(err: Any) -> str:
     if err["type"] == "string_pattern_mismatch":
         pattern = err.get("ctx", {}).get("pattern")
         field = next((p for p in reversed(err["loc"]) if isinstance(p, str)), "")
-        return (_PATTERN_REASONS.get(pattern) or _FIELD_PATTERN_REASONS.get(field)
-                or err["msg"])
+        reason: str = (_PATTERN_REASONS.get(pattern) or _FIELD_PATTERN_REASONS.get(field)
+                       or err["msg"])
+        return reason
     if err["type"] == "value_error":  # our validators' words (engine.text_safety), as said
         return str(err["msg"]).removeprefix("Value error, ")
     return str(err["msg"])

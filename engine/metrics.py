@@ -88,7 +88,7 @@ __all__ = [
 ]
 
 # ``*_created`` series would double the series count and no rule or dashboard reads them.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]  # unannotated in prometheus_client
 
 #: The engine's own registry: only engine metrics, nothing another library registers.
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -465,7 +465,8 @@ def _http_app(registry: CollectorRegistry,
               check: ReadinessCheck | None) -> Callable[..., Any]:
     metrics_app = make_wsgi_app(registry)
 
-    def respond(start_response: Callable[..., Any], status: str, body: dict[str, Any]) -> list:
+    def respond(start_response: Callable[..., Any], status: str,
+                body: dict[str, Any]) -> list[bytes]:
         data = json.dumps(body, sort_keys=True).encode()
         start_response(status, [("Content-Type", "application/json"),
                                 ("Content-Length", str(len(data)))])

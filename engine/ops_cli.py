@@ -14,7 +14,7 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -304,7 +304,7 @@ def _cmd_dlq(args: argparse.Namespace) -> int:
 
 # -- registration ----------------------------------------------------------------------------
 
-def _guard(func):  # type: ignore[no-untyped-def]
+def _guard(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
     """Turn the engine's own errors into one readable line and exit status 1."""
     def run(args: argparse.Namespace) -> int:
         try:
@@ -318,7 +318,7 @@ def _guard(func):  # type: ignore[no-untyped-def]
     return run
 
 
-def register_operations(sub: argparse._SubParsersAction) -> None:
+def register_operations(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """`run`, `demo`, `db`, `orders`, `dlq`."""
     def common(p: argparse.ArgumentParser, json_flag: bool = True) -> None:
         p.add_argument("--config", type=Path, metavar="FILE",

@@ -24,7 +24,7 @@ import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from engine.attachments import image_problems
 from engine.checks import DEFAULT_CLOCK_SKEW, check_order
@@ -393,7 +393,7 @@ class Pipeline:
         return results
 
 
-def _prepared_fields(prepared: Prepared | None) -> dict[str, object]:
+def _prepared_fields(prepared: Prepared | None) -> dict[str, Any]:
     if prepared is None:
         return {}
     return {"mcn": prepared.mcn, "body": prepared.body,

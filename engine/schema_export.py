@@ -79,7 +79,7 @@ def _cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
-def register_schema(sub: argparse._SubParsersAction) -> None:
+def register_schema(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `engine schema`: print, write or check the intake format's JSON Schema."""
     p = sub.add_parser("schema", help="print the JSON Schema of the canonical intake format")
     where = p.add_mutually_exclusive_group()

@@ -93,7 +93,7 @@ class StandInReceiver:
     attempts: int = 0
     _records: dict[str, str] = field(default_factory=dict)
     _seen: dict[str, bytes] = field(default_factory=dict)
-    _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def transport(self) -> MockTransport:

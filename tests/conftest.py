@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,11 @@ from engine.model import Order
 # Hypothesis' deadline and too_slow check are timing assertions: on a shared 2-core machine
 # they fail for reasons that have nothing to do with the code, so they are off everywhere.
 settings.register_profile("engine", deadline=None, suppress_health_check=[HealthCheck.too_slow])
-settings.load_profile("engine")
+# CI (env CI set) is reproducible: the same examples on every run (derandomize; a failure
+# seen once is seen again on a rerun), and a failure prints its @reproduce_failure blob.
+settings.register_profile("ci", parent=settings.get_profile("engine"), derandomize=True,
+                          print_blob=True, database=None)
+settings.load_profile("ci" if os.environ.get("CI") else "engine")
 
 TESTS = Path(__file__).parent
 FIXTURES = TESTS / "fixtures"

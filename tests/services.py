@@ -1,10 +1,15 @@
 """The real services the integration and fault tests use, and one rule for when they are
-missing: under CI (env CI set) that is a failure, on a laptop a skip.
+missing (RabbitMQ, PostgreSQL, promtool, the ../shared reference folder): the test fails.
+
+A missing service is a skip only when the developer says so explicitly with
+``ENGINE_TESTS_ALLOW_SKIP=1`` (e.g. on a laptop without RabbitMQ); CI never sets it, so a
+broken service can never turn the integration tests into silent skips.
 """
 
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -17,9 +22,12 @@ import pika
 import pytest
 
 __all__ = [
+    "ALLOW_SKIP_ENV",
     "AMQP_URL",
+    "FAULT_SEED_ENV",
     "PG_DSN",
     "PG_URL",
+    "fault_seed",
     "postgres_schema_url",
     "require_broker",
     "require_postgres",
@@ -34,11 +42,28 @@ PG_DSN = os.environ.get("ENGINE_TEST_PG_DSN", "host=127.0.0.1 port=5432 user=pos
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
+#: The one opt-out: set to 1 to skip (not fail) tests whose service is missing.
+ALLOW_SKIP_ENV = "ENGINE_TESTS_ALLOW_SKIP"
+
+
 def unavailable(message: str) -> None:
-    """Missing services fail the run under CI and skip the test elsewhere."""
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
+    """A missing service fails the test, unless ENGINE_TESTS_ALLOW_SKIP=1 makes it a skip."""
+    if os.environ.get(ALLOW_SKIP_ENV) == "1":
+        pytest.skip(f"{message} ({ALLOW_SKIP_ENV}=1)")
+    pytest.fail(f"{message} (set {ALLOW_SKIP_ENV}=1 to skip instead)")
+
+
+#: Replays a random fault run: set it to the seed the run printed.
+FAULT_SEED_ENV = "ENGINE_FAULT_SEED"
+
+
+def fault_seed(what: str) -> int:
+    """The seed of a random fault run: ``ENGINE_FAULT_SEED`` if set (a replay), else a fresh
+    one. Printed either way, so a failing run's output says how to replay it."""
+    chosen = os.environ.get(FAULT_SEED_ENV)
+    seed = int(chosen) if chosen else random.SystemRandom().randrange(1 << 32)
+    print(f"{what}: seed {seed} (replay with {FAULT_SEED_ENV}={seed})")
+    return seed
 
 
 def require_broker(url: str = AMQP_URL) -> None:

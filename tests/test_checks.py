@@ -121,6 +121,20 @@ class TestBirthDates:
         assert _paths(broken) == [f"restrained_persons.{len(people) - 1}.birth_date"]
 
     @rule
+    @given(orders())
+    def test_born_on_the_issue_day_is_accepted(self, order):
+        """A newborn protected the day it is born (and, however unlikely, a restrained
+        person born that day) is not "born after" the order: only later days are refused."""
+        issued_on = order.issued_at.date()
+        restrained = [p.model_copy(update={"birth_date": issued_on})
+                      for p in order.restrained_persons]
+        protected = [p.model_copy(update={"birth_date": issued_on, "is_minor": True})
+                     for p in order.protected_persons]
+        same_day = _with(order, restrained_persons=tuple(restrained),
+                         protected_persons=tuple(protected))
+        assert not [p for p in _paths(same_day) if p.endswith("birth_date")]
+
+    @rule
     @given(orders(), st.integers(1, 3000), st.booleans())
     def test_protected_person_born_after_issuance_is_refused(self, order, days, minor):
         """A protected person's birth date after the issue day is refused at its own path."""

@@ -131,7 +131,7 @@ def _with_layout_errors(func: Command) -> Command:
     return run
 
 
-def register_clets(sub: argparse._SubParsersAction) -> None:
+def register_clets(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `engine clets render|validate|layout`."""
     group = sub.add_parser("clets", help="CLETS / NCIC messages: render, validate, layout")
     commands = group.add_subparsers(dest="clets_command", metavar="SUBCOMMAND", required=True)

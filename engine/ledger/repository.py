@@ -24,7 +24,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeAlias
 
 import sqlalchemy as sa
 
@@ -150,6 +150,10 @@ _COUNT_SENT = (sa.select(sa.func.count()).select_from(transmissions)
 _COUNT_SENT_TO = _COUNT_SENT.where(transmissions.c.destination == _B("b_destination"))
 
 
+#: A result row of any shape (SQLAlchemy's Row is generic over its column types).
+_Row: TypeAlias = "sa.Row[*tuple[Any, ...]]"
+
+
 def _previous_mcn(t: Any, v: Any) -> Any:
     """The MCN of the accepted message that carried the order's previous version to the
     same destination (a modify, cancel or serve names the message it follows)."""
@@ -166,7 +170,7 @@ def _previous_mcn(t: Any, v: Any) -> Any:
 
 @functools.cache
 def _claim_query(*, by_destination: bool, excluding: bool, skip_locked: bool,
-                 waiting: bool = False) -> sa.Select:
+                 waiting: bool = False) -> sa.Select[Any]:
     """Due transmissions, oldest first (built once per shape: the transmitter asks every
     round, and building the statement costs more than running it). ``waiting``: every
     sendable one whatever its ``next_attempt_at``, earliest due first (pull-forward)."""
@@ -429,7 +433,7 @@ class Ledger:
                  from_state=None, to_state=state, detail=f"transmission {mcn} to {destination}")
         return int(tid)
 
-    def _current_transmission(self, tx: _Tx, version_id: int) -> sa.Row | None:
+    def _current_transmission(self, tx: _Tx, version_id: int) -> _Row | None:
         return tx.conn.execute(_SELECT_CURRENT_TRANSMISSION, {"b_vid": version_id}).first()
 
     def _release_next(self, tx: _Tx, order_key: str) -> None:
@@ -669,7 +673,7 @@ class Ledger:
             return int(conn.execute(_COUNT_SENT_TO, {"b_destination": destination})
                        .scalar_one())
 
-    def _held_many(self, tx: _Tx, claims: Sequence[Claim], worker: str) -> dict[int, sa.Row]:
+    def _held_many(self, tx: _Tx, claims: Sequence[Claim], worker: str) -> dict[int, _Row]:
         """`_held` for a batch in one statement: transmission id -> row, held ones only."""
         if not claims:
             return {}
@@ -678,7 +682,7 @@ class Ledger:
                                       "b_worker": worker}).all()
         return {r.id: r for r in rows}
 
-    def _held(self, tx: _Tx, claim: Claim, worker: str) -> sa.Row | None:
+    def _held(self, tx: _Tx, claim: Claim, worker: str) -> _Row | None:
         """The claimed row, if this worker still holds it in a sendable state."""
         stmt = _SELECT_HELD_LOCKED if self._skip_locked else _SELECT_HELD
         return tx.conn.execute(stmt, {"b_id": claim.transmission_id,
@@ -858,18 +862,18 @@ class Ledger:
         return out
 
     def _rows_by_mcn(self, tx: _Tx, acks: Sequence[dict[str, Any]]
-                     ) -> dict[str | None, sa.Row]:
+                     ) -> dict[str | None, _Row]:
         """`_SELECT_BY_MCN`'s row (with the order's latest version) for every acceptance's
         MCN that exists; only acceptances can take the fast path."""
         mcns = list(dict.fromkeys(ack.get("mcn") for ack in acks
                                   if ack.get("accepted") and ack.get("mcn") is not None))
-        found: dict[str | None, sa.Row] = {}
+        found: dict[str | None, _Row] = {}
         for i in range(0, len(mcns), _MCN_CHUNK):
             for row in tx.conn.execute(_SELECT_BY_MCNS, {"b_mcns": mcns[i:i + _MCN_CHUNK]}):
                 found[row.mcn] = row
         return found
 
-    def _ack_fast(self, tx: _Tx, pending: _PendingAcks, rows: dict[str | None, sa.Row],
+    def _ack_fast(self, tx: _Tx, pending: _PendingAcks, rows: dict[str | None, _Row],
                   seen: set[str | None], *, mcn: str | None, accepted: bool | None,
                   record_id: str | None = None, code: str | None = None,
                   reason: str | None = None, retryable: bool = False,
@@ -936,6 +940,9 @@ class Ledger:
         if self._skip_locked:  # the order's lock, then re-read under it
             tx.conn.execute(_SELECT_ORDER_LOCKED, {"b_key": row.order_key})
             row = tx.conn.execute(_SELECT_BY_MCN_LOCKED, {"b_mcn": mcn}).first()
+            if row is None:  # rows are never deleted: it was there a moment ago
+                raise LedgerError("the transmission of an acknowledged MCN vanished "
+                                  "while its order was locked")
         state = State(row.state)
         if state in (State.ACKED, State.REJECTED, State.INVALID):
             record(AckKind.DUPLICATE, row.id)

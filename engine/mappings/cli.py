@@ -77,7 +77,7 @@ def _cmd_apply(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def register_mapping(sub: argparse._SubParsersAction) -> None:
+def register_mapping(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `engine mapping test|check|apply`."""
     parser = sub.add_parser("mapping", help="check and test court CMS mappings")
     commands = parser.add_subparsers(dest="mapping_command", metavar="ACTION", required=True)

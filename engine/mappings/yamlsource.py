@@ -30,7 +30,7 @@ def mapping_error(file: str, line: int, key: str, message: str) -> MappingError:
     return exc
 
 
-class Located(dict):
+class Located(dict[str, Any]):
     """A YAML mapping: its own line, and the line of each key."""
 
     __slots__ = ("key_lines", "line")
@@ -44,7 +44,7 @@ class Located(dict):
         return self.key_lines.get(key, self.line)
 
 
-class LocatedList(list):
+class LocatedList(list[Any]):
     """A YAML sequence: its own line and the line of each item."""
 
     __slots__ = ("item_lines", "line")

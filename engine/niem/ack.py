@@ -49,7 +49,8 @@ def render_niem_ack(ack: Acknowledgement) -> bytes:
     if errors:
         raise RenderError("acknowledgement does not validate: "
                           + "; ".join(str(e) for e in errors), tuple(errors))
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+    data: bytes = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+    return data
 
 
 def parse_niem_ack(data: bytes) -> Accepted | Rejected:

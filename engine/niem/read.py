@@ -69,7 +69,8 @@ class _Reader:
 
     # -- small helpers -------------------------------------------------------------------
     def path(self, element: etree._Element) -> str:
-        return self.tree.getpath(element)
+        path: str = self.tree.getpath(element)
+        return path
 
     def note(self, field: str, element: etree._Element) -> None:
         self.where[field] = self.path(element)
@@ -147,7 +148,8 @@ class _Reader:
             self.problem(element, "needs nc:PersonSurName")
         return out
 
-    def names(self, person: etree._Element, field: str) -> tuple[dict[str, Any], list[dict]]:
+    def names(self, person: etree._Element, field: str
+              ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         legal: list[etree._Element] = []
         alternate: list[etree._Element] = []
         for element in person.findall(q("nc", "PersonName")):
@@ -319,7 +321,8 @@ class _Reader:
             out[key] = (self.text(element, q("nc", "IdentificationID"), key) or "").strip()
         return out
 
-    def conditions(self, po: etree._Element, augmentation: etree._Element) -> list[dict]:
+    def conditions(self, po: etree._Element, augmentation: etree._Element
+                   ) -> list[dict[str, Any]]:
         """Each listed code, with the words of its one pox-ext:ProtectionOrderCondition.
 
         A code is listed once (the canonical order refuses repeats), so it has one set of

@@ -98,7 +98,7 @@ def _outage(text: str) -> tuple[float, float]:
     return after, seconds
 
 
-def register_receiver(sub: argparse._SubParsersAction) -> None:
+def register_receiver(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``engine receiver`` to the command line."""
     p = sub.add_parser(
         "receiver", help="run the DOJ reference receiver (conformance and fault testing)",
@@ -200,8 +200,8 @@ def build_server(args: argparse.Namespace, receiver: Receiver) -> Any:
 
 def _where(args: argparse.Namespace, server: Any) -> str:
     if args.transport in ("http", "tcp"):
-        address = (server.url if args.transport == "http" else
-                   f"tcp{'+tls' if server.tls else ''}://{server.host}:{server.port}")
+        address: str = (server.url if args.transport == "http" else
+                        f"tcp{'+tls' if server.tls else ''}://{server.host}:{server.port}")
         if server.tls is None:
             return f"{address} (PLAINTEXT: no TLS, for local tests only)"
         return address + (" (mutual TLS)" if server.tls.ca_file else " (TLS)")

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 
 from engine.formats import RenderContext
+from tests.goldens import GOLDEN_RECORD_ID, GOLDEN_SENT_AT
 
-#: The record id the golden files use for every action after the entry.
-GOLDEN_RECORD_ID = "H000012345"
+__all__ = ["GOLDEN_RECORD_ID"]
 
 
 @pytest.fixture
 def golden_context() -> RenderContext:
     """The fixed context golden messages are rendered with (no record id)."""
-    return RenderContext(mcn="MCN-GOLDEN-0001",
-                         sent_at=dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.UTC))
+    return RenderContext(mcn="MCN-GOLDEN-0001", sent_at=GOLDEN_SENT_AT)
 
 
 @pytest.fixture

@@ -1,18 +1,17 @@
 """The layout's NCIC code tables use only codes the published NCIC code lists define.
 
-Checked against the shared reference schemas beside the repository. In CI (env CI set) a
-missing reference folder is a failure, not a skip: the check must run there.
+Checked against the shared reference schemas beside the repository. A missing reference
+folder is a failure, not a skip (tests.services.unavailable): the check must run.
 """
 
 from __future__ import annotations
-
-import os
 
 import pytest
 from lxml import etree
 
 from engine.clets import default_layout
 from tests.conftest import SHARED_REFERENCE
+from tests.services import unavailable
 
 XS = "{http://www.w3.org/2001/XMLSchema}"
 #: The tables the issue requires to be checked, and the reference list each must name.
@@ -28,9 +27,7 @@ REQUIRED_REFERENCES = {
 
 def _reference_folder():
     if not SHARED_REFERENCE.is_dir():
-        if os.environ.get("CI"):
-            pytest.fail(f"shared reference folder missing in CI: {SHARED_REFERENCE}")
-        pytest.skip(f"shared reference folder not present: {SHARED_REFERENCE}")
+        unavailable(f"shared reference folder missing: {SHARED_REFERENCE}")
     return SHARED_REFERENCE
 
 
@@ -65,12 +62,16 @@ def test_reference_check_catches_a_wrong_code():
     assert "BRO" in _enumeration("ncic-codes-5.0.1.xsd", "EYECodeSimpleType")
 
 
-def test_missing_reference_fails_in_ci(monkeypatch, tmp_path):
-    """With CI set, a missing reference folder fails the check instead of skipping it."""
+def test_missing_reference_fails_without_the_opt_out(monkeypatch, tmp_path):
+    """A missing reference folder fails the check instead of skipping it, unless the
+    developer opted out with ENGINE_TESTS_ALLOW_SKIP=1."""
     import sys
 
     module = sys.modules[__name__]
     monkeypatch.setattr(module, "SHARED_REFERENCE", tmp_path / "absent")
-    monkeypatch.setenv("CI", "1")
-    with pytest.raises(pytest.fail.Exception, match="missing in CI"):
+    monkeypatch.delenv("ENGINE_TESTS_ALLOW_SKIP", raising=False)
+    with pytest.raises(pytest.fail.Exception, match="reference folder missing"):
+        _reference_folder()
+    monkeypatch.setenv("ENGINE_TESTS_ALLOW_SKIP", "1")
+    with pytest.raises(pytest.skip.Exception, match="reference folder missing"):
         _reference_folder()

@@ -1,72 +1,38 @@
 """Golden CLETS messages: each fixture, and each action of one order, rendered byte for byte.
 
-Regenerate after an intended layout or renderer change with
-``UPDATE_GOLDEN=1 /work/venv/bin/python -m pytest -q tests/clets/test_clets_golden.py``
-and review the diff of ``tests/fixtures/clets/`` like code.
+These tests only compare. Regenerate after an intended layout or renderer change with
+``make goldens`` (tests/goldens.py) and review the diff of ``tests/fixtures/clets/`` like code.
 """
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 
 import pytest
 
-from engine.clets import render_clets, validate_clets
-from engine.derivations import apply_law
-from engine.formats import RenderContext
-from engine.intake import decode_order, order_from_dict
-from engine.model import Action, Order
-from tests.conftest import FIXTURES, ORDER_FIXTURES
-
-GOLDEN = FIXTURES / "clets"
-UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
-BASE_FIXTURE = FIXTURES / "orders" / "dv_tro_issue.json"
+from engine.clets import validate_clets
+from engine.model import Action
+from tests.goldens import CLETS_BASE_FIXTURE as BASE_FIXTURE
+from tests.goldens import CLETS_GOLDEN as GOLDEN
+from tests.goldens import ORDER_FIXTURES, clets_action_golden, clets_fixture_golden
 
 
-def _action_variant(action: Action) -> Order:
-    """The base fixture as version 2 doing ``action``, with what that action needs."""
-    data = json.loads(BASE_FIXTURE.read_text(encoding="utf-8"))
-    data.update(version=2, action=action.value)
-    if action is Action.EXTEND:
-        data["expiration_date"] = "2027-06-11"
-    if action is Action.SERVE:
-        # Served Saturday, proof filed Monday: a serve's issued_at is the filing.
-        data["issued_at"] = "2026-11-23T09:05:00-08:00"
-        data["service"] = {"status": "served", "served_at": "2026-11-21T09:10:00-08:00",
-                           "served_by": "Los Angeles County Sheriff"}
-    return apply_law(order_from_dict(data)).order
-
-
-def _context(order: Order, golden: RenderContext, later: RenderContext) -> RenderContext:
-    return golden if order.action is Action.ISSUE else later
-
-
-def _check_golden(name: str, body: bytes) -> None:
-    path = GOLDEN / f"{name}.txt"
-    if UPDATE:
-        GOLDEN.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(body)
-    assert path.exists(), f"no golden file {path.name}: run with UPDATE_GOLDEN=1 and review"
-    assert body == path.read_bytes(), f"{path.name} differs (UPDATE_GOLDEN=1 if intended)"
+def _check_golden(path: Path, body: bytes) -> None:
+    assert path.exists(), f"no golden file {path.name}: run `make goldens` and review"
+    assert body == path.read_bytes(), f"{path.name} differs (`make goldens` if intended)"
 
 
 @pytest.mark.parametrize("fixture", ORDER_FIXTURES, ids=lambda p: p.stem)
-def test_fixture_matches_golden(fixture: Path, golden_context, later_context):
-    """Each order fixture renders to exactly its golden CLETS message, as the intake sends
-    it: with the values the law sets (`engine.derivations`)."""
-    order = apply_law(decode_order(fixture.read_bytes())).order
-    rendered = render_clets(order, _context(order, golden_context, later_context))
-    _check_golden(fixture.stem, rendered.body)
+def test_fixture_matches_golden(fixture: Path) -> None:
+    """Each order fixture renders to exactly its golden CLETS message."""
+    _check_golden(*clets_fixture_golden(fixture))
 
 
 @pytest.mark.parametrize("action", [a for a in Action if a is not Action.ISSUE],
                          ids=lambda a: a.value)
-def test_action_matches_golden(action: Action, later_context):
+def test_action_matches_golden(action: Action) -> None:
     """Each action after the entry renders the base order to exactly its golden message."""
-    rendered = render_clets(_action_variant(action), later_context)
-    _check_golden(f"{BASE_FIXTURE.stem}.{action.value}", rendered.body)
+    _check_golden(*clets_action_golden(action))
 
 
 @pytest.mark.parametrize("golden", sorted(GOLDEN.glob("*.txt")), ids=lambda p: p.stem)

@@ -94,3 +94,45 @@ class TestNcicName:
         nfd = PersonName(surname=unicodedata.normalize("NFD", "Nguyễn"))
         assert (format_ncic_name(nfc, NAME_SET, "", 30)[0].text
                 == format_ncic_name(nfd, NAME_SET, "", 30)[0].text == "NGUYEN,")
+
+    def test_a_surname_filling_the_field_keeps_the_comma(self):
+        """A surname as long as the field loses its last letter for the comma; one two
+        shorter than the field keeps the comma and the first letter of the given name."""
+        long_name = PersonName(surname="A" * 30, given="John")
+        assert format_ncic_name(long_name, NAME_SET, "", 30)[0].text == "A" * 29 + ","
+        shorter = PersonName(surname="B" * 28, given="John")
+        assert format_ncic_name(shorter, NAME_SET, "", 30)[0].text == "B" * 28 + ",J"
+
+    def test_a_name_of_exactly_the_field_length_is_not_truncated(self):
+        """max_length is inclusive: a name that fills the field exactly is sent whole."""
+        name = PersonName(surname="Abcdefghij", given="Klmnopqrs")  # "ABCDEFGHIJ,KLMNOPQRS"
+        fitted, truncated = format_ncic_name(name, NAME_SET, "", 20)
+        assert (fitted.text, truncated) == ("ABCDEFGHIJ,KLMNOPQRS", False)
+
+    def test_letters_lost_inside_a_kept_part_are_counted(self):
+        """A given name that keeps some letters but loses others counts what it lost."""
+        name = PersonName(surname="Wei", given="李 Ming")
+        fitted, _ = format_ncic_name(name, NAME_SET, "", 30)
+        assert (fitted.text, fitted.lost) == ("WEI,MING", 1)
+
+
+class TestFitBlanks:
+    def test_ascii_control_characters_are_lost_not_passed_through(self):
+        """Every ASCII character, DEL (0x7F) included, is either carried or counted lost."""
+        fitted = fit_to_charset("A\x7fB\x00C", NAME_SET)
+        assert (fitted.text, fitted.lost) == ("ABC", 2)
+
+    def test_words_keep_one_space_where_the_set_has_a_space(self):
+        """Runs of blanks become one space when the set carries spaces, and nothing when it
+        does not (the words are joined)."""
+        assert fit_to_charset("Ana   María\tLópez", NAME_SET).text == "ANA MARIA LOPEZ"
+        assert fit_to_charset("12 34", frozenset("0123456789")).text == "1234"
+
+    def test_plain_ascii_loses_nothing_and_the_result_is_immutable(self):
+        """ASCII text (the common case, on its fast path) reports nothing lost; a Fitted
+        result cannot be changed after the fact."""
+        fitted = transliterate("O'Brien-Smith")
+        assert (fitted.text, fitted.lost) == ("O'BRIEN-SMITH", 0)
+        assert fit_to_charset("Smith", NAME_SET).lost == 0
+        with pytest.raises(AttributeError):
+            fitted.lost = 3  # type: ignore[misc]

@@ -42,14 +42,43 @@ def deliveries(*messages: IntakeMessage) -> list[Delivery]:
 
 class TestIntakeBatch:
     def test_batch_is_acked_once_after_commit(self, core: Core) -> None:
-        """Three messages commit together, then one ack with multiple=True for the last."""
+        """Three messages commit together, then one ack with multiple=True for the last:
+        when the ack is sent, all three are already committed in the ledger (an ack before
+        the commit would lose the batch in a crash between the two)."""
         channel = Channel()
-        batch = channel.batch(core.pipeline)
+        committed_at_ack: list[int] = []
+        batch = IntakeBatch(
+            core.pipeline,
+            ack=lambda t, m: (committed_at_ack.append(sum(core.ledger.state_counts().values())),
+                              channel.acks.append((t, m))),
+            reject=channel.rejects.append, dead_letter=lambda d, r: True,
+            sleep=lambda s: None, ledger_retry=NO_WAIT)
         for d in deliveries(order_message("A"), order_message("B"), IntakeMessage(b"junk")):
             batch.add(d)
         batch.flush()
         assert channel.acks == [(3, True)]
-        assert sum(core.ledger.state_counts().values()) == 3
+        assert committed_at_ack == [3]
+
+    def test_the_batch_age_counts_from_its_first_message(self, core: Core,
+                                                         monkeypatch) -> None:
+        """batch_ms is measured from the first message held, not the latest one."""
+        now = [100.0]
+        monkeypatch.setattr("engine.intake_amqp.time.monotonic", lambda: now[0])
+        batch = Channel().batch(core.pipeline)
+        batch.add(Delivery(1, order_message("A")))
+        now[0] = 105.0
+        batch.add(Delivery(2, order_message("B")))
+        assert batch.started == 100.0
+        batch.flush()
+        now[0] = 200.0
+        batch.add(Delivery(3, order_message("C")))
+        assert batch.started == 200.0
+
+    def test_the_channel_operations_are_passed_by_name(self, core: Core) -> None:
+        """ack, reject and dead_letter are keyword-only: they cannot be swapped by position."""
+        with pytest.raises(TypeError):
+            IntakeBatch(core.pipeline, lambda t, m: None, lambda t: None,  # type: ignore[misc]
+                        lambda d, r: True, lambda s: None)
 
     def test_nothing_is_acked_while_the_ledger_is_down(self, core: Core,
                                                        monkeypatch) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.faults.harness import FaultRun, order_stream, wait_until
+from tests.services import fault_seed
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
@@ -33,7 +34,8 @@ def run(tmp_path: Path) -> Iterator[FaultRun]:
 def test_repeated_sigkill_loses_nothing_and_registers_nothing_twice(run: FaultRun) -> None:
     """Five SIGKILLs at random moments (intake, sending, acknowledging), each followed by
     a restart: every published version ends ACKED, accepted once, in version order."""
-    rng = random.Random()
+    seed = fault_seed("crash test kill points and order stream")
+    rng = random.Random(seed)
     stream = order_stream(run.prefix, ORDERS, seed=rng.randrange(1 << 30))
     # Published in as many waves as kills (one before the start, one after each kill but
     # the last), so each kill usually finds work in hand.
@@ -58,6 +60,6 @@ def test_repeated_sigkill_loses_nothing_and_registers_nothing_twice(run: FaultRu
             run.publish(sorted(chunks[kill + 1], key=stream.index))
         run.start_engine()
     run.wait_settled()
-    report = run.check()
+    report = run.check(seed=seed)
     run.assert_clean(report)
     assert report.crashes == KILLS

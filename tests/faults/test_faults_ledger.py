@@ -32,6 +32,15 @@ pytestmark = [pytest.mark.integration, pytest.mark.faults]
 ORDERS = 100
 
 
+#: The engine's journal line when a batch could not be committed and went back unacked.
+HANDED_BACK = "ledger unavailable; intake batch handed back to the broker"
+
+
+def _handed_back(run: FaultRun) -> int:
+    """How often the running engine has logged a batch it could not commit."""
+    return sum(HANDED_BACK in line for line in run.engine.output)
+
+
 def _accounted(run: FaultRun) -> int:
     """Messages the broker still holds (ready + unacked), plus versions the ledger holds.
 
@@ -73,8 +82,11 @@ def test_postgres_ledger_unreachable_then_back(tmp_path: Path, pg_schema: str) -
             run.wait_more_acked(by=10)
             proxy.cut()
             run.outages += 1
+            failed_before = _handed_back(run)
             run.publish(stream[half:])
-            time.sleep(2.0)
+            wait_until(lambda: _handed_back(run) > failed_before,
+                       "the engine to hand back a batch it could not commit", limit=60,
+                       describe=run.engine.tail)
             # Kill the engine in the middle of the outage: whatever it had not committed
             # must be back on the queue, so queue + ledger account for every message.
             run.kill_engine()
@@ -114,10 +126,23 @@ def test_sqlite_disk_full_then_space_again(tmp_path: Path) -> None:
         resource.prlimit(engine.pid, resource.RLIMIT_FSIZE, (0, hard))
         run.outages += 1
         recorded = sum(run.progress().values())
+        failed_before = _handed_back(run)
         run.publish(stream[half:])
-        time.sleep(6.5)  # longer than the broker's 5 s statistics interval
+        # The events that must follow, waited for instead of slept through: the engine tries
+        # to commit the second half and hands it back (its journal says so) ...
+        wait_until(lambda: _handed_back(run) >= failed_before + 1,
+                   "the engine to hand back a batch it could not commit",
+                   limit=60, describe=run.engine.tail)
+        # ... and the broker's statistics (refreshed every few seconds) show every message
+        # either on the queue or in the ledger: one acked without its commit never would.
+        wait_until(lambda: _accounted(run) >= len(run.published),
+                   "queue + ledger to account for every published message", limit=60,
+                   describe=lambda: f"accounted {_accounted(run)} of {len(run.published)}")
         during = [_accounted(run)]
-        time.sleep(1.0)
+        # The next attempt fails too (the disk is still full); still nothing lost.
+        tried = _handed_back(run)
+        wait_until(lambda: _handed_back(run) > tried, "the engine's next failed commit",
+                   limit=60, describe=run.engine.tail)
         during.append(_accounted(run))
         # Nothing of the second half could be committed, so none of it was acked.
         assert sum(run.progress().values()) == recorded

@@ -11,8 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
-from tests.faults.harness import FaultRun, order_stream
+from engine.ledger.schema import audit
+from tests.faults.harness import FaultRun, order_stream, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
@@ -84,19 +86,38 @@ def test_amqp_endpoint_acks_twice_late_busy_and_down(tmp_path: Path,
     faults.ack_delay = 0.3
     run.publish(order_stream(run.prefix, ORDERS, seed=13))
     run.start_engine()
-    # past the engine's 3 s ack timeout: it asks again, same MCN
-    _late_spell_then_outage(run, late=4.0, normal=0.3)
+    # answers late until the engine gives up on one and asks again, same MCN
+    _late_spell_then_outage(run, late=4.0, normal=0.3, until_resent=True)
     report = run.check(ledger_acks=run.ledger().acknowledgement_counts())
     run.assert_clean(report)
     assert report.notes["ledger_acks"].get("duplicate", 0) > 0
+    assert _resent_after_timeout(run) > 0
 
 
-def _late_spell_then_outage(run: FaultRun, *, late: float, normal: float) -> None:
-    """Once 20 more versions are ACKED, answers come ``late`` for 2 s; 10 more later the
-    endpoint is down for 3 s; then wait until every version is settled."""
+def _resent_after_timeout(run: FaultRun) -> int:
+    """Transmissions the engine gave up waiting for and sent again under the same MCN (the
+    ledger's audit line of `expire_unacknowledged`)."""
+    ledger = run.ledger()
+    with ledger.engine.connect() as conn:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(audit).where(
+            audit.c.detail.like("%sending again with the same MCN%"))).scalar_one())
+
+
+def _late_spell_then_outage(run: FaultRun, *, late: float, normal: float,
+                            until_resent: bool = False) -> None:
+    """Once 20 more versions are ACKED, answers come ``late`` for a 2 s spell or, with
+    ``until_resent``, until the engine has given up waiting for one and sent it again
+    under the same MCN (the event that must follow, waited for rather than a spell timed
+    against the engine's ack timeout); 10 more later the endpoint is down for 3 s; then
+    wait until every version is settled."""
     run.wait_more_acked(by=20)
     run.receiver.faults.ack_delay = late
-    time.sleep(2.0)
+    if until_resent:
+        wait_until(lambda: _resent_after_timeout(run) > 0,
+                   "the engine to resend a version whose answer came late", limit=60,
+                   describe=run.engine.tail)
+    else:
+        time.sleep(2.0)  # the length of the slow spell, not a proof of anything
     run.receiver.faults.ack_delay = normal
     run.wait_more_acked(by=10)
     run.server.down()

@@ -13,7 +13,6 @@ import datetime as dt
 import functools
 import json
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -157,9 +156,14 @@ class TestAcceptance:
         stack.publish(*bodies)
         wait_until(lambda: stack.ledger.intake_counts().get("duplicate", 0) == 1000,
                    "the re-published orders recorded as duplicates")
-        time.sleep(0.5)  # give a wrong second send the chance to happen
+        # The event that must follow: one new order, published after the duplicates, is
+        # sent and journaled by the receiver. A wrong second send of a duplicate would have
+        # been queued before it, so once the new order is in the journal, it is too.
+        stack.publish(fixture_body("epo_issue.json", order_id="ACC-AFTER"))
+        wait_until(lambda: stack.receiver.journal.entries("CA037035J/ACC-AFTER") != [],
+                   "the order published after the duplicates in the receiver's journal")
         stats = stack.receiver.journal.stats()
-        assert len(stack.receiver.journal.entries()) == 1000
+        assert len(stack.receiver.journal.entries()) == 1001
         assert stats.get("duplicates", 0) == 0
 
     def test_versions_out_of_order_and_a_failing_entry_still_arrive_in_order(
@@ -190,7 +194,10 @@ class TestAcceptance:
         wait_until(lambda: stack.count(State.SENT) == 31, "every order sent into the outage")
         stack.endpoint.up()  # up, but answering BUSY: retryable rejects, rescheduled
         wait_until(lambda: stack.count(State.RETRY_SCHEDULED) > 0, "BUSY answers rescheduled")
-        time.sleep(1.5)
+        # The next attempt after a BUSY answer: some order is tried again while BUSY lasts.
+        wait_until(lambda: any(t["attempt_count"] >= 2 for i in range(30)
+                               for t in stack.ledger.transmissions_for(f"CA037035J/OUT-{i:02d}")),
+                   "an order tried again during the BUSY spell")
         stack.faults.rate("fail", 0.0)
         wait_until(lambda: stack.count(State.ACKED) == 30, "30 orders ACKED after recovery")
         wait_until(lambda: stack.count(State.REJECTED) == 1, "the refused order REJECTED")

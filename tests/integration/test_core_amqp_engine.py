@@ -14,7 +14,6 @@ import functools
 import json
 import subprocess
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,13 +22,14 @@ from pathlib import Path
 import pika
 import pytest
 
-from engine.breaker import BreakerPolicy
+from engine.breaker import BreakerPolicy, BreakerState
 from engine.config import AmqpConfig, CourtConfig, DestinationConfig, EngineConfig
 from engine.correlator import Correlator
 from engine.dead_letters import list_dead_letters, replay_dead_letters
 from engine.errors import LedgerError
+from engine.hooks import EngineHooks
 from engine.intake_amqp import ERROR_HEADER, AmqpIntake, declare_intake_topology
-from engine.ledger import Ledger, LedgerRefused, State, open_database
+from engine.ledger import Claim, Ledger, LedgerRefused, State, open_database
 from engine.pipeline import Pipeline
 from engine.retry import RetryPolicy
 from engine.stand_ins import StandInReceiver, parse_stand_in_ack, stand_in_render
@@ -55,6 +55,25 @@ def order_body(order_id: str, version: int = 1, action: str | None = None) -> by
 wait_until = functools.partial(services.wait_until, limit=WAIT_LIMIT)
 
 
+class SendOutcomes(EngineHooks):
+    """Every send attempt's outcome (``sent``, ``retry``...) and every breaker move, in
+    order: the events a test waits for instead of sleeping."""
+
+    def __init__(self) -> None:
+        self.outcomes: list[str] = []
+        self.breaker_moves: list[BreakerState] = []
+
+    def after_send(self, claim: Claim, outcome: str, seconds: float) -> None:
+        self.outcomes.append(outcome)
+
+    def breaker_changed(self, destination: str, state: BreakerState, failures: int) -> None:
+        self.breaker_moves.append(state)
+
+    def openings(self) -> int:
+        """How often the breaker opened (first at the threshold, then per failed trial)."""
+        return self.breaker_moves.count(BreakerState.OPEN)
+
+
 @dataclass
 class Engine:
     amqp: AmqpConfig
@@ -65,6 +84,7 @@ class Engine:
     intake: AmqpIntake
     stop: threading.Event
     threads: list[threading.Thread]
+    sends: SendOutcomes
 
     def publish(self, *bodies: bytes) -> None:
         connection = pika.BlockingConnection(pika.URLParameters(URL))
@@ -119,10 +139,12 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
     fast = RetryPolicy(max_retries=1, initial_interval=0.01, max_interval=0.05, jitter=0.01)
     reschedule = RetryPolicy(initial_interval=0.05, max_interval=0.4, jitter=0.02)
     correlator = Correlator(ledger, {"niem": parse_stand_in_ack}, reschedule=reschedule)
+    sends = SendOutcomes()
     transmitter = Transmitter(ledger, transports={"doj": receiver.transport()},
                               renderers={"niem": stand_in_render}, correlator=correlator,
                               retry=fast, reschedule=reschedule, batch_size=100,
-                              breaker=BreakerPolicy(failure_threshold=3, reset_timeout=0.3))
+                              breaker=BreakerPolicy(failure_threshold=3, reset_timeout=0.3),
+                              hooks=sends)
     pipeline = Pipeline.build(config, ledger, renderers={"niem": stand_in_render})
     connection = pika.BlockingConnection(pika.URLParameters(URL))
     declare_intake_topology(connection.channel(), amqp)
@@ -130,7 +152,7 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
     eng = Engine(amqp, ledger, receiver, pipeline, transmitter,
                  AmqpIntake(amqp, pipeline, ledger_retry=RetryPolicy(
                      max_retries=1, initial_interval=0.01, max_interval=0.01, jitter=0)),
-                 threading.Event(), [])
+                 threading.Event(), [], sends)
     yield eng
     eng.halt()
     connection = pika.BlockingConnection(pika.URLParameters(URL))
@@ -200,9 +222,16 @@ class TestOutage:
         engine.start()
         wait_until(lambda: engine.ledger.state_counts().get(State.RETRY_SCHEDULED, 0) == 41,
                    "every order rescheduled during the outage")
-        time.sleep(1.0)  # the outage goes on: attempts must stay few (backoff, breaker)
-        attempts_during_outage = engine.receiver.attempts
-        assert attempts_during_outage < 41 * 4
+        # The outage goes on. The events that must follow: the breaker lets a lone trial
+        # through after each reset_timeout, and each failed trial opens it again. Between
+        # openings only that trial (one send and its one in-process retry) reaches the
+        # receiver, not one send per due order: wait for three more openings, then count.
+        attempts_before, opened_before = engine.receiver.attempts, engine.sends.openings()
+        wait_until(lambda: engine.sends.openings() - opened_before >= 3,
+                   "three more failed breaker trials during the outage",
+                   describe=lambda: f"breaker moves {engine.sends.breaker_moves[-10:]}")
+        trials = engine.sends.openings() - opened_before + 1  # +1: one may be under way
+        assert engine.receiver.attempts - attempts_before <= 2 * trials
         engine.receiver.down = False
         wait_until(lambda: engine.acked() == 40, "40 orders ACKED after recovery")
         wait_until(lambda: engine.ledger.state_counts().get(State.REJECTED, 0) == 1,
@@ -217,12 +246,18 @@ class TestAckRules:
     def test_nothing_is_acked_while_the_ledger_is_down(self, engine: Engine,
                                                       monkeypatch) -> None:
         """With the ledger failing, intake messages stay on the queue (never acked)."""
+        tries: list[int] = []
+
         def down(records):  # type: ignore[no-untyped-def]
+            tries.append(len(records))
             raise LedgerError("ledger unavailable: OperationalError")
         monkeypatch.setattr(engine.ledger, "record_intake", down)
         engine.publish(order_body("DOWN-1"), order_body("DOWN-2"))
         engine.start(transmit=False)
-        time.sleep(0.5)  # let it try (and fail) a few times
+        # The event that must follow a failed batch that was not acked: the broker delivers
+        # the messages again and the intake tries them again (its in-process retry is one
+        # try more, so a third call comes only from a redelivery).
+        wait_until(lambda: len(tries) >= 3, "the unacked batch to be delivered and tried again")
         engine.halt()
         assert engine.queue_depth(engine.amqp.intake_queue) == 2
 

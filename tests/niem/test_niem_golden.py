@@ -1,51 +1,30 @@
 """Golden tests: each canonical fixture order renders to its checked-in NIEM document.
 
-The expected documents are tests/fixtures/niem/<stem>.xml. After an intended change to the
-rendering, regenerate them and review the diff:
-
-    UPDATE_GOLDEN=1 /work/venv/bin/python -m pytest -q tests/niem/test_niem_golden.py
+The expected documents are tests/fixtures/niem/<stem>.xml. These tests only compare; after
+an intended change to the rendering, regenerate them with ``make goldens`` (tests/goldens.py)
+and review the diff.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import os
 from pathlib import Path
 
 from lxml import etree
 
 from engine.derivations import apply_law
-from engine.formats import RenderContext
-from engine.model import Action, Order
-from engine.niem import read_niem, render_niem
+from engine.model import Order
+from engine.niem import read_niem
 from engine.niem.schema import message_schema
-
-GOLDEN = Path(__file__).parents[1] / "fixtures" / "niem"
-UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
-
-
-def golden_context(stem: str, order: Order) -> RenderContext:
-    """The fixed transmission facts every golden document is rendered with."""
-    return RenderContext(
-        mcn=f"MCN-{stem}",
-        sent_at=dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.UTC),
-        doj_record_id=None if order.action is Action.ISSUE else "CA-DOJ-PO-000042",
-        previous_mcn=None if order.action is Action.ISSUE else f"MCN-{stem}-previous",
-    )
+from tests.goldens import NIEM_GOLDEN as GOLDEN
+from tests.goldens import niem_golden
 
 
-def test_fixture_renders_to_its_golden_document(fixture_order: Order,
-                                                fixture_order_path: Path) -> None:
-    """A fixture order, as the intake sends it (with the values the law sets,
-    `engine.derivations`), renders byte for byte to tests/fixtures/niem/<stem>.xml."""
-    stem = fixture_order_path.stem
-    order = apply_law(fixture_order).order
-    body = render_niem(order, golden_context(stem, order)).body
-    expected = GOLDEN / f"{stem}.xml"
-    if UPDATE:
-        expected.write_bytes(body)
-    assert expected.exists(), f"no golden document for {stem}; run with UPDATE_GOLDEN=1"
-    assert body.decode("utf-8") == expected.read_text(encoding="utf-8")
+def test_fixture_renders_to_its_golden_document(fixture_order_path: Path) -> None:
+    """A fixture order renders byte for byte to tests/fixtures/niem/<stem>.xml."""
+    expected, body = niem_golden(fixture_order_path)
+    assert expected.exists(), f"no golden document {expected.name}: run `make goldens`"
+    assert body.decode("utf-8") == expected.read_text(encoding="utf-8"), (
+        f"{expected.name} differs (`make goldens` and review the diff if intended)")
 
 
 def test_golden_documents_validate_against_the_schemas(fixture_order_path: Path) -> None:

@@ -139,6 +139,44 @@ class TestNoPersonalDataInLogs:
             order.court.ori, "MCN0001", 2)
 
 
+class TestValuesMaskedInFreeText:
+    """Personal values the allow-list cannot catch: they sit in free text under a safe key,
+    outside any JSON key the keyed-value layer knows."""
+
+    def test_a_drivers_licence_number_does_not_reach_the_log(
+            self, output: io.StringIO) -> None:
+        """An identifier (a driver's licence number) is masked in free text, both inside
+        the order's context and when the order travels with the call."""
+        order = decode_order((FIXTURES[0].parent / "ch_oah_modify.json").read_bytes())
+        (licence,) = (i.value for i in order.restrained_persons[0].identifiers
+                      if i.kind.value == "drivers_license")
+        log = structlog.get_logger("engine.pipeline")
+        with bind_order(order):
+            log.warning(f"DMV lookup failed for licence {licence}")
+        log.error("lookup failed", reason=f"no DMV record for {licence}", order=order)
+        records = lines(output)
+        assert [r["event"] for r in records] == [
+            f"DMV lookup failed for licence {REDACTED}", "lookup failed"]
+        assert records[1]["reason"] == f"no DMV record for {REDACTED}"
+        assert licence not in output.getvalue()
+        assert licence in sensitive_values(order)
+
+    def test_json_escaped_names_do_not_reach_the_log(self, output: io.StringIO) -> None:
+        """A name with non-ASCII letters inside a JSON body appears escaped
+        (``Nguy\\u1ec5n``): the escaped form is masked like the plain one."""
+        order = decode_order(FIXTURES[0].read_bytes())
+        person = order.protected_persons[0]
+        nguyen = person.model_copy(update={"name": PersonName(surname="Nguyễn", given="Thị")})
+        order = order.model_copy(update={"protected_persons": (nguyen,)})
+        body = json.dumps({"message": "unknown party Nguyễn Thị"})
+        assert "Nguy\\u1ec5n" in body  # what the receiver's JSON error body carries
+        with bind_order(order):
+            structlog.get_logger().warning("receiver refused", reason=body)
+        (record,) = lines(output)
+        assert record["reason"] == json.dumps({"message": f"unknown party {REDACTED} {REDACTED}"})
+        assert "u1ec5" not in output.getvalue() and "Nguy" not in output.getvalue()
+
+
 class TestPiiRedactor:
     def _run(self, **event: Any) -> dict[str, Any]:
         return PiiRedactor()(None, "info", {"event": "x", **event})
@@ -181,6 +219,119 @@ class TestPiiRedactor:
             out = self._run(reason="Li filed on Line 4")
         assert out["reason"] == f"{REDACTED} filed on Line 4"
 
+    def test_date_values_are_masked_unless_date_masking_is_off(self) -> None:
+        """A date object under a safe key is [redacted] (most likely a birth date); with
+        mask_dates=False it is kept as an ISO date."""
+        born = dt.date(1984, 3, 17)
+        assert self._run(reason=born)["reason"] == REDACTED
+        kept = PiiRedactor(mask_dates=False)(None, "info", {"event": "x", "reason": born})
+        assert kept["reason"] == "1984-03-17"
+
+    def test_exc_info_true_renders_the_current_exception(self) -> None:
+        """``exc_info=True`` (the stdlib way) renders the exception being handled."""
+        try:
+            raise KeyError("x")
+        except KeyError:
+            out = self._run(exc_info=True)
+        assert out["error_type"] == "KeyError"
+
+    def test_an_exception_that_holds_itself_is_harvested_without_looping(self) -> None:
+        """An exception whose arguments refer back to it (a cycle) still gets its person
+        values masked, and the redactor does not recurse for ever."""
+        exc = ValueError({"surname": "Okonkwo"})
+        exc.args = (*exc.args, exc)
+        out = self._run(exc_info=exc, reason="Okonkwo refused")
+        assert out["reason"] == f"{REDACTED} refused"
+
+    def test_a_person_six_levels_deep_is_still_harvested(self) -> None:
+        """Harvesting follows nested data six levels below the event (an order inside a
+        batch inside a message...); a name found there is masked in the text."""
+        nested: dict[str, Any] = {"surname": "Okonkwo"}
+        for level in range(5):
+            nested = {f"level{level}": nested}
+        assert self._run(payload=nested, reason="Okonkwo refused")["reason"] == \
+            f"{REDACTED} refused"
+
+    def test_a_longer_value_is_masked_whole_before_a_shorter_one_inside_it(self) -> None:
+        """"Annabel" is masked as one value, not as "Anna" followed by a readable "bel"."""
+        with redacting({"protected_persons": [{"name": {"surname": "Annabel",
+                                                        "given": "Anna"}}]}):
+            assert self._run(reason="Annabel and Anna")["reason"] == \
+                f"{REDACTED} and {REDACTED}"
+
+    def test_data_that_contains_itself_is_harvested_without_looping(self) -> None:
+        """A dict or list that refers back to itself still has its names masked."""
+        person: dict[str, Any] = {"surname": "Okonkwo"}
+        person["self"] = person
+        listed: list[Any] = [{"surname": "Lindqvist"}]
+        listed.append(listed)
+        out = self._run(payload=person, extra=listed, reason="Okonkwo, Lindqvist")
+        assert out["reason"] == f"{REDACTED}, {REDACTED}"
+
+    def test_scars_marks_and_tattoos_are_masked_in_free_text(self) -> None:
+        """A tattoo description identifies a person as well as a name does."""
+        order = {"restrained_persons": [{"name": {"surname": "Okonkwo"},
+                                         "scars_marks_tattoos": ["rose on left wrist"]}]}
+        with redacting(order):
+            out = self._run(reason="suspect has a rose on left wrist")
+        assert out["reason"] == f"suspect has a {REDACTED}"
+
+    def test_the_bridge_keys_are_not_counted_as_dropped(self) -> None:
+        """The stdlib bridge's own keys (positional_args, stack_info) are harvested and
+        dropped, but not counted as the caller's dropped fields."""
+        out = self._run(positional_args=("a",), stack_info=None, state="SENT")
+        assert out == {"event": "x", "state": "SENT"}
+
+    def test_rules_for_short_and_long_values(self) -> None:
+        """Values of 4+ characters are masked wherever they appear (GarciaLopez, Rosalind),
+        shorter ones only as words (Lan is not masked in "islander"), single letters (a
+        middle initial) not at all."""
+        person = {"name": {"surname": "Garcia", "given": "Rosa", "middle": "Q"}}
+        with redacting({"protected_persons": [person, {"name": {"surname": "Lan"}}]}):
+            out = self._run(reason="Rosalind GarciaLopez, Q Street, islander, Lan")
+        assert out["reason"] == (f"{REDACTED}lind {REDACTED}Lopez, Q Street, islander, "
+                                 f"{REDACTED}")
+
+    def test_addresses_are_masked_in_free_text(self) -> None:
+        """An address, street or city of a person is personal data like a name."""
+        person = {"name": {"surname": "Okonkwo"}, "address": "1200 Elm Ave",
+                  "city": "Bakersfield"}
+        with redacting({"protected_persons": [person]}):
+            out = self._run(reason="served at 1200 Elm Ave, Bakersfield")
+        assert out["reason"] == f"served at {REDACTED}, {REDACTED}"
+
+    def test_an_identifier_without_a_value_is_skipped(self) -> None:
+        """Half-filled input (an identifier with no value) is harvested without failing."""
+        order = {"restrained_persons": [{"name": {"surname": "Okonkwo"},
+                                         "identifiers": [{"kind": "ssn"}, "B1234567"]}]}
+        with redacting(order):
+            assert self._run(reason="Okonkwo")["reason"] == REDACTED
+
+    def test_a_person_deep_in_an_exceptions_arguments_is_harvested(self) -> None:
+        """An exception carrying nested data (a failed batch) has its names masked too."""
+        nested: dict[str, Any] = {"surname": "Okonkwo"}
+        for level in range(5):
+            nested = {f"level{level}": nested}
+        out = self._run(exc_info=ValueError(nested), reason="Okonkwo refused")
+        assert out["reason"] == f"{REDACTED} refused"
+
+    def test_a_model_five_levels_deep_is_harvested(self) -> None:
+        """A name model (PersonName) nested in data is harvested like a dict."""
+        nested: Any = PersonName(surname="Okonkwo")
+        for level in range(4):
+            nested = {f"level{level}": nested} if level % 2 else [nested]
+        assert self._run(payload=nested, reason="Okonkwo")["reason"] == REDACTED
+
+    def test_exc_info_as_a_tuple_renders_the_exception(self) -> None:
+        """``exc_info=sys.exc_info()`` (a tuple) renders the exception it holds."""
+        import sys
+
+        try:
+            raise KeyError("x")
+        except KeyError:
+            out = self._run(exc_info=sys.exc_info())
+        assert out["error_type"] == "KeyError"
+
     def test_event_must_be_allowed(self) -> None:
         """An allow-list without 'event' is a configuration mistake."""
         with pytest.raises(ValueError, match="event"):
@@ -205,6 +356,29 @@ class TestExceptions:
         assert "Ramírez" not in json.dumps(rendered, ensure_ascii=False)
         assert any("test_foreign_exception" in f for f in rendered["traceback"])
 
+    def test_a_chained_exception_names_its_cause_not_itself(self) -> None:
+        """``raise ... from`` renders the frames of both, marking the cause as the cause."""
+        try:
+            try:
+                raise KeyError("inner")
+            except KeyError as inner:
+                raise ValueError("outer") from inner
+        except ValueError as exc:
+            rendered = render_exception(exc)
+        assert "caused by KeyError" in rendered["traceback"]
+        assert "caused by ValueError" not in rendered["traceback"]
+
+    def test_an_exception_raised_while_handling_another_names_it(self) -> None:
+        """Implicit chaining (an error inside an ``except``) is followed like ``from``."""
+        try:
+            try:
+                raise KeyError("inner")
+            except KeyError:
+                raise ValueError("outer")  # noqa: B904 - the implicit chain is the point
+        except ValueError as exc:
+            rendered = render_exception(exc)
+        assert "caused by KeyError" in rendered["traceback"]
+
     def test_engine_error_keeps_message_and_paths(self) -> None:
         """An engine error's message and field paths are rendered (they carry no values)."""
         exc = OrderInvalid([FieldError("service.served_at", "is before issuance")])
@@ -214,6 +388,51 @@ class TestExceptions:
 
 
 class TestConfiguration:
+    def test_lines_are_json_with_sorted_keys_and_utc_timestamps(
+            self, output: io.StringIO) -> None:
+        """One JSON object per line, keys sorted (stable for diffs and shippers), the
+        timestamp in UTC."""
+        structlog.get_logger("engine.x").info("sent", state="SENT", attempt=1)
+        (line,) = output.getvalue().splitlines()
+        record = json.loads(line)
+        assert list(record) == sorted(record)
+        assert record["timestamp"].endswith("Z")
+
+    def test_console_lines_have_no_colour_codes(self) -> None:
+        """json=False writes plain text (no ANSI colour escapes in log files)."""
+        buffer = io.StringIO()
+        root = logging.getLogger()
+        handlers = list(root.handlers)
+        try:
+            configure_logging("INFO", json=False, stream=buffer)
+            structlog.get_logger().warning("hello", state="sent")
+        finally:
+            structlog.reset_defaults()
+            root.handlers[:] = handlers
+        assert "hello" in buffer.getvalue() and "\x1b[" not in buffer.getvalue()
+
+    def test_library_percent_arguments_are_harvested(self, output: io.StringIO) -> None:
+        """A library's %-arguments are seen by the redactor, so a person passed as one is
+        masked wherever the line mentions the name."""
+        logging.getLogger("pika.x").warning("%s: %s", {"surname": "Okonkwo"},
+                                            "Okonkwo unreachable")
+        assert "Okonkwo" not in output.getvalue()
+        assert lines(output)[0]["event"].endswith(f"{REDACTED} unreachable")
+
+    def test_configuring_keeps_other_handlers(self, output: io.StringIO) -> None:
+        """configure_logging replaces only its own handler, not one a host app added."""
+        other = logging.StreamHandler(io.StringIO())
+        logging.getLogger().addHandler(other)
+        configure_logging("DEBUG", stream=output)
+        assert other in logging.getLogger().handlers
+
+    def test_the_level_may_be_a_number_or_any_case_name(self, output: io.StringIO) -> None:
+        """``logging.WARNING`` and ``"warning"`` both set the level."""
+        configure_logging(logging.WARNING, stream=output)
+        assert logging.getLogger().level == logging.WARNING
+        configure_logging("error", stream=output)
+        assert logging.getLogger().level == logging.ERROR
+
     def test_console_mode_is_redacted_too(self) -> None:
         """json=False renders a readable line through the same redactor."""
         buffer = io.StringIO()

@@ -1,21 +1,15 @@
-"""The receiver with the real CLETS format: layout validation, CLETS acks, records found by NIC.
-
-Needs ``engine.clets`` (branch ``clets``); until it is merged these tests are skipped.
-"""
+"""The receiver with the real CLETS format: layout validation, CLETS acks, records found by NIC."""
 
 from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
 
-import pytest
-
+from engine import clets
 from engine.acks import Accepted, Rejected
 from engine.formats import RenderContext
 from engine.intake import decode_order
 from engine.receiver import Receiver
-
-clets = pytest.importorskip("engine.clets", reason="engine.clets is merged from branch clets")
 
 ORDERS = Path(__file__).parent.parent / "fixtures" / "orders"
 SENT_AT = dt.datetime(2026, 11, 23, 18, 0, tzinfo=dt.UTC)

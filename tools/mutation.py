@@ -1,0 +1,189 @@
+"""Mutation testing of the modules that carry the engine's invariants: ``make mutation``.
+
+For each module in `TARGETS`, cosmic-ray (a maintained mutation tester) makes every small
+deliberate bug its operators know (a ``<`` for a ``<=``, a ``True`` for a ``False``, a
+removed ``break``...) and runs only that module's own test files against each one. A
+mutant the tests do not catch "survives": docs/testing.md lists every survivor, each
+killed by a new test or explained as equivalent.
+
+It works on a copy of the checkout in a temporary folder (cosmic-ray rewrites the module
+file in place for each mutant), so the working tree is never left mutated. It is CPU-bound:
+``make mutation`` runs it under ``nice -n 19``.
+
+    python tools/mutation.py                     # every target
+    python tools/mutation.py breaker retry       # some targets
+    python tools/mutation.py --json out.json ... # scores and survivors as JSON as well
+    python tools/mutation.py --recheck out.json  # re-run only the recorded survivors
+
+``--recheck`` applies each survivor of an earlier run again (``cosmic-ray apply``) and runs
+its target's tests: after tests were added for survivors, it gives the new score without
+re-running the mutants that were already killed (adding tests cannot revive them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+#: target name -> (module file, the test files that state its behaviour)
+TARGETS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "breaker": ("engine/breaker.py", ("tests/core/test_core_retry_breaker.py",)),
+    "retry": ("engine/retry.py", ("tests/core/test_core_retry_breaker.py",)),
+    "logging": ("engine/logging.py", ("tests/ops/test_ops_logging.py",)),
+    "clets_text": ("engine/clets/text.py", ("tests/clets/test_clets_text.py",)),
+    "court_calendar": ("engine/court_calendar.py", ("tests/ops/test_ops_court_calendar.py",)),
+    "deadlines": ("engine/deadlines.py", ("tests/ops/test_ops_deadlines.py",)),
+    "intake_ack": ("engine/intake_amqp.py", ("tests/core/test_core_intake.py",
+                                             "tests/core/test_core_intake_tls_errors.py")),
+    "transmitter": ("engine/transmitter.py", ("tests/core/test_core_transmitter.py",
+                                              "tests/core/test_core_retry_breaker.py")),
+    "ledger": ("engine/ledger/repository.py", ("tests/ledger/",)),
+    "niem_render": ("engine/niem/render.py", ("tests/niem/test_niem_render.py",
+                                              "tests/niem/test_niem_xpaths.py")),
+    "niem_read": ("engine/niem/read.py", ("tests/niem/test_niem_read.py",
+                                          "tests/niem/test_niem_roundtrip.py")),
+    "checks": ("engine/checks.py", ("tests/test_checks.py",)),
+}
+
+#: Operators left out, with the reason: each makes only mutants no test can tell apart.
+EXCLUDED_OPERATORS = [
+    # ``x + y`` -> ``x >> y`` and the like on str/dates raise TypeError at once, and the
+    # bit-shift/bitwise variants of arithmetic make a flood of such crash-only mutants;
+    # the arithmetic swaps that matter (+ <-> -, * <-> /) are kept.
+    r"core/ReplaceBinaryOperator_.*_(RShift|LShift|BitOr|BitAnd|BitXor|Pow|FloorDiv|Mod)",
+    r"core/ReplaceBinaryOperator_(RShift|LShift|BitOr|BitAnd|BitXor|Pow|FloorDiv|Mod)_.*",
+]
+
+
+def _copy_checkout(into: Path) -> None:
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO,
+                           check=True, capture_output=True, text=True).stdout.splitlines()
+    for name in files:
+        source = REPO / name
+        if source.is_file():
+            target = into / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    shared = REPO.parent / "shared"
+    if shared.exists() and not (into.parent / "shared").exists():
+        (into.parent / "shared").symlink_to(shared)
+
+
+def _config(module: str, tests: tuple[str, ...], timeout: float) -> str:
+    command = " ".join([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
+                        "-p", "no:randomly", *tests])
+    excluded = ", ".join(json.dumps(p) for p in EXCLUDED_OPERATORS)
+    return (f'[cosmic-ray]\nmodule-path = "{module}"\ntimeout = {timeout}\n'
+            f'excluded-modules = []\ntest-command = "{command}"\n\n'
+            f'[cosmic-ray.distributor]\nname = "local"\n\n'
+            f'[cosmic-ray.filters.operators-filter]\nexclude-operators = [{excluded}]\n')
+
+
+def run_target(name: str, *, timeout: float) -> dict[str, object]:
+    module, tests = TARGETS[name]
+    bin_dir = Path(sys.executable).parent
+    with tempfile.TemporaryDirectory(prefix=f"mutation-{name}-") as tmp:
+        work = Path(tmp) / "repo"
+        _copy_checkout(work)
+        config, session = work / "cosmic-ray.toml", work / "session.sqlite"
+        config.write_text(_config(module, tests, timeout), encoding="utf-8")
+        env = {**os.environ, "CI": "1"}
+        step = {"cwd": work, "env": env, "check": True}
+        subprocess.run([bin_dir / "cosmic-ray", "init", config, session], **step)
+        subprocess.run([bin_dir / "cr-filter-operators", session, config], **step)
+        subprocess.run([bin_dir / "cr-filter-pragma", session], **step)
+        subprocess.run([bin_dir / "cosmic-ray", "baseline", config], **step)
+        subprocess.run([bin_dir / "cosmic-ray", "exec", config, session], **step)
+        dump = subprocess.run([bin_dir / "cosmic-ray", "dump", session], cwd=work, env=env,
+                              check=True, capture_output=True, text=True).stdout
+    killed, survivors, skipped, killed_lines = 0, [], 0, []
+    for line in dump.splitlines():
+        item, result = json.loads(line)
+        if result is None or result.get("worker_outcome") == "skipped":
+            skipped += 1
+            continue
+        if result.get("test_outcome") == "survived":
+            mutation = item["mutations"][0]
+            survivors.append({"line": mutation["start_pos"][0],
+                              "operator": mutation["operator_name"],
+                              "occurrence": mutation["occurrence"],
+                              "diff": result.get("diff", "")})
+        else:
+            killed += 1  # killed, or incompetent (the mutant cannot even run)
+            killed_lines.append(item["mutations"][0]["start_pos"][0])
+    total = killed + len(survivors)
+    return {"target": name, "module": module, "tests": list(tests), "mutants": total,
+            "killed": killed, "survived": len(survivors), "skipped": skipped,
+            "score": round(100 * killed / total, 1) if total else None,
+            "survivors": sorted(survivors, key=lambda s: s["line"]),
+            "killed_lines": sorted(killed_lines)}
+
+
+def recheck(result: dict[str, object]) -> dict[str, object]:
+    """Run a target's recorded survivors against its current tests."""
+    name = str(result["target"])
+    module, tests = TARGETS[name]
+    bin_dir = Path(sys.executable).parent
+    still: list[dict[str, object]] = []
+    with tempfile.TemporaryDirectory(prefix=f"mutation-recheck-{name}-") as tmp:
+        work = Path(tmp) / "repo"
+        _copy_checkout(work)
+        original = (work / module).read_bytes()
+        env = {**os.environ, "CI": "1"}
+        command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests]
+        for survivor in result["survivors"]:  # type: ignore[attr-defined]
+            subprocess.run([bin_dir / "cosmic-ray", "apply", module, survivor["operator"],
+                            str(survivor["occurrence"])], cwd=work, env=env, check=True,
+                           capture_output=True)
+            try:
+                outcome = subprocess.run(command, cwd=work, env=env, capture_output=True,
+                                         timeout=300)
+                survived = outcome.returncode == 0
+            except subprocess.TimeoutExpired:
+                survived = False  # a mutant that hangs the tests is caught by the timeout
+            finally:
+                (work / module).write_bytes(original)
+            if survived:
+                still.append(survivor)
+    killed = int(result["mutants"]) - len(still)  # type: ignore[call-overload]
+    return {**result, "killed": killed, "survived": len(still), "survivors": still,
+            "score": round(100 * killed / int(result["mutants"]), 1)}  # type: ignore[call-overload]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("targets", nargs="*", choices=[[], *TARGETS], default=[],
+                        help="targets to run (default: all)")
+    parser.add_argument("--timeout", type=float, default=120.0,
+                        help="seconds one mutant's test run may take")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--recheck", type=Path,
+                        help="re-run only the survivors recorded in this JSON result file")
+    args = parser.parse_args(argv)
+    results = []
+    earlier = ({r["target"]: r for r in json.loads(args.recheck.read_text(encoding="utf-8"))}
+               if args.recheck else {})
+    for name in args.targets or (list(earlier) if earlier else list(TARGETS)):
+        result = (recheck(earlier[name]) if earlier else
+                  run_target(name, timeout=args.timeout))
+        results.append(result)
+        print(f"{name}: {result['module']}: {result['killed']}/{result['mutants']} killed "
+              f"({result['score']}%), {result['survived']} survived", flush=True)
+        for survivor in result["survivors"]:  # type: ignore[attr-defined]
+            print(f"  survived line {survivor['line']}: {survivor['operator']}\n"
+                  f"{survivor['diff']}", flush=True)
+        if args.json:
+            args.json.write_text(json.dumps(results, indent=1), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
