@@ -93,7 +93,7 @@ def run_replicas(replicas: int, orders: int, *, versions: int = 1,
     connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
     try:
         assert receiver.stdout is not None
-        url = receiver.stdout.readline().decode().split(" on ", 1)[1].split(",", 1)[0]
+        url = receiver.stdout.readline().decode().split(" on ", 1)[1].split()[0].rstrip(",")
         config = work / "engine.yaml"
         config.write_text(json.dumps({
             "amqp": {"intake_queue": amqp.intake_queue,

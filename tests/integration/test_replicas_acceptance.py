@@ -150,7 +150,8 @@ def test_three_replica_processes_one_killed_lose_nothing_and_register_nothing_tw
     try:
         assert receiver.stdout is not None
         first_line = receiver.stdout.readline().decode()
-        receiver_url = first_line.split(" on ", 1)[1].split(",", 1)[0]
+        # "... on URL, ... (PLAINTEXT ...)": the URL is the word after " on "
+        receiver_url = first_line.split(" on ", 1)[1].split()[0].rstrip(",")
         assert receiver_url.startswith("http://127.0.0.1:"), first_line
         write_config(config, sfx=sfx, ledger_url=pg_url, receiver_url=receiver_url)
         from engine.config import load_config
