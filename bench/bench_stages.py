@@ -62,8 +62,8 @@ def main() -> int:
 
     sys.path.insert(0, str(args.code.resolve()))
     import engine
+    from engine.canonical import decode_order, order_from_dict, order_to_dict
     from engine.formats import RenderContext
-    from engine.intake import decode_order, order_from_dict, order_to_dict
     from engine.model import Action
 
     renderers = {stage: _resolve(target) for stage, target in RENDERERS.items()}

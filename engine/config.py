@@ -22,8 +22,8 @@ from typing import Any
 
 import yaml
 
-from engine.breaker import DEFAULT_BREAKER, BreakerPolicy
-from engine.retry import DEFAULT_RESCHEDULE, DEFAULT_RETRY, RetryPolicy
+from engine.reliability.breaker import DEFAULT_BREAKER, BreakerPolicy
+from engine.reliability.retry import DEFAULT_RESCHEDULE, DEFAULT_RETRY, RetryPolicy
 
 __all__ = [
     "AMQP_URL_ENV",

@@ -22,22 +22,22 @@ from pathlib import Path
 import structlog
 
 from engine import mappings
-from engine.ack_intake import AmqpAckConsumer, FileAckPoller
+from engine.acks.consumers import AmqpAckConsumer, FileAckPoller
+from engine.acks.correlator import AckParser, Correlator
 from engine.clets import parse_clets_ack, render_clets
 from engine.config import ConfigError, DestinationConfig, EngineConfig, mapping_path
-from engine.correlator import AckParser, Correlator
-from engine.deadlines import due_at
+from engine.delivery.transmitter import Transmitter
 from engine.errors import DecodeError
 from engine.formats import Renderer, destination_facts
-from engine.hooks import EngineHooks
-from engine.intake_amqp import AmqpIntake
-from engine.intake_spool import SpoolIntake
+from engine.intake.amqp import AmqpIntake
+from engine.intake.pipeline import MappingLoader, Pipeline
+from engine.intake.prepare_pool import PreparePool
+from engine.intake.spool import SpoolIntake
+from engine.law.deadlines import due_at
 from engine.ledger import Ledger, open_ledger
 from engine.model import Order
 from engine.niem import parse_niem_ack, render_niem
-from engine.pipeline import MappingLoader, Pipeline
-from engine.prepare_pool import PreparePool
-from engine.transmitter import Transmitter
+from engine.observability.hooks import EngineHooks
 from engine.transports import build_transport
 from engine.transports.base import Transport
 

@@ -24,8 +24,8 @@ from typing import TypeVar
 
 from hypothesis import strategies as st
 
-from engine.deadlines import DEFAULT_POLICY
-from engine.legal_rules import (
+from engine.law.deadlines import DEFAULT_POLICY
+from engine.law.rules import (
     BRADY_PROTECTED,
     default_expiration,
     latest_expiration,

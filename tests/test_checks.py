@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.checks import check_order, order_problems
+from engine.canonical import decode_order
 from engine.errors import OrderInvalid
-from engine.intake import decode_order
+from engine.law.checks import check_order, order_problems
 from engine.model import (
     Action,
     Condition,

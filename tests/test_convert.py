@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hypothesis import given
 
-from engine.convert import _preview_mcn
+from engine.cli.convert import _preview_mcn
 from engine.formats import RenderContext
 from tests.strategies import orders
 

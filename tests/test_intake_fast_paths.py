@@ -15,8 +15,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from engine.errors import DecodeError
-from engine.intake import (
+from engine.canonical import (
     MAX_NESTING,
     _loads,
     _nesting_depth,
@@ -24,6 +23,7 @@ from engine.intake import (
     decode_order,
     key_ref,
 )
+from engine.errors import DecodeError
 
 
 def reference_nesting_depth(raw: str) -> int:

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.court_calendar import CourtCalendar
-from engine.deadlines import DEFAULT_POLICY, RiskState, due_at
-from engine.intake import order_from_dict
+from engine.canonical import order_from_dict
+from engine.law.court_calendar import CourtCalendar
+from engine.law.deadlines import DEFAULT_POLICY, RiskState, due_at
 
 REPO = Path(__file__).parents[1]
 PACIFIC = dt.timezone(dt.timedelta(hours=-8))
@@ -149,6 +149,6 @@ def test_a_proof_of_service_counts_from_its_filing_when_that_is_later() -> None:
 
 
 def test_the_shipped_deadline_file_is_the_built_in_policy() -> None:
-    from engine.deadlines import DeadlinePolicy
+    from engine.law.deadlines import DeadlinePolicy
 
     assert DeadlinePolicy.load(REPO / "config" / "deadlines.yaml") == DEFAULT_POLICY

@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 
+from engine.canonical import order_from_dict
 from engine.config import load_config
 from engine.errors import OrderInvalid
-from engine.intake import order_from_dict
+from engine.intake.pipeline import IntakeMessage, build_steps, prepare
 from engine.ledger import IntakeRecord
-from engine.pipeline import IntakeMessage, build_steps, prepare
 from engine.runner import real_parts
 from tests.strategies import orders
 
@@ -302,8 +302,8 @@ def test_the_clock_skew_is_configured_and_checked() -> None:
 @given(orders())
 def test_what_the_law_adds_is_lawful_and_added_once(order) -> None:  # type: ignore[no-untyped-def]
     """Derived values pass every check, and applying the law again derives nothing."""
-    from engine.checks import check_order
-    from engine.derivations import apply_law
+    from engine.law.checks import check_order
+    from engine.law.derivations import apply_law
 
     applied = apply_law(order)
     check_order(applied.order)

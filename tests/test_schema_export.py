@@ -11,10 +11,10 @@ import pytest
 import yaml
 from hypothesis import given, settings
 
+from engine.canonical import order_to_dict
 from engine.cli import main
-from engine.intake import order_to_dict
+from engine.cli.schema_export import SCHEMA_ID, canonical_order_schema, render_schema
 from engine.model import SCHEMA_VERSION
-from engine.schema_export import SCHEMA_ID, canonical_order_schema, render_schema
 from tests.conftest import FIXTURES, ORDER_FIXTURES, TESTS
 from tests.strategies import orders
 

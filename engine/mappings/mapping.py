@@ -14,8 +14,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from engine.canonical import order_from_dict
 from engine.errors import FieldError, InputError, OrderInvalid
-from engine.intake import order_from_dict
 from engine.mappings.compiler import CompiledMapping, compile_mapping
 from engine.mappings.runtime import Run
 from engine.mappings.sources import CsvSource

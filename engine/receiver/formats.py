@@ -27,9 +27,9 @@ from typing import Any
 
 from lxml import etree
 
-from engine.acks import Accepted, Acknowledgement, Rejected
+from engine.ack_types import Accepted, Acknowledgement, Rejected
+from engine.canonical import decode_order
 from engine.errors import AckError
-from engine.intake import decode_order
 from engine.safexml import parse_untrusted_xml
 
 __all__ = [

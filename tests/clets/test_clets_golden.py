@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from engine.canonical import decode_order, order_from_dict
 from engine.clets import render_clets, validate_clets
-from engine.derivations import apply_law
 from engine.formats import RenderContext
-from engine.intake import decode_order, order_from_dict
+from engine.law.derivations import apply_law
 from engine.model import Action, Order
 from tests.conftest import FIXTURES, ORDER_FIXTURES
 

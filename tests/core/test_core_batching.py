@@ -10,7 +10,7 @@ import pytest
 
 from engine.errors import TransportError, TransportUnavailable
 from engine.ledger import AckKind, State
-from engine.stand_ins import StandInReceiver
+from engine.receiver.stand_ins import StandInReceiver
 from engine.transports.base import Envelope, Receipt, Transport
 from tests.core.core_harness import Core, order_message
 
@@ -104,7 +104,7 @@ class TestBatchedSend:
 
     def test_an_open_breaker_sends_no_batch(self, core: Core, batch: BatchTransport) -> None:
         """Once the destination's breaker is open, no further batch is attempted."""
-        from engine.breaker import BreakerState
+        from engine.reliability.breaker import BreakerState
 
         core.receiver.down = True
         core.intake(*(order_message(k) for k in keys(3)))

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from engine.cli import main
+from engine.intake.pipeline import Pipeline
 from engine.ledger import Ledger, open_database
-from engine.pipeline import Pipeline
-from engine.stand_ins import stand_in_render
+from engine.receiver.stand_ins import stand_in_render
 from tests.core.core_harness import order_message
 
 
@@ -165,8 +165,8 @@ class TestEmbeddedRun:
         endpoint, says so, and delivers a spooled order."""
         import time
 
+        from engine.cli.demo import embedded_endpoint
         from engine.config import EngineConfig, LedgerConfig
-        from engine.demo import embedded_endpoint
         from engine.runner import EngineRunner
 
         config, parts = embedded_endpoint(EngineConfig(
@@ -195,8 +195,8 @@ class TestEmbeddedRun:
             EngineConfig,
             LedgerConfig,
         )
+        from engine.receiver.stand_ins import StandInReceiver
         from engine.runner import EngineRunner, Parts
-        from engine.stand_ins import StandInReceiver
 
         config = EngineConfig(
             ledger=LedgerConfig(url=f"sqlite:///{tmp_path / 'l.db'}"),
@@ -214,8 +214,8 @@ class TestRunnerPerDestination:
         """With two destinations, each transmitter sends only its destination's orders, so
         one destination's outage or slowness cannot hold up the other's."""
         from engine.config import CourtConfig, DestinationConfig, EngineConfig, LedgerConfig
+        from engine.receiver.stand_ins import StandInReceiver, parse_stand_in_ack
         from engine.runner import EngineRunner, Parts
-        from engine.stand_ins import StandInReceiver, parse_stand_in_ack
 
         receivers = {"a": StandInReceiver(down=True), "b": StandInReceiver()}
         config = EngineConfig(
@@ -230,7 +230,7 @@ class TestRunnerPerDestination:
             transport_factory=lambda dest: receivers[dest.name].transport()))
         court_b = json.loads(order_message("B-1").body)
         court_b["court"]["ori"] = "CA001013J"
-        from engine.pipeline import IntakeMessage
+        from engine.intake.pipeline import IntakeMessage
 
         runner.pipeline.run([order_message("A-1"), IntakeMessage(json.dumps(court_b).encode())])
         by_name = {next(iter(t.breakers)): t for t in runner.transmitters}

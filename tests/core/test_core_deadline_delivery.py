@@ -8,12 +8,12 @@ import datetime as dt
 
 import pytest
 
-from engine.breaker import BreakerPolicy, CircuitBreaker
-from engine.correlator import Correlator
+from engine.acks.correlator import Correlator
+from engine.delivery.transmitter import Transmitter
 from engine.ledger import State
-from engine.retry import RetryPolicy, deadline_capped
-from engine.stand_ins import parse_stand_in_ack, stand_in_render
-from engine.transmitter import Transmitter
+from engine.receiver.stand_ins import parse_stand_in_ack, stand_in_render
+from engine.reliability.breaker import BreakerPolicy, CircuitBreaker
+from engine.reliability.retry import RetryPolicy, deadline_capped
 from tests.core.core_harness import Core, FakeClock, order_message
 
 #: A long backoff (5 min, up to 15) and a short probe interval (30 s): the case where
@@ -173,8 +173,8 @@ class TestConfig:
     def test_the_margin_comes_from_the_config(self, tmp_path) -> None:  # type: ignore[no-untyped-def]
         """`transmitter.deadline_margin` (seconds) reaches every destination's transmitter."""
         from engine.config import parse_config
+        from engine.receiver.stand_ins import StandInReceiver
         from engine.runner import EngineRunner, Parts
-        from engine.stand_ins import StandInReceiver
 
         config = parse_config({
             "ledger": {"url": f"sqlite:///{tmp_path / 'l.db'}"},

@@ -12,10 +12,10 @@ import json
 
 from engine.config import CourtConfig, DestinationConfig, EngineConfig
 from engine.formats import DestinationFacts, RenderContext, Rendered, destination_facts
+from engine.intake.pipeline import Pipeline
 from engine.ledger import State
 from engine.model import Order
-from engine.pipeline import Pipeline
-from engine.stand_ins import stand_in_render
+from engine.receiver.stand_ins import stand_in_render
 from tests.core.core_harness import Core, order_message
 
 KEY = "CA019015J/LA-DV-1"

@@ -3,7 +3,7 @@ never stops an order."""
 
 from __future__ import annotations
 
-from engine.hooks import EngineHooks
+from engine.observability.hooks import EngineHooks
 from tests.core.core_harness import Core, order_message
 
 

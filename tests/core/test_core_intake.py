@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from engine.errors import LedgerError
-from engine.intake_amqp import Delivery, IntakeBatch
-from engine.intake_spool import SpoolIntake
+from engine.intake.amqp import Delivery, IntakeBatch
+from engine.intake.pipeline import IntakeMessage, Pipeline
+from engine.intake.spool import SpoolIntake
 from engine.ledger import LedgerRefused
-from engine.pipeline import IntakeMessage, Pipeline
-from engine.retry import RetryPolicy
+from engine.reliability.retry import RetryPolicy
 from tests.core.core_harness import Core, order_message
 
 NO_WAIT = RetryPolicy(max_retries=2, initial_interval=0, max_interval=0, jitter=0)
@@ -150,8 +150,8 @@ class TestMappedCourt:
         the mapping's reason."""
         from engine.config import parse_config
         from engine.ledger import Ledger, State, open_database
+        from engine.receiver.stand_ins import stand_in_render
         from engine.runner import real_parts
-        from engine.stand_ins import stand_in_render
 
         repo = Path(__file__).parents[2]
         config = parse_config({
@@ -182,8 +182,8 @@ class TestRefusedCourtFiles:
     def _pipeline(self, tmp_path: Path) -> tuple[Pipeline, Path]:
         from engine.config import parse_config
         from engine.ledger import Ledger, open_database
+        from engine.receiver.stand_ins import stand_in_render
         from engine.runner import real_parts
-        from engine.stand_ins import stand_in_render
 
         repo = Path(__file__).parents[2]
         config = parse_config({
@@ -243,8 +243,8 @@ class TestCourtSources:
     def _pipeline(self, tmp_path: Path) -> Pipeline:
         from engine.config import parse_config
         from engine.ledger import Ledger, open_database
+        from engine.receiver.stand_ins import stand_in_render
         from engine.runner import real_parts
-        from engine.stand_ins import stand_in_render
 
         repo = Path(__file__).parents[2]
         config = parse_config({

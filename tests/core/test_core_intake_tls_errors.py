@@ -10,9 +10,10 @@ import threading
 
 import pytest
 
-from engine import ack_intake, intake_amqp
+from engine.acks import consumers as ack_intake
 from engine.config import AmqpConfig
-from engine.retry import RetryPolicy
+from engine.intake import amqp as intake_amqp
+from engine.reliability.retry import RetryPolicy
 
 FAST = RetryPolicy(max_retries=0, initial_interval=0.001, max_interval=0.001,
                    max_elapsed=1.0, jitter=0)

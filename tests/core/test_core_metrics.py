@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.core_metrics import MetricsHooks
+from engine.observability.core_metrics import MetricsHooks
 from tests.core.core_harness import Core, order_message
 
 
@@ -43,7 +43,7 @@ class TestMetricsHooks:
 
     def test_invalid_and_rejected_orders_are_counted(self, core: Core) -> None:
         """An unreadable message counts as invalid at decode; a refused one as rejected."""
-        from engine.pipeline import IntakeMessage
+        from engine.intake.pipeline import IntakeMessage
 
         metrics = FakeMetrics()
         attach(core, MetricsHooks(metrics))  # type: ignore[arg-type]

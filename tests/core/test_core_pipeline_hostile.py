@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.pipeline import IntakeMessage
+from engine.intake.pipeline import IntakeMessage
 
 HOSTILE = Path(__file__).parents[1] / "fixtures" / "hostile"
 

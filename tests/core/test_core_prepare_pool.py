@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from engine.config import ConfigError, load_config, parse_config
+from engine.intake.pipeline import IntakeMessage, build_steps, prepare
+from engine.intake.prepare_pool import PreparePool, _split
 from engine.ledger import IntakeRecord
-from engine.pipeline import IntakeMessage, build_steps, prepare
-from engine.prepare_pool import PreparePool, _split
 from engine.runner import real_parts
 
 REPO = Path(__file__).parents[2]
@@ -91,7 +91,7 @@ def test_workers_end_when_the_engine_process_is_killed(tmp_path: Path) -> None:
         sys.path.insert(0, {str(REPO)!r})
         from pathlib import Path
         from engine.config import load_config
-        from engine.prepare_pool import PreparePool
+        from engine.intake.prepare_pool import PreparePool
         if __name__ == "__main__":  # spawn imports this module again in each worker
             pool = PreparePool(load_config(Path({str(REPO / "config" / "engine.yaml")!r}),
                                            env={{}}), 2, fallback=lambda ms: [])

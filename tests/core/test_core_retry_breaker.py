@@ -7,9 +7,9 @@ import random
 
 import pytest
 
-from engine.breaker import BreakerPolicy, BreakerState, CircuitBreaker
 from engine.errors import DestinationRejected, TransportUnavailable
-from engine.retry import RetryPolicy, durable_delay, in_process_retrying
+from engine.reliability.breaker import BreakerPolicy, BreakerState, CircuitBreaker
+from engine.reliability.retry import RetryPolicy, durable_delay, in_process_retrying
 from tests.core.core_harness import FakeClock
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from engine.breaker import BreakerState
 from engine.errors import RenderError
 from engine.ledger import AckKind, State
+from engine.reliability.breaker import BreakerState
 from tests.core.core_harness import Core, order_message
 
 KEY = "CA019015J/LA-DV-1"
@@ -113,7 +113,7 @@ class TestAsyncAcks:
     def test_ack_files_are_applied_then_archived(self, core: Core, tmp_path) -> None:  # type: ignore[no-untyped-def]
         """The file inbox poller feeds each ack file to the correlator, then moves it to
         .done/ so it is not read twice."""
-        from engine.ack_intake import FileAckPoller
+        from engine.acks.consumers import FileAckPoller
 
         core.receiver.asynchronous = True
         core.intake(order_message())

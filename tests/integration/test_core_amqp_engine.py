@@ -23,17 +23,17 @@ from pathlib import Path
 import pika
 import pytest
 
-from engine.breaker import BreakerPolicy
+from engine.acks.correlator import Correlator
 from engine.config import AmqpConfig, CourtConfig, DestinationConfig, EngineConfig
-from engine.correlator import Correlator
-from engine.dead_letters import list_dead_letters, replay_dead_letters
+from engine.delivery.transmitter import Transmitter
 from engine.errors import LedgerError
-from engine.intake_amqp import ERROR_HEADER, AmqpIntake, declare_intake_topology
+from engine.intake.amqp import ERROR_HEADER, AmqpIntake, declare_intake_topology
+from engine.intake.dead_letters import list_dead_letters, replay_dead_letters
+from engine.intake.pipeline import Pipeline
 from engine.ledger import Ledger, LedgerRefused, State, open_database
-from engine.pipeline import Pipeline
-from engine.retry import RetryPolicy
-from engine.stand_ins import StandInReceiver, parse_stand_in_ack, stand_in_render
-from engine.transmitter import Transmitter
+from engine.receiver.stand_ins import StandInReceiver, parse_stand_in_ack, stand_in_render
+from engine.reliability.breaker import BreakerPolicy
+from engine.reliability.retry import RetryPolicy
 from tests import services
 from tests.services import AMQP_URL, require_broker
 
@@ -288,7 +288,7 @@ class TestAckQueue:
     def test_acks_on_the_ack_queue_reach_the_ledger(self, engine: Engine) -> None:
         """An asynchronous destination's ack, published on our ack queue, ACKs the order;
         a garbage message there is recorded as malformed and does not stop the consumer."""
-        from engine.ack_intake import AmqpAckConsumer
+        from engine.acks.consumers import AmqpAckConsumer
 
         engine.receiver.asynchronous = True
         engine.publish(order_body("ASYNC-1"))

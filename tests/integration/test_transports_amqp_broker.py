@@ -12,9 +12,9 @@ from pathlib import Path
 import pika
 import pytest
 
-from engine.acks import Accepted
+from engine.ack_types import Accepted
+from engine.canonical import decode_order, encode_order, order_to_dict
 from engine.errors import DestinationRejected, TransportUnavailable
-from engine.intake import decode_order, encode_order, order_to_dict
 from engine.receiver import AmqpReceiver, Receiver, parse_json_ack
 from engine.transports import AmqpTransport, AmqpTransportConfig, Envelope
 from engine.transports.amqp_settings import (

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from lxml import etree
 
-from engine.derivations import apply_law
 from engine.formats import RenderContext
+from engine.law.derivations import apply_law
 from engine.model import Action, Order
 from engine.niem import read_niem, render_niem
 from engine.niem.schema import message_schema

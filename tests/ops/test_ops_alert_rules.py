@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from engine.metrics import METRIC_NAMES
+from engine.observability.metrics import METRIC_NAMES
 from tests.services import require_promtool
 
 ROOT = Path(__file__).parents[2]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from engine.backlog import OpenVersion, ledger_snapshot_provider, snapshot_of
 from engine.model import OrderType
+from engine.observability.backlog import OpenVersion, ledger_snapshot_provider, snapshot_of
 
 UTC = dt.UTC
 NOW = dt.datetime(2026, 11, 23, 18, 0, tzinfo=UTC)

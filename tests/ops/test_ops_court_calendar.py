@@ -7,7 +7,7 @@ import datetime as dt
 import holidays
 import pytest
 
-from engine.court_calendar import CourtCalendar
+from engine.law.court_calendar import CourtCalendar
 
 D = dt.date
 

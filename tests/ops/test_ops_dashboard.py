@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from engine.metrics import METRIC_NAMES
+from engine.observability.metrics import METRIC_NAMES
 
 DASHBOARD = Path(__file__).parents[2] / "config" / "grafana" / "po-engine-dashboard.json"
 _METRIC = re.compile(r"\bpo_engine_[a-z0-9_]+")

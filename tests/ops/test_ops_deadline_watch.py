@@ -13,12 +13,17 @@ import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
-from engine.backlog import OpenVersion, snapshot_of
-from engine.deadlines import DEFAULT_POLICY, due_at
+from engine.canonical import decode_order
 from engine.errors import TransportUnavailable
-from engine.intake import decode_order
-from engine.metrics import BacklogSnapshot, MetricsServer, register_backlog, start_http
+from engine.law.deadlines import DEFAULT_POLICY, due_at
 from engine.model import Order
+from engine.observability.backlog import OpenVersion, snapshot_of
+from engine.observability.metrics import (
+    BacklogSnapshot,
+    MetricsServer,
+    register_backlog,
+    start_http,
+)
 from engine.transports.base import Envelope, MockTransport, Receipt
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "orders"

@@ -10,8 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.court_calendar import CourtCalendar
-from engine.deadlines import (
+from engine.canonical import decode_order
+from engine.errors import OrderInvalid
+from engine.law.court_calendar import CourtCalendar
+from engine.law.deadlines import (
     DEFAULT_CONFIG,
     DeadlineConfigError,
     DeadlinePolicy,
@@ -20,8 +22,6 @@ from engine.deadlines import (
     explain_due,
     risk_state,
 )
-from engine.errors import OrderInvalid
-from engine.intake import decode_order
 from engine.model import Action, Order, OrderType, Service, ServiceStatus
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "orders"

@@ -16,9 +16,10 @@ import structlog
 from hypothesis import given, settings
 from pydantic import ValidationError
 
+from engine.canonical import decode_order, order_to_dict
 from engine.errors import FieldError, OrderInvalid, RenderError
-from engine.intake import decode_order, order_to_dict
-from engine.logging import (
+from engine.model import Order, PersonName
+from engine.observability.logging import (
     REDACTED,
     PiiRedactor,
     bind_order,
@@ -27,7 +28,6 @@ from engine.logging import (
     render_exception,
     sensitive_values,
 )
-from engine.model import Order, PersonName
 from tests.strategies import orders
 
 FIXTURES = sorted((Path(__file__).parents[1] / "fixtures" / "orders").glob("*.json"))
@@ -71,7 +71,7 @@ def appears(value: str, text: str) -> bool:
 
 def careless_logging(order: Order) -> None:
     """Log calls a hurried developer might write while handling an order."""
-    log = structlog.get_logger("engine.pipeline")
+    log = structlog.get_logger("engine.intake.pipeline")
     lib = logging.getLogger("pika.adapters")
     data = order_to_dict(order)
     person = order.protected_persons[0]

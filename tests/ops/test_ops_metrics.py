@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
-from engine import metrics
-from engine.intake import decode_order
-from engine.metrics import (
+from engine.canonical import decode_order
+from engine.model import Order, OrderType
+from engine.observability import metrics
+from engine.observability.metrics import (
     REGISTRY,
     BacklogCollector,
     BacklogSnapshot,
@@ -24,7 +25,6 @@ from engine.metrics import (
     register_backlog,
     start_http,
 )
-from engine.model import Order, OrderType
 
 FIXTURES = sorted((Path(__file__).parents[1] / "fixtures" / "orders").glob("*.json"))
 NOW = dt.datetime(2026, 11, 23, 18, 0, tzinfo=dt.UTC)

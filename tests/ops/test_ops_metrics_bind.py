@@ -6,8 +6,8 @@ import socket
 
 from prometheus_client import CollectorRegistry
 
-from engine import metrics
 from engine.config import parse_config
+from engine.observability import metrics
 
 
 def _reachable(host: str, port: int) -> bool:

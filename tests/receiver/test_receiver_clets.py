@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.acks import Accepted, Rejected
+from engine.ack_types import Accepted, Rejected
+from engine.canonical import decode_order
 from engine.formats import RenderContext
-from engine.intake import decode_order
 from engine.receiver import Receiver
 
 clets = pytest.importorskip("engine.clets", reason="engine.clets is merged from branch clets")

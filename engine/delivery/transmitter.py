@@ -45,14 +45,14 @@ from typing import Any
 
 import structlog
 
-from engine.breaker import DEFAULT_BREAKER, BreakerPolicy, BreakerState, CircuitBreaker
-from engine.correlator import Correlator
+from engine.acks.correlator import Correlator
+from engine.canonical import order_from_dict
 from engine.errors import DestinationRejected, RenderError, TransportError
 from engine.formats import DestinationFacts, RenderContext, Renderer
-from engine.hooks import EngineHooks, call_hook
-from engine.intake import order_from_dict
 from engine.ledger import Claim, Ledger
-from engine.retry import (
+from engine.observability.hooks import EngineHooks, call_hook
+from engine.reliability.breaker import DEFAULT_BREAKER, BreakerPolicy, BreakerState, CircuitBreaker
+from engine.reliability.retry import (
     DEFAULT_RESCHEDULE,
     DEFAULT_RETRY,
     RetryPolicy,

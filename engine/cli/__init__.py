@@ -14,9 +14,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from engine.about import version_text
+from engine.canonical import decode_order
+from engine.cli.schema_export import register_schema
 from engine.errors import InputError, OrderInvalid
-from engine.intake import decode_order
-from engine.schema_export import register_schema
 
 __all__ = ["main"]
 
@@ -56,7 +56,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
             results.append({"file": str(path), "ok": False,
                             "errors": [{"path": "(message)", "reason": str(exc)}]})
         else:
-            from engine.derivations import apply_law
+            from engine.law.derivations import apply_law
 
             results.append({"file": str(path), "ok": True, "order": order.version_key,
                             "derived": list(apply_law(order).derivations)})
@@ -86,12 +86,12 @@ def _register_core(sub: argparse._SubParsersAction) -> None:
 
 def _registrations() -> list[Register]:
     """Every area's command registration, in help order."""
-    from engine.clets.cli import register_clets
-    from engine.convert import register_convert
-    from engine.deadlines_cli import register_deadlines
-    from engine.mappings.cli import register_mapping
+    from engine.cli.clets import register_clets
+    from engine.cli.convert import register_convert
+    from engine.cli.deadlines import register_deadlines
+    from engine.cli.mapping import register_mapping
+    from engine.cli.ops import register_operations  # run, demo, db, orders, dlq
     from engine.niem.iepd import register_niem
-    from engine.ops_cli import register_operations  # run, demo, db, orders, dlq
     from engine.receiver.cli import register_receiver
 
     return [
@@ -110,7 +110,7 @@ def _registrations() -> list[Register]:
 #: Commands that need none of the others: `engine convert FILE` builds only its own parser,
 #: so a one-file preview loads the renderers and not the service stack (pika, SQLAlchemy,
 #: the court calendars), which would treble its memory.
-_STANDALONE: dict[str, str] = {"convert": "engine.convert:register_convert"}
+_STANDALONE: dict[str, str] = {"convert": "engine.cli.convert:register_convert"}
 
 
 def _standalone(command: str) -> list[Register]:

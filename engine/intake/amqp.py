@@ -42,9 +42,9 @@ import structlog
 
 from engine.config import AmqpConfig
 from engine.errors import LedgerError
+from engine.intake.pipeline import UNREADABLE, IntakeMessage, Pipeline
 from engine.ledger import IntakeOutcome, IntakeResult, State
-from engine.pipeline import UNREADABLE, IntakeMessage, Pipeline
-from engine.retry import RetryPolicy, durable_delay, in_process_retrying
+from engine.reliability.retry import RetryPolicy, durable_delay, in_process_retrying
 
 __all__ = [
     "ERROR_HEADER",

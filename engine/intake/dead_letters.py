@@ -21,7 +21,7 @@ import pika.exceptions
 
 from engine.config import EngineConfig
 from engine.errors import TransportUnavailable
-from engine.intake_amqp import ERROR_HEADER, connection_parameters, declare_intake_topology
+from engine.intake.amqp import ERROR_HEADER, connection_parameters, declare_intake_topology
 
 __all__ = ["dead_letter_depth", "list_dead_letters", "replay_dead_letters", "where"]
 

@@ -41,8 +41,8 @@ from typing import Any
 
 import yaml
 
-from engine.court_calendar import DEFAULT_TIME_ZONE, HOLIDAY_CALENDARS, CourtCalendar
 from engine.errors import EngineError, FieldError, OrderInvalid
+from engine.law.court_calendar import DEFAULT_TIME_ZONE, HOLIDAY_CALENDARS, CourtCalendar
 from engine.model import Action, Order, OrderType
 
 __all__ = [
@@ -471,7 +471,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
 
 
 def _default_policy() -> DeadlinePolicy:
-    return DeadlinePolicy.from_dict(DEFAULT_CONFIG, source="engine.deadlines.DEFAULT_CONFIG")
+    return DeadlinePolicy.from_dict(DEFAULT_CONFIG, source="engine.law.deadlines.DEFAULT_CONFIG")
 
 
 #: The policy `due_at` uses when given none.

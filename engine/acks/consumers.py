@@ -20,9 +20,9 @@ import pika
 import pika.exceptions
 import structlog
 
-from engine.correlator import Correlator
+from engine.acks.correlator import Correlator
 from engine.errors import LedgerError
-from engine.retry import RetryPolicy, durable_delay
+from engine.reliability.retry import RetryPolicy, durable_delay
 
 __all__ = ["AmqpAckConsumer", "FileAckPoller"]
 

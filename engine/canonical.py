@@ -153,7 +153,7 @@ def order_from_dict(data: Any) -> Order:
         order = Order.model_validate(data)
     except ValidationError as exc:
         raise OrderInvalid(field_errors(exc)) from None
-    from engine.checks import check_order  # rules across fields; import here avoids a cycle
+    from engine.law.checks import check_order  # rules across fields; import here avoids a cycle
 
     check_order(order)
     return order

@@ -50,10 +50,10 @@ from pathlib import Path
 
 import structlog
 
+from engine.canonical import MAX_MESSAGE_BYTES
 from engine.errors import LedgerError
-from engine.intake import MAX_MESSAGE_BYTES
+from engine.intake.pipeline import IntakeMessage, Pipeline
 from engine.ledger import IntakeOutcome, IntakeResult, State
-from engine.pipeline import IntakeMessage, Pipeline
 
 __all__ = ["DEFAULT_RETENTION_DAYS", "SpoolIntake", "name_hash", "skipped_name"]
 

@@ -9,9 +9,9 @@ import json
 import sys
 from pathlib import Path
 
-from engine.deadlines import DeadlineConfigError, DeadlinePolicy, explain_due
+from engine.canonical import decode_order
 from engine.errors import InputError, OrderInvalid
-from engine.intake import decode_order
+from engine.law.deadlines import DeadlineConfigError, DeadlinePolicy, explain_due
 
 __all__ = ["register_deadlines"]
 

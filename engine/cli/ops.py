@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from engine.cli.config_check import load_checked_config
 from engine.config import ConfigError, EngineConfig
-from engine.config_check import load_checked_config
 from engine.errors import EngineError
 
 __all__ = ["register_operations"]
@@ -77,14 +77,14 @@ def _table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> None:
 # -- run, demo, db ---------------------------------------------------------------------------
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from engine.core_metrics import install_metrics
-    from engine.dead_letters import dead_letter_depth
+    from engine.intake.dead_letters import dead_letter_depth
     from engine.ledger import open_ledger
+    from engine.observability.core_metrics import install_metrics
     from engine.runner import EngineRunner, real_parts
 
     config = _config(args)
     try:
-        from engine.logging import configure_logging
+        from engine.observability.logging import configure_logging
     except ImportError:  # pragma: no cover - the ops area ships it
         pass
     else:
@@ -92,7 +92,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if config.destinations:
         parts = real_parts(config)
     else:
-        from engine.demo import embedded_endpoint
+        from engine.cli.demo import embedded_endpoint
 
         config, parts = embedded_endpoint(config)
     ledger = open_ledger(config.ledger.url)
@@ -121,10 +121,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from engine.demo import run_demo
+    from engine.cli.demo import run_demo
 
     try:
-        from engine.logging import configure_logging
+        from engine.observability.logging import configure_logging
     except ImportError:  # pragma: no cover - the ops area ships it
         pass
     else:  # the table is the output; the engine's own log lines only when something is wrong
@@ -276,7 +276,7 @@ def _cmd_orders_retry(args: argparse.Namespace) -> int:
 # -- dead letters ----------------------------------------------------------------------------
 
 def _cmd_dlq(args: argparse.Namespace) -> int:
-    from engine import dead_letters
+    from engine.intake import dead_letters
 
     config = _config(args)
     if args.action == "list":

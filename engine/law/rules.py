@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from engine.court_calendar import CourtCalendar
+from engine.law.court_calendar import CourtCalendar
 from engine.model import Action, ConditionCode, Order, OrderType, Relationship
 
 __all__ = [

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from engine.court_calendar import CourtCalendar
 from engine.errors import FieldError, OrderInvalid
-from engine.legal_rules import (
+from engine.law.court_calendar import CourtCalendar
+from engine.law.rules import (
     BRADY_PROTECTED,
     DURATION_ACTIONS,
     default_expiration,
@@ -38,7 +38,7 @@ def _age_on(birth: dt.date, on: dt.date) -> int:
 def _calendar(order: Order, calendar: CourtCalendar | None) -> CourtCalendar:
     if calendar is not None:
         return calendar
-    from engine.deadlines import DEFAULT_POLICY  # the court calendars deadlines use
+    from engine.law.deadlines import DEFAULT_POLICY  # the court calendars deadlines use
 
     return DEFAULT_POLICY.calendar_for(order.court.ori)
 

@@ -14,9 +14,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from engine.deadlines import DEFAULT_POLICY, DeadlinePolicy, RiskState, risk_state
-from engine.metrics import BacklogSnapshot, SnapshotProvider
+from engine.law.deadlines import DEFAULT_POLICY, DeadlinePolicy, RiskState, risk_state
 from engine.model import Action, OrderType
+from engine.observability.metrics import BacklogSnapshot, SnapshotProvider
 
 __all__ = ["DELIVERED_STATES", "LedgerView", "OpenVersion", "ledger_snapshot_provider",
            "snapshot_of"]

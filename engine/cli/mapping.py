@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 
 from engine import resources
+from engine.canonical import encode_order
 from engine.errors import InputError, MappingError, OrderInvalid
-from engine.intake import encode_order
 from engine.mappings.examples import register_examples
 from engine.mappings.mapping import load_mapping
 from engine.mappings.runner import run_mapping_tests

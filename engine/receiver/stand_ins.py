@@ -18,7 +18,7 @@ import json
 import threading
 from dataclasses import dataclass, field
 
-from engine.acks import Accepted, Acknowledgement, Rejected
+from engine.ack_types import Accepted, Acknowledgement, Rejected
 from engine.errors import AckError, DestinationRejected, TransportUnavailable
 from engine.formats import RenderContext, Rendered
 from engine.model import Action, Order

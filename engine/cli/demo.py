@@ -19,8 +19,8 @@ from pathlib import Path
 
 from engine import resources
 from engine.config import CourtConfig, DestinationConfig, EngineConfig, LedgerConfig
-from engine.deadlines import due_at
 from engine.errors import TransportUnavailable
+from engine.law.deadlines import due_at
 from engine.ledger import State
 from engine.niem import parse_niem_ack, render_niem
 from engine.receiver.core import Receiver

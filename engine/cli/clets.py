@@ -13,13 +13,13 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from engine.canonical import decode_order
 from engine.clets.layout import DEFAULT_LAYOUT_PATH, Layout, LayoutError, load_layout
 from engine.clets.layout_doc import sync_document
 from engine.clets.render import render_clets
 from engine.clets.validate import validate_clets
 from engine.errors import InputError, RenderError
 from engine.formats import RenderContext
-from engine.intake import decode_order
 from engine.model import Action
 
 __all__ = ["PREVIEW_MCN", "PREVIEW_RECORD_ID", "convert_to_clets", "register_clets"]

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import structlog
 
-from engine.breaker import BreakerState
 from engine.ledger import AckResult, Claim, IntakeResult
+from engine.reliability.breaker import BreakerState
 
 __all__ = ["EngineHooks", "call_hook"]
 

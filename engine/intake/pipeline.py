@@ -27,15 +27,15 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from engine.attachments import image_problems
-from engine.checks import DEFAULT_CLOCK_SKEW, check_order
+from engine.canonical import MAX_MESSAGE_BYTES, decode_order, order_to_dict
 from engine.config import DestinationConfig, EngineConfig
-from engine.derivations import apply_law
 from engine.errors import DecodeError, InputError, OrderInvalid, RenderError
 from engine.formats import RenderContext, Renderer, destination_facts
-from engine.hooks import EngineHooks, call_hook
-from engine.intake import MAX_MESSAGE_BYTES, decode_order, order_to_dict
+from engine.law.checks import DEFAULT_CLOCK_SKEW, check_order
+from engine.law.derivations import apply_law
 from engine.ledger import IntakeRecord, IntakeResult, Ledger
 from engine.model import Action, Order
+from engine.observability.hooks import EngineHooks, call_hook
 
 __all__ = [
     "CANONICAL",

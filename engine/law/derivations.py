@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.court_calendar import CourtCalendar
-from engine.legal_rules import (
+from engine.law.court_calendar import CourtCalendar
+from engine.law.rules import (
     BRADY_PROTECTED,
     BRADY_RESTRAINT,
     DURATION_ACTIONS,
@@ -45,7 +45,7 @@ class LawApplied:
 def _calendar(order: Order, calendar: CourtCalendar | None) -> CourtCalendar:
     if calendar is not None:
         return calendar
-    from engine.deadlines import DEFAULT_POLICY  # the court calendars deadlines use
+    from engine.law.deadlines import DEFAULT_POLICY  # the court calendars deadlines use
 
     return DEFAULT_POLICY.calendar_for(order.court.ori)
 

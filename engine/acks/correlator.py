@@ -16,11 +16,11 @@ from typing import Any
 
 import structlog
 
-from engine.acks import Accepted, Acknowledgement, Rejected
+from engine.ack_types import Accepted, Acknowledgement, Rejected
 from engine.errors import AckError
-from engine.hooks import EngineHooks, call_hook
 from engine.ledger import AckKind, AckResult, Ledger
-from engine.retry import DEFAULT_RESCHEDULE, RetryPolicy, durable_delay
+from engine.observability.hooks import EngineHooks, call_hook
+from engine.reliability.retry import DEFAULT_RESCHEDULE, RetryPolicy, durable_delay
 
 __all__ = ["AckParser", "Correlator"]
 

@@ -28,8 +28,8 @@ from concurrent.futures.process import BrokenProcessPool
 import structlog
 
 from engine.config import EngineConfig, LedgerConfig
+from engine.intake.pipeline import IntakeMessage, Step, prepare
 from engine.ledger import IntakeRecord
-from engine.pipeline import IntakeMessage, Step, prepare
 
 __all__ = ["MIN_CHUNK", "PreparePool"]
 
@@ -54,8 +54,8 @@ def _exit_with_parent(parent: int) -> None:
 def _start_worker(config: EngineConfig, parent: int) -> None:
     """Build the real intake steps once per worker."""
     global _steps
+    from engine.intake.pipeline import build_steps
     from engine.ledger import new_mcn
-    from engine.pipeline import build_steps
     from engine.runner import real_parts
 
     parts = real_parts(config)

@@ -19,9 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine.canonical import decode_order, encode_order
 from engine.errors import DecodeError, EngineError, FieldError, OrderInvalid, RenderError
 from engine.formats import RenderContext, Renderer
-from engine.intake import decode_order, encode_order
 from engine.model import Action, Order
 from engine.resources import INCOMPLETE_INSTALL, missing_resources
 from engine.safexml import MAX_XML_BYTES
@@ -59,7 +59,7 @@ def render_canonical_with(renderer: str | Renderer) -> Callable[[bytes, ConvertO
     """
 
     def convert(raw: bytes, options: ConvertOptions) -> bytes:
-        from engine.derivations import apply_law
+        from engine.law.derivations import apply_law
 
         applied = apply_law(decode_order(raw))  # as the intake sends it
         for note in applied.derivations:

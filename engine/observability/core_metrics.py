@@ -14,9 +14,9 @@ from typing import Any
 
 import structlog
 
-from engine.breaker import BreakerState
-from engine.hooks import EngineHooks
 from engine.ledger import AckKind, AckResult, Claim, IntakeOutcome, IntakeResult, Ledger, State
+from engine.observability.hooks import EngineHooks
+from engine.reliability.breaker import BreakerState
 
 __all__ = ["MetricsHooks", "install_metrics"]
 
@@ -94,7 +94,7 @@ def install_metrics(ledger: Ledger, port: int | None, *,
     """Register the backlog over ``ledger`` (with the DLQ depth asked at scrape time),
     serve /metrics, /healthz and /readyz on ``port`` (None: do not serve), and return
     (hooks, server)."""
-    from engine import backlog, metrics
+    from engine.observability import backlog, metrics
 
     metrics.register_backlog(backlog.ledger_snapshot_provider(ledger, dlq_depth=dlq_depth))
     for name in destinations or []:
