@@ -16,9 +16,10 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/engine demo
 
-## Lint, then every test: unit, property, integration (real RabbitMQ/PostgreSQL), faults.
+## Lint, check the import contract (pyproject.toml), then every test: unit, property, integration (real RabbitMQ/PostgreSQL), faults.
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest
 
 ## Performance: the engine end to end against a bare RabbitMQ relay (docs/performance.md).
@@ -35,6 +36,7 @@ iepd: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 fmt: $(STAMP)
 	$(VENV)/bin/ruff check --fix .

@@ -121,6 +121,7 @@ class EngineRunner:
         self.prepare_pool: PreparePool | None = None
         if config.prepare_workers and parts.prepare_in_workers and clock is None:
             self.prepare_pool = PreparePool(config, config.prepare_workers,
+                                            parts_for=real_parts,
                                             fallback=self.pipeline.prepare_here)
             self.pipeline.preparer = self.prepare_pool
         try:

@@ -17,21 +17,25 @@ delayed beyond one batch. Workers end when the engine process does, even on SIGK
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import multiprocessing
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from typing import Protocol
 
 import structlog
 
 from engine.config import EngineConfig, LedgerConfig
-from engine.intake.pipeline import IntakeMessage, Step, prepare
+from engine.formats import Renderer
+from engine.intake.pipeline import IntakeMessage, MappingLoader, Step, prepare
 from engine.ledger import IntakeRecord
+from engine.model import Order
 
-__all__ = ["MIN_CHUNK", "PreparePool"]
+__all__ = ["MIN_CHUNK", "PartsFor", "PreparePool", "StepParts"]
 
 log = structlog.get_logger(__name__)
 
@@ -43,6 +47,23 @@ PARENT_CHECK_SECONDS = 1.0
 _steps: list[Step] | None = None
 
 
+class StepParts(Protocol):
+    """What a worker needs to build the intake steps (the runner's `Parts` has it)."""
+
+    @property
+    def renderers(self) -> Mapping[str, Renderer]: ...
+    @property
+    def due_at(self) -> Callable[[Order], dt.datetime] | None: ...
+    @property
+    def load_mapping(self) -> MappingLoader | None: ...
+
+
+#: Builds a worker's `StepParts` from the config: a module-level function (workers are
+#: spawned, so it is pickled by name). The runner hands in `engine.runner.real_parts`, so
+#: intake never imports the runner above it.
+PartsFor = Callable[[EngineConfig], StepParts]
+
+
 def _exit_with_parent(parent: int) -> None:
     """End this worker when the engine process is gone (a SIGKILLed parent cannot say so)."""
     while True:
@@ -51,14 +72,13 @@ def _exit_with_parent(parent: int) -> None:
             os._exit(0)
 
 
-def _start_worker(config: EngineConfig, parent: int) -> None:
+def _start_worker(config: EngineConfig, parts_for: PartsFor, parent: int) -> None:
     """Build the real intake steps once per worker."""
     global _steps
     from engine.intake.pipeline import build_steps
     from engine.ledger import new_mcn
-    from engine.runner import real_parts
 
-    parts = real_parts(config)
+    parts = parts_for(config)
     _steps = build_steps(config, renderers=parts.renderers, due_at=parts.due_at,
                          load_mapping=parts.load_mapping, new_mcn=new_mcn)
     threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True,
@@ -77,13 +97,14 @@ def _ready() -> bool:
 class PreparePool:
     """``workers`` processes preparing intake batches; call it like `Pipeline.preparer`."""
 
-    def __init__(self, config: EngineConfig, workers: int, *,
+    def __init__(self, config: EngineConfig, workers: int, *, parts_for: PartsFor,
                  fallback: Callable[[Sequence[IntakeMessage]], list[IntakeRecord]]) -> None:
         if workers < 1:
             raise ValueError("a prepare pool needs at least one worker")
         # Workers need courts, destinations and mappings only: no broker or ledger secrets.
         self._config = dataclasses.replace(config, amqp=None, ledger=LedgerConfig())
         self._workers = workers
+        self._parts_for = parts_for
         self._fallback = fallback
         self._executor: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
@@ -102,7 +123,8 @@ class PreparePool:
                 # sockets (pika, SQLite) is not safe.
                 self._executor = ProcessPoolExecutor(
                     max_workers=self._workers, mp_context=multiprocessing.get_context("spawn"),
-                    initializer=_start_worker, initargs=(self._config, os.getpid()))
+                    initializer=_start_worker,
+                    initargs=(self._config, self._parts_for, os.getpid()))
             return self._executor
 
     def __call__(self, messages: Sequence[IntakeMessage]) -> list[IntakeRecord]:

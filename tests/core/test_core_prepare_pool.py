@@ -48,7 +48,8 @@ def pool():  # type: ignore[no-untyped-def]
     parts = real_parts(config)
     steps = build_steps(config, renderers=parts.renderers, due_at=parts.due_at,
                         load_mapping=parts.load_mapping)
-    made = PreparePool(config, 2, fallback=lambda ms: [prepare(steps, m) for m in ms])
+    made = PreparePool(config, 2, parts_for=real_parts,
+                       fallback=lambda ms: [prepare(steps, m) for m in ms])
     made.start()
     yield made, steps
     made.close()
@@ -92,9 +93,11 @@ def test_workers_end_when_the_engine_process_is_killed(tmp_path: Path) -> None:
         from pathlib import Path
         from engine.config import load_config
         from engine.intake.prepare_pool import PreparePool
+        from engine.runner import real_parts
         if __name__ == "__main__":  # spawn imports this module again in each worker
             pool = PreparePool(load_config(Path({str(REPO / "config" / "engine.yaml")!r}),
-                                           env={{}}), 2, fallback=lambda ms: [])
+                                           env={{}}), 2, parts_for=real_parts,
+                               fallback=lambda ms: [])
             pool.start()
             print(" ".join(str(p) for p in pool._pool()._processes), flush=True)
             import time
