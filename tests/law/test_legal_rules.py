@@ -26,7 +26,7 @@ from engine.ledger import IntakeRecord
 from engine.runner import real_parts
 from tests.strategies import orders
 
-REPO = Path(__file__).parents[1]
+REPO = Path(__file__).parents[2]
 ORDERS = REPO / "tests" / "fixtures" / "orders"
 PACIFIC = dt.timezone(dt.timedelta(hours=-8))
 #: The intake's clock in these tests: just after the fixtures were issued.

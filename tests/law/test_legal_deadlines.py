@@ -23,7 +23,7 @@ from engine.canonical import order_from_dict
 from engine.law.court_calendar import CourtCalendar
 from engine.law.deadlines import DEFAULT_POLICY, RiskState, due_at
 
-REPO = Path(__file__).parents[1]
+REPO = Path(__file__).parents[2]
 PACIFIC = dt.timezone(dt.timedelta(hours=-8))
 
 
