@@ -14,7 +14,7 @@ run (so the ratios are fair on a shared, busy machine):
 - ``render_niem``     NIEM build + schema validation + serialization;
 - ``render_clets``    CLETS build + field-by-field validation.
 
-The renderers are looked up by ``module:function`` name, as `engine.convert` does. Each
+The renderers are looked up by ``module:function`` name, as `engine.cli.convert` does. Each
 figure is the mean µs per order over the fixtures (best of 5 timing runs per fixture); the
 ratio column divides it by the json.loads baseline of the same run.
 

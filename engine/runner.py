@@ -7,7 +7,7 @@ engine with stand-ins. `real_parts()` gives the real ones.
 Threads: one intake thread (spool or AMQP, owns its connection), one transmitter thread per
 destination, one ack consumer per asynchronous destination. With the real parts, intake
 messages are decoded, checked and rendered in ``prepare_workers`` child processes
-(`engine.prepare_pool`): the one process then uses more than one core.
+(`engine.intake.prepare_pool`): the one process then uses more than one core.
 Both stop when `EngineRunner.stop()` is called; work in flight finishes first.
 """
 
@@ -56,12 +56,12 @@ class Parts:
     transport_factory: TransportFactory
     due_at: Callable[[Order], dt.datetime] | None = None
     load_mapping: MappingLoader | None = None
-    #: Metrics and alerts attach here (`engine.hooks`).
+    #: Metrics and alerts attach here (`engine.observability.hooks`).
     hooks: EngineHooks | None = None
     #: What was substituted or missing, said to the person running the engine.
     notes: list[str] = field(default_factory=list)
     #: True when these are `real_parts`, which prepare workers can build for themselves
-    #: (`engine.prepare_pool`); stand-ins are used in the engine process only.
+    #: (`engine.intake.prepare_pool`); stand-ins are used in the engine process only.
     prepare_in_workers: bool = False
 
 

@@ -1,6 +1,6 @@
 """Hypothesis strategies for valid canonical orders, shared by every area's property tests.
 
-Every order `orders()` draws passes `engine.checks.check_order`: dates are built from the
+Every order `orders()` draws passes `engine.law.checks.check_order`: dates are built from the
 issue time forward (effective on or after issuance, expiration on or after effective, service
 after issuance, birth dates before it), version 1 is always an issue, condition 08 always
 comes with its miscellaneous terms. Nothing is filtered, so drawing stays fast.
@@ -351,7 +351,7 @@ def _orders(
 
 def _lawful_firearms(firearms: Firearms, order_type: OrderType,
                      protected: tuple[ProtectedPerson, ...]) -> Firearms:
-    """BRD/Y only where 18 U.S.C. 922(g)(8) can apply (`engine.legal_rules`)."""
+    """BRD/Y only where 18 U.S.C. 922(g)(8) can apply (`engine.law.rules`)."""
     possible = (rule_for(order_type).hearing_with_notice is not False
                 and any(p.relationship in BRADY_PROTECTED for p in protected))
     return firearms if possible else firearms.model_copy(update={"brady_indicator": False})

@@ -1,6 +1,6 @@
 """The intake's fast safety checks answer exactly as the plain character-by-character ones.
 
-`engine.intake` finds the nesting depth with str/re methods and refuses duplicate keys
+`engine.canonical` finds the nesting depth with str/re methods and refuses duplicate keys
 with one `dict` call; the reference versions below are the readable loops they replaced
 (kept here only as the oracle). Any text, well-formed JSON or not, must give the same
 depth, and any key list the same result or the same error.

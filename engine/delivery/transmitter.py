@@ -7,7 +7,7 @@ SKIP LOCKED`` on PostgreSQL, so replicas share the work), renders each at its fi
 with its MCN and the entry's DOJ record id (`RenderContext`), keeps those bytes for every
 retry, and hands them to the destination's `Transport`:
 
-* transient faults are retried at once a few times (tenacity, `engine.retry`), then the
+* transient faults are retried at once a few times (tenacity, `engine.reliability.retry`), then the
   transmission is rescheduled durably with a backed-off ``next_attempt_at``;
 * a `CircuitBreaker` per destination stops sending into an outage (nothing is attempted
   while it is open; the work is rescheduled to when it half-opens);
@@ -18,7 +18,8 @@ One order's trouble never holds up another's; only later versions of the same or
 (the ledger releases them when the earlier version is ACKED).
 
 Deadline-aware: a failing transmission's next attempt is never planned after its order's
-due time less ``deadline_margin`` (`engine.retry.deadline_capped`). A failing destination is
+due time less ``deadline_margin`` (`engine.reliability.retry.deadline_capped`). A failing
+destination is
 probed every breaker ``reset_timeout`` with its earliest-due waiting transmission, whatever
 the backoff of each order says; the first success after failures "pulls forward" every
 transmission waiting for that destination: they are claimed earliest due first, whatever

@@ -106,7 +106,7 @@ class Work:
     destination: DestinationConfig | None = None
     due_at: dt.datetime | None = None
     warnings: tuple[str, ...] = ()
-    #: Values the law set that the court left out (`engine.derivations`), for the audit.
+    #: Values the law set that the court left out (`engine.law.derivations`), for the audit.
     derivations: tuple[str, ...] = ()
     #: Set by the first step that finds a problem; later steps do not run.
     error: str | None = None
@@ -200,7 +200,7 @@ def _partial_key(body: bytes) -> tuple[str, str, int] | None:
 
 
 class Check:
-    """The law applied (`engine.derivations`), then rules across fields (`engine.checks`),
+    """The law applied (`engine.law.derivations`), then rules across fields (`engine.law.checks`),
     whatever the order's source; an ``issued_at`` beyond the clock skew is refused, and the
     image link's host is checked against ``image_hosts`` (`engine.attachments`)."""
 
@@ -286,7 +286,7 @@ class Render:
 
 
 class Deadline:
-    """When the registry must have this version (`engine.deadlines.due_at`, injected)."""
+    """When the registry must have this version (`engine.law.deadlines.due_at`, injected)."""
 
     def __init__(self, due_at: Callable[[Order], dt.datetime] | None) -> None:
         self._due_at = due_at
@@ -338,7 +338,7 @@ def prepare(steps: Sequence[Step], message: IntakeMessage) -> IntakeRecord:
     return _to_record(work)
 
 
-#: Prepares a batch elsewhere (`engine.prepare_pool`); the records come back in order.
+#: Prepares a batch elsewhere (`engine.intake.prepare_pool`); the records come back in order.
 Preparer = Callable[[Sequence[IntakeMessage]], list[IntakeRecord]]
 
 

@@ -3,7 +3,8 @@
 Decoding, checking and rendering an intake message is pure CPU work in Python: bytes in,
 an `IntakeRecord` out. Inside the engine's own interpreter it competes for the GIL with the
 transmitters and acknowledgement consumers, which is what bounds one engine's throughput
-(docs/performance.md). Here the same steps (`engine.pipeline.build_steps`, built from the same
+(docs/performance.md). Here the same steps (`engine.intake.pipeline.build_steps`, built from the
+same
 configuration with the real renderers, mappings and deadline rules) run in
 ``prepare_workers`` child processes; only the messages go out and the records come back.
 The ledger commit, the acks to the broker and everything else stay in the engine process,

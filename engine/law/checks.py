@@ -3,7 +3,7 @@
 Shape and code checks are the model's (`engine.model`); these are the rules a court clerk
 would recognise: an order cannot expire before it takes effect, proof of service needs a
 service date, an "other terms" condition needs the terms. The legal limits (statutory
-maximum durations, the Brady indicator's conditions) come from `engine.legal_rules`, where
+maximum durations, the Brady indicator's conditions) come from `engine.law.rules`, where
 each has its source; `check_order` applies them to whatever it is given, so a court that
 checks its files (`engine check`) meets the same refusals the intake would make.
 """
@@ -153,7 +153,7 @@ def _duration_problems(order: Order, calendar: CourtCalendar) -> list[FieldError
         return []
     if order.expiration_date is None:
         if default_expiration(order, calendar) is not None:
-            return []  # the law's default end is derived (engine.derivations)
+            return []  # the law's default end is derived (engine.law.derivations)
         return [FieldError("expiration_date", f"is required: {rule.duration_source}, and the "
                                               "law sets no default end")]
     if order.expiration_date > latest:

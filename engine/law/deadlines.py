@@ -21,7 +21,7 @@ time per order version, from configuration (`config/deadlines.yaml`):
   clock is local, so a day-light-saving change moves the due instant by an hour in UTC but
   not on the court's clock. A proof of service counts from the later of the service and
   its filing (``from: later_of_service_and_filing``).
-- **The calendar** is `engine.court_calendar.CourtCalendar`: California judicial holidays
+- **The calendar** is `engine.law.court_calendar.CourtCalendar`: California judicial holidays
   by default, time zone America/Los_Angeles, and per-court overrides keyed by court ORI
   (another time zone, extra closure dates).
 

@@ -6,11 +6,11 @@ order (Fam. Code 6256, Pen. Code 18125), the firearms prohibition an order type 
 law (NCIC condition 07), the federal firearms indicator of 18 U.S.C. 922(g)(8) (NCIC BRD).
 `apply_law` returns the order as the law reads it and one note per value it derived, so the
 intake records each derivation in the ledger's audit trail and `engine convert` can show it.
-The rules themselves are data in `engine.legal_rules`; nothing here knows a statute.
+The rules themselves are data in `engine.law.rules`; nothing here knows a statute.
 
 Derivation only adds: it never overrides a value the court gave (a court's expiration beyond
 the statutory maximum, or a Brady indicator the law does not support, is refused by
-`engine.checks`, not corrected).
+`engine.law.checks`, not corrected).
 """
 
 from __future__ import annotations

@@ -218,7 +218,7 @@ class IntakeRecord:
     #: None for a valid order; field paths and reasons (never values) for an INVALID one.
     error_reason: str | None = None
     message_id: str | None = None
-    #: Values the law set that the court left out (`engine.derivations`): one audit row each.
+    #: Values the law set that the court left out (`engine.law.derivations`): one audit row each.
     derivations: tuple[str, ...] = ()
     #: An entry rendered for real at intake: its MCN and message, stored with its
     #: transmission and sent as they are. None: rendered at the first send.

@@ -2,7 +2,7 @@
 
 The ledger knows each version's state, due time and issuance; this pure function does the
 counting the metrics need (by state, at risk, overdue, oldest unacknowledged), so the
-rules for "at risk" live in one place (`engine.deadlines.risk_state`) and tests can drive
+rules for "at risk" live in one place (`engine.law.deadlines.risk_state`) and tests can drive
 it with any clock.
 """
 
@@ -95,7 +95,8 @@ class LedgerView(Protocol):
 
 def ledger_snapshot_provider(ledger: LedgerView, policy: DeadlinePolicy | None = None, *,
                              dlq_depth: Callable[[], int] | None = None) -> SnapshotProvider:
-    """A ``snapshot_provider(now)`` for `engine.metrics.register_backlog`, over the ledger.
+    """A ``snapshot_provider(now)`` for `engine.observability.metrics.register_backlog`, over the
+    ledger.
 
     The at-risk window of each version comes from the deadline policy's rule for its order
     type and action. A failing ``dlq_depth`` (broker down) leaves the DLQ gauge out rather

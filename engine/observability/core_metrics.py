@@ -1,6 +1,6 @@
-"""The core's metrics: `engine.metrics` (counters, gauges, the backlog) fed from the core's
-hooks and the ledger. Only labels the metrics module allows (order type, destination,
-outcome): never an order key, MCN or anything personal.
+"""The core's metrics: `engine.observability.metrics` (counters, gauges, the backlog) fed
+from the core's hooks and the ledger. Only labels the metrics module allows (order type,
+destination, outcome): never an order key, MCN or anything personal.
 
 `install_metrics(ledger, port)` returns the hooks to pass to the core and the HTTP server.
 """
@@ -22,7 +22,7 @@ __all__ = ["MetricsHooks", "install_metrics"]
 
 log = structlog.get_logger(__name__)
 
-#: Transmitter outcomes -> `engine.metrics.Outcome` values.
+#: Transmitter outcomes -> `engine.observability.metrics.Outcome` values.
 _SEND_OUTCOMES = {"sent": "sent", "retry": "unavailable", "rejected": "rejected"}
 
 
@@ -36,7 +36,7 @@ def _stage(reason: str | None, order_type: str | None) -> str:
 
 
 class MetricsHooks(EngineHooks):
-    """Counts what happens to orders in `engine.metrics`."""
+    """Counts what happens to orders in `engine.observability.metrics`."""
 
     def __init__(self, metrics: ModuleType) -> None:
         self._m = metrics

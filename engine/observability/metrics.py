@@ -276,7 +276,7 @@ def record_rejected(order_type: OrderType | str, destination: str, *,
 
 def set_breaker_state(destination: str, state: BreakerState | str) -> None:
     """Set the breaker gauge from a `BreakerState` or its name (``closed``, ``half_open``,
-    ``open``, as `engine.breaker` calls them)."""
+    ``open``, as `engine.reliability.breaker` calls them)."""
     value = state if isinstance(state, BreakerState) else BreakerState[str(state).upper()]
     BREAKER_STATE.labels(destination_label(destination)).set(int(value))
 
@@ -296,7 +296,7 @@ class BacklogSnapshot:
 
     ``by_state`` keys are the ledger's state names (an enum: bounded). At-risk and overdue
     counts are *undelivered* order versions by order type, judged with
-    `engine.deadlines.risk_state` at the snapshot's ``now``.
+    `engine.law.deadlines.risk_state` at the snapshot's ``now``.
     """
 
     by_state: Mapping[str, int] = field(default_factory=dict)

@@ -8,7 +8,7 @@ format's own form. Built in:
   ``engine.niem.render_niem_ack``.
 - ``clets``: CLETS fixed-field text, checked by ``engine.clets.validate_clets`` against the
   declarative layout; acks by ``engine.clets.render_clets_ack``.
-- ``canonical``: the engine's own canonical order JSON (``engine.intake.decode_order``),
+- ``canonical``: the engine's own canonical order JSON (``engine.canonical.decode_order``),
   with JSON acks (`render_json_ack` / `parse_json_ack`): for development and tests that
   need no DOJ format.
 

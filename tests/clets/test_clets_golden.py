@@ -55,7 +55,7 @@ def _check_golden(name: str, body: bytes) -> None:
 @pytest.mark.parametrize("fixture", ORDER_FIXTURES, ids=lambda p: p.stem)
 def test_fixture_matches_golden(fixture: Path, golden_context, later_context):
     """Each order fixture renders to exactly its golden CLETS message, as the intake sends
-    it: with the values the law sets (`engine.derivations`)."""
+    it: with the values the law sets (`engine.law.derivations`)."""
     order = apply_law(decode_order(fixture.read_bytes())).order
     rendered = render_clets(order, _context(order, golden_context, later_context))
     _check_golden(fixture.stem, rendered.body)

@@ -1,4 +1,4 @@
-"""Intake preparation in worker processes (`engine.prepare_pool`): the same records as in
+"""Intake preparation in worker processes (`engine.intake.prepare_pool`): the same records as in
 the engine process, a dead worker costs nothing, and workers end with the engine."""
 
 from __future__ import annotations

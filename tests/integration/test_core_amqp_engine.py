@@ -1,7 +1,8 @@
 """The engine against the REAL RabbitMQ: intake queue -> ledger -> transmitter -> receiver.
 
 Each test declares its own queues (uuid-suffixed) and deletes them after. The DOJ side is
-the in-process stand-in receiver (engine.stand_ins), so these tests pin the core's own rules
+the in-process stand-in receiver (engine.receiver.stand_ins), so these tests pin the core's own
+rules
 (ack after commit, poison, reconnect, backoff) with fault control the real receiver lacks;
 the 1,000-order acceptance with the real NIEM renderer and reference receiver is in
 test_core_acceptance.py.

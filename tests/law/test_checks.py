@@ -1,4 +1,4 @@
-"""Every cross-field rule of `engine.checks`: breaking it on an otherwise valid order gives
+"""Every cross-field rule of `engine.law.checks`: breaking it on an otherwise valid order gives
 exactly one error at the rule's field path; keeping it gives none."""
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ class TestDates:
            .flatmap(lambda t: orders(action=Action.MODIFY, order_type=t)))
     def test_other_actions_may_leave_expiration_open(self, order):
         """No expiration date is fine for actions other than extend where the law gives a
-        default end or sets no limit (engine.legal_rules; the default is derived)."""
+        default end or sets no limit (engine.law.rules; the default is derived)."""
         assert _paths(_with(order, expiration_date=None)) == []
 
 

@@ -5,7 +5,7 @@ output: the durations from Fam. Code 6256, 6345; Pen. Code 18125, 18155, 136.2, 
 Code Civ. Proc. 527.6, 527.8, 527.85; Welf. & Inst. Code 15657.03, 213.5; the federal
 firearms indicator from 18 U.S.C. 922(g)(8) and 921(a)(32); the firearms prohibitions from
 Fam. Code 6389, Pen. Code 29825, 18120 and Code Civ. Proc. 527.9. The orders go through the
-real intake steps (`engine.pipeline.build_steps`), as a court's message would.
+real intake steps (`engine.intake.pipeline.build_steps`), as a court's message would.
 """
 
 from __future__ import annotations

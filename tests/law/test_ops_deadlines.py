@@ -47,7 +47,7 @@ def order_at(local: str, *, order_type: OrderType = OrderType.DV_TRO,
 
 
 #: The strict reading (``due: same_time``, service counted from served_at, 4 h warning):
-#: no longer shipped (the legal line is end_of_day, tests/test_legal_deadlines.py), but
+#: no longer shipped (the legal line is end_of_day, tests/law/test_legal_deadlines.py), but
 #: still a configuration a court may choose, so its arithmetic is tested here.
 STRICT_CONFIG: dict[str, Any] = {**DEFAULT_CONFIG, "rules": [
     rule if "hours" in rule["within"] else

@@ -61,5 +61,5 @@ def test_convert_reports_a_hostile_document(
 
 
 def test_each_format_is_one_entry_in_the_table() -> None:
-    """The convert command's formats come from engine.convert.FORMATS (niem, canonical, ...)."""
+    """The convert command's formats come from engine.cli.convert.FORMATS (niem, canonical, ...)."""
     assert {"niem", "canonical"} <= set(FORMATS)

@@ -37,7 +37,7 @@ def golden_context(stem: str, order: Order) -> RenderContext:
 def test_fixture_renders_to_its_golden_document(fixture_order: Order,
                                                 fixture_order_path: Path) -> None:
     """A fixture order, as the intake sends it (with the values the law sets,
-    `engine.derivations`), renders byte for byte to tests/fixtures/niem/<stem>.xml."""
+    `engine.law.derivations`), renders byte for byte to tests/fixtures/niem/<stem>.xml."""
     stem = fixture_order_path.stem
     order = apply_law(fixture_order).order
     body = render_niem(order, golden_context(stem, order)).body

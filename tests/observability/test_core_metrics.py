@@ -1,4 +1,5 @@
-"""The core's metrics hooks: each event becomes the right `engine.metrics` call, with only
+"""The core's metrics hooks: each event becomes the right `engine.observability.metrics` call,
+with only
 order type, destination and outcome as labels."""
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from tests.core.core_harness import Core, order_message
 
 
 class FakeMetrics:
-    """Stands in for the `engine.metrics` module: records each call."""
+    """Stands in for the `engine.observability.metrics` module: records each call."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, tuple[Any, ...]]] = []

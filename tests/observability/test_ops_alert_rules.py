@@ -66,7 +66,8 @@ class TestRuleContent:
             assert {"summary", "description"} <= set(alert["annotations"])
 
     def test_rules_use_only_metrics_the_engine_exports(self) -> None:
-        """Every po_engine_ metric in an expression is one engine/metrics.py exports."""
+        """Every po_engine_ metric in an expression is one engine/observability/metrics.py
+        exports."""
         recorded = {r["record"] for r in _rules() if "record" in r}
         for rule in _rules():
             for name in re.findall(r"\bpo_engine[a-z0-9_:]*", rule["expr"]):
