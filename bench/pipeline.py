@@ -570,7 +570,7 @@ def stage_costs(url: str, n: int, tag: str, workdir: Path) -> dict[str, float]:
     from engine.model import Action
     from engine.niem.render import build_message
     from engine.niem.schema import message_schema
-    from engine.transports.amqp_settings import ConfirmingPublisher, OutgoingMessage
+    from engine.transports.amqp_publish import ConfirmingPublisher, OutgoingMessage
 
     templates = issue_templates()
     bodies = [b for _, b in order_bodies(n, tag, templates)]
