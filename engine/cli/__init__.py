@@ -2,6 +2,10 @@
 
 Subcommands are registered by `register_*` functions so each area of the engine keeps its
 own commands next to its code; this module only assembles them.
+
+The package holds every command (`ops`: run, db, orders, dlq; `demo`, `convert`,
+`schema_export`, `deadlines`, `clets`, `mapping`, `config_check`). The top layer: it may
+import anything in `engine`; nothing in `engine` imports it.
 """
 
 from __future__ import annotations
