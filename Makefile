@@ -16,11 +16,12 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/engine demo
 
-## Lint, type-check (mypy strict), then every test: unit, property, integration (real
-## RabbitMQ/PostgreSQL), faults.
+## Lint, type-check (mypy strict), check the import contract (pyproject.toml), then every
+## test: unit, property, integration (real RabbitMQ/PostgreSQL), faults.
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy engine
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest
 
 ## Rewrite the golden NIEM/CLETS files from the renderers (after an intended change only;
@@ -47,6 +48,7 @@ iepd: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 fmt: $(STAMP)
 	$(VENV)/bin/ruff check --fix .

@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine.intake import decode_order, encode_order, order_from_dict  # noqa: E402
+from engine.canonical import decode_order, encode_order, order_from_dict  # noqa: E402
 from engine.mappings import load_mapping  # noqa: E402
 
 #: The issue's target for applying a typical JSON order on this machine.

@@ -30,8 +30,8 @@ sys.path.insert(0, str(ROOT))
 
 from lxml import etree  # noqa: E402
 
+from engine.canonical import decode_order  # noqa: E402
 from engine.formats import RenderContext  # noqa: E402
-from engine.intake import decode_order  # noqa: E402
 from engine.model import Action  # noqa: E402
 from engine.niem import render_niem  # noqa: E402
 from engine.niem.render import build_message  # noqa: E402

@@ -14,7 +14,7 @@ run (so the ratios are fair on a shared, busy machine):
 - ``render_niem``     NIEM build + schema validation + serialization;
 - ``render_clets``    CLETS build + field-by-field validation.
 
-The renderers are looked up by ``module:function`` name, as `engine.convert` does. Each
+The renderers are looked up by ``module:function`` name, as `engine.cli.convert` does. Each
 figure is the mean µs per order over the fixtures (best of 5 timing runs per fixture); the
 ratio column divides it by the json.loads baseline of the same run.
 
@@ -62,8 +62,8 @@ def main() -> int:
 
     sys.path.insert(0, str(args.code.resolve()))
     import engine
+    from engine.canonical import decode_order, order_from_dict, order_to_dict
     from engine.formats import RenderContext
-    from engine.intake import decode_order, order_from_dict, order_to_dict
     from engine.model import Action
 
     renderers = {stage: _resolve(target) for stage, target in RENDERERS.items()}

@@ -60,7 +60,7 @@ import sqlalchemy as sa  # noqa: E402
 from bench.relay_baseline import fill as relay_fill  # noqa: E402
 from bench.relay_baseline import run_relay  # noqa: E402
 from engine.config import AmqpConfig  # noqa: E402
-from engine.intake_amqp import declare_intake_topology  # noqa: E402
+from engine.intake.amqp import declare_intake_topology  # noqa: E402
 from engine.ledger.schema import acknowledgements, order_versions, transmissions  # noqa: E402
 
 DEFAULT_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
@@ -561,16 +561,16 @@ def stage_costs(url: str, n: int, tag: str, workdir: Path) -> dict[str, float]:
     """µs per order for each stage, measured alone in this process over ``n`` orders."""
     from lxml import etree
 
-    from engine.checks import check_order
+    from engine.canonical import decode_order, order_from_dict
     from engine.clets import render_clets, validate_clets
     from engine.formats import RenderContext
-    from engine.intake import decode_order, order_from_dict
+    from engine.intake.pipeline import canonical_json
+    from engine.law.checks import check_order
     from engine.ledger import IntakeRecord, open_ledger
     from engine.model import Action
     from engine.niem.render import build_message
     from engine.niem.schema import message_schema
-    from engine.pipeline import canonical_json
-    from engine.transports.amqp_settings import ConfirmingPublisher, OutgoingMessage
+    from engine.transports.amqp_publish import ConfirmingPublisher, OutgoingMessage
 
     templates = issue_templates()
     bodies = [b for _, b in order_bodies(n, tag, templates)]

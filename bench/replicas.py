@@ -35,7 +35,7 @@ import pika
 import psycopg
 
 from engine.config import AmqpConfig
-from engine.intake_amqp import declare_intake_topology
+from engine.intake.amqp import declare_intake_topology
 from engine.ledger import Ledger, State, open_database
 from engine.receiver.journal import Journal
 

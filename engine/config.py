@@ -22,8 +22,8 @@ from typing import Any
 
 import yaml
 
-from engine.breaker import DEFAULT_BREAKER, BreakerPolicy
-from engine.retry import DEFAULT_RESCHEDULE, DEFAULT_RETRY, RetryPolicy
+from engine.reliability.breaker import DEFAULT_BREAKER, BreakerPolicy
+from engine.reliability.retry import DEFAULT_RESCHEDULE, DEFAULT_RETRY, RetryPolicy
 
 __all__ = [
     "AMQP_URL_ENV",
@@ -159,7 +159,7 @@ class EngineConfig:
     #: Hosts an order-image link may point at (``.example.gov``: any name under it); empty:
     #: any public https host (engine.attachments).
     image_hosts: tuple[str, ...] = ()
-    #: Child processes that decode, check and render intake messages (`engine.prepare_pool`),
+    #: Child processes that decode, check and render intake messages (`engine.intake.prepare_pool`),
     #: so the engine uses a second core; 0 does that work in the engine process itself.
     prepare_workers: int = 1
     #: How far ahead of this engine's clock an order's ``issued_at`` may be before the

@@ -4,7 +4,7 @@ DOJ format renders from.
 Immutable (frozen pydantic models), so a step in the pipeline can never change an order
 another step has already seen. Shape and code checks live here (pydantic reports them with
 a field path); rules that span fields (an expiration before issuance, an action that needs
-a field) live in `engine.checks`.
+a field) live in `engine.law.checks`.
 
 Codes are the engine's own readable words (``"brown"``, ``"white"``), not NCIC letters:
 each output format maps them through its own code table (see `schemas/clets-layout.yaml`),

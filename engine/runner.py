@@ -7,7 +7,7 @@ engine with stand-ins. `real_parts()` gives the real ones.
 Threads: one intake thread (spool or AMQP, owns its connection), one transmitter thread per
 destination, one ack consumer per asynchronous destination. With the real parts, intake
 messages are decoded, checked and rendered in ``prepare_workers`` child processes
-(`engine.prepare_pool`): the one process then uses more than one core.
+(`engine.intake.prepare_pool`): the one process then uses more than one core.
 Both stop when `EngineRunner.stop()` is called; work in flight finishes first.
 """
 
@@ -22,22 +22,22 @@ from pathlib import Path
 import structlog
 
 from engine import mappings
-from engine.ack_intake import AmqpAckConsumer, FileAckPoller
+from engine.acks.consumers import AmqpAckConsumer, FileAckPoller
+from engine.acks.correlator import AckParser, Correlator
 from engine.clets import parse_clets_ack, render_clets
 from engine.config import ConfigError, DestinationConfig, EngineConfig, mapping_path
-from engine.correlator import AckParser, Correlator
-from engine.deadlines import due_at
+from engine.delivery.transmitter import Transmitter
 from engine.errors import DecodeError
 from engine.formats import Renderer, destination_facts
-from engine.hooks import EngineHooks
-from engine.intake_amqp import AmqpIntake
-from engine.intake_spool import SpoolIntake
+from engine.intake.amqp import AmqpIntake
+from engine.intake.pipeline import MappingLoader, Pipeline
+from engine.intake.prepare_pool import PreparePool
+from engine.intake.spool import SpoolIntake
+from engine.law.deadlines import due_at
 from engine.ledger import Ledger, open_ledger
 from engine.model import Order
 from engine.niem import parse_niem_ack, render_niem
-from engine.pipeline import MappingLoader, Pipeline
-from engine.prepare_pool import PreparePool
-from engine.transmitter import Transmitter
+from engine.observability.hooks import EngineHooks
 from engine.transports import build_transport
 from engine.transports.base import Transport
 
@@ -56,12 +56,12 @@ class Parts:
     transport_factory: TransportFactory
     due_at: Callable[[Order], dt.datetime] | None = None
     load_mapping: MappingLoader | None = None
-    #: Metrics and alerts attach here (`engine.hooks`).
+    #: Metrics and alerts attach here (`engine.observability.hooks`).
     hooks: EngineHooks | None = None
     #: What was substituted or missing, said to the person running the engine.
     notes: list[str] = field(default_factory=list)
     #: True when these are `real_parts`, which prepare workers can build for themselves
-    #: (`engine.prepare_pool`); stand-ins are used in the engine process only.
+    #: (`engine.intake.prepare_pool`); stand-ins are used in the engine process only.
     prepare_in_workers: bool = False
 
 
@@ -121,6 +121,7 @@ class EngineRunner:
         self.prepare_pool: PreparePool | None = None
         if config.prepare_workers and parts.prepare_in_workers and clock is None:
             self.prepare_pool = PreparePool(config, config.prepare_workers,
+                                            parts_for=real_parts,
                                             fallback=self.pipeline.prepare_here)
             self.pipeline.preparer = self.prepare_pool
         try:

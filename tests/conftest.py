@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from engine.intake import decode_order
+from engine.canonical import decode_order
 from engine.model import Order
 
 # Hypothesis' deadline and too_slow check are timing assertions: on a shared 2-core machine

@@ -12,10 +12,10 @@ import datetime as dt
 import json
 from pathlib import Path
 
+from engine.canonical import decode_order, order_from_dict
 from engine.clets import render_clets
-from engine.derivations import apply_law
 from engine.formats import RenderContext
-from engine.intake import decode_order, order_from_dict
+from engine.law.derivations import apply_law
 from engine.model import Action, Order
 from engine.niem import render_niem
 
@@ -61,7 +61,7 @@ def clets_action_variant(action: Action) -> Order:
 
 def niem_golden(fixture: Path) -> tuple[Path, bytes]:
     """A fixture order's golden NIEM document, as the intake sends it (with the values the
-    law sets, `engine.derivations`): where it lives and what it must hold."""
+    law sets, `engine.law.derivations`): where it lives and what it must hold."""
     order = apply_law(decode_order(fixture.read_bytes())).order
     body = render_niem(order, niem_context(fixture.stem, order)).body
     return NIEM_GOLDEN / f"{fixture.stem}.xml", body

@@ -1,6 +1,6 @@
 """Hypothesis strategies for valid canonical orders, shared by every area's property tests.
 
-Every order `orders()` draws passes `engine.checks.check_order`: dates are built from the
+Every order `orders()` draws passes `engine.law.checks.check_order`: dates are built from the
 issue time forward (effective on or after issuance, expiration on or after effective, service
 after issuance, birth dates before it), version 1 is always an issue, condition 08 always
 comes with its miscellaneous terms. Nothing is filtered, so drawing stays fast.
@@ -24,9 +24,9 @@ from typing import TypeVar
 
 from hypothesis import strategies as st
 
-from engine.court_time import court_date
-from engine.deadlines import DEFAULT_POLICY
-from engine.legal_rules import (
+from engine.law.court_time import court_date
+from engine.law.deadlines import DEFAULT_POLICY
+from engine.law.rules import (
     BRADY_PROTECTED,
     default_expiration,
     latest_expiration,
@@ -330,7 +330,7 @@ def _orders(
     draw: st.DrawFn, action: Action | None, order_type: OrderType | None
 ) -> Order:
     issued_at = draw(_ISSUED_AT)
-    # The court's date of issuance (engine.court_time): the shipped config gives every
+    # The court's date of issuance (engine.law.court_time): the shipped config gives every
     # court the same zone, so any ORI answers for the court drawn below.
     issued_on = court_date("CA0000000", issued_at)
     if action is None:
@@ -367,7 +367,7 @@ def _orders(
 
 def _lawful_firearms(firearms: Firearms, order_type: OrderType,
                      protected: tuple[ProtectedPerson, ...]) -> Firearms:
-    """BRD/Y only where 18 U.S.C. 922(g)(8) can apply (`engine.legal_rules`)."""
+    """BRD/Y only where 18 U.S.C. 922(g)(8) can apply (`engine.law.rules`)."""
     possible = (rule_for(order_type).hearing_with_notice is not False
                 and any(p.relationship in BRADY_PROTECTED for p in protected))
     return firearms if possible else firearms.model_copy(update={"brady_indicator": False})

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from engine.attachments import uri_problem, verify_image
+from engine.canonical import decode_order
 from engine.errors import OrderInvalid
-from engine.intake import decode_order
 from engine.model import OrderImage
 
 FIXTURE = Path(__file__).parent / "fixtures" / "orders" / "dv_tro_issue.json"
@@ -60,9 +60,9 @@ def test_the_pipeline_refuses_a_host_outside_image_hosts(tmp_path: Path) -> None
     """With ``image_hosts`` configured, an order linking elsewhere is INVALID naming
     image.uri."""
     from engine.config import parse_config
+    from engine.intake.pipeline import IntakeMessage, Pipeline
     from engine.ledger import Ledger, State, open_database
-    from engine.pipeline import IntakeMessage, Pipeline
-    from engine.stand_ins import stand_in_render
+    from engine.receiver.stand_ins import stand_in_render
 
     config = parse_config({
         "image_hosts": [".courts.ca.example"],

@@ -10,7 +10,7 @@ import pytest
 from pydantic import BaseModel
 
 from engine import model
-from engine.intake import decode_order
+from engine.canonical import decode_order
 from engine.model import Action
 from tests.conftest import TESTS
 

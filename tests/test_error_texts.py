@@ -11,10 +11,10 @@ import pytest
 
 from engine.cli import main
 from engine.config import ConfigError, parse_config
-from engine.intake_spool import SpoolIntake
+from engine.intake.pipeline import Pipeline
+from engine.intake.spool import SpoolIntake
 from engine.ledger import Ledger, open_database
-from engine.pipeline import Pipeline
-from engine.stand_ins import stand_in_render
+from engine.receiver.stand_ins import stand_in_render
 
 FIXTURE = Path(__file__).parent / "fixtures" / "orders" / "dv_tro_issue.json"
 PERSON = "Guadalupe Ramirez"

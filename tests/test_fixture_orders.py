@@ -7,7 +7,7 @@ from collections import defaultdict
 
 import pytest
 
-from engine.intake import decode_order
+from engine.canonical import decode_order
 from engine.model import Action, Order, OrderType
 from tests.conftest import ORDER_FIXTURES
 

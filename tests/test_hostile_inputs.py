@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from engine.canonical import decode_order
 from engine.errors import DecodeError, InputError
-from engine.intake import decode_order
 from engine.safexml import parse_untrusted_xml
 
 HOSTILE = Path(__file__).parent / "fixtures" / "hostile"
@@ -67,7 +67,7 @@ class TestHostileCorpus:
 
     def test_sql_looking_text_in_free_text_is_kept_verbatim(self, fixture_order):
         """SQL-looking words where free text is allowed are data, kept exactly as sent."""
-        from engine.intake import encode_order
+        from engine.canonical import encode_order
 
         text = "Robert'); DROP TABLE orders;--"
         order = fixture_order.model_copy(update={"judicial_officer": text})

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from engine.canonical import MAX_MESSAGE_BYTES, decode_order, encode_order
 from engine.errors import DecodeError, OrderInvalid
-from engine.intake import MAX_MESSAGE_BYTES, decode_order, encode_order
 
 
 class TestDecodeOrder:

@@ -1,6 +1,6 @@
 """The intake's fast safety checks answer exactly as the plain character-by-character ones.
 
-`engine.intake` finds the nesting depth with str/re methods and refuses duplicate keys
+`engine.canonical` finds the nesting depth with str/re methods and refuses duplicate keys
 with one `dict` call; the reference versions below are the readable loops they replaced
 (kept here only as the oracle). Any text, well-formed JSON or not, must give the same
 depth, and any key list the same result or the same error.
@@ -15,8 +15,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from engine.errors import DecodeError
-from engine.intake import (
+from engine.canonical import (
     MAX_NESTING,
     _loads,
     _nesting_depth,
@@ -24,6 +23,7 @@ from engine.intake import (
     decode_order,
     key_ref,
 )
+from engine.errors import DecodeError
 
 
 def reference_nesting_depth(raw: str) -> int:

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from engine.canonical import _reason, decode_order
 from engine.errors import OrderInvalid
-from engine.intake import _reason, decode_order
 from engine.model import Order
 from tests.conftest import FIXTURES
 

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.checks import check_order, order_problems
+from engine.canonical import decode_order, encode_order, order_from_dict, order_to_dict
 from engine.errors import OrderInvalid
-from engine.intake import decode_order, encode_order, order_from_dict, order_to_dict
+from engine.law.checks import check_order, order_problems
 from engine.model import Action, Order, OrderType
 from tests.conftest import ORDER_FIXTURES
 from tests.strategies import orders, person_names, protected_persons, restrained_persons

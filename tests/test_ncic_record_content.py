@@ -28,12 +28,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
+from engine.canonical import decode_order, encode_order, order_from_dict, order_to_dict
 from engine.clets import render_clets
 from engine.clets.layout import default_layout
 from engine.clets.text import format_ncic_name, transliterate
 from engine.errors import InputError, RenderError
 from engine.formats import RenderContext
-from engine.intake import decode_order, encode_order, order_from_dict, order_to_dict
 from engine.model import Action, Order, PersonName
 from engine.niem import read_niem, render_niem
 from tests.conftest import FIXTURES, SHARED_REFERENCE

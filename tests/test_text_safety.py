@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from engine.canonical import decode_order
 from engine.errors import OrderInvalid
-from engine.intake import decode_order
 from engine.text_safety import clean_name, clean_text
 
 FIXTURE = Path(__file__).parent / "fixtures" / "orders" / "dv_tro_issue.json"

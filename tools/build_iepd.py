@@ -33,9 +33,9 @@ from lxml import etree
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from engine.acks import Accepted, Rejected  # noqa: E402
+from engine.ack_types import Accepted, Rejected  # noqa: E402
+from engine.canonical import decode_order  # noqa: E402
 from engine.formats import RenderContext  # noqa: E402
-from engine.intake import decode_order  # noqa: E402
 from engine.model import Action, Order  # noqa: E402
 from engine.niem import render_niem, render_niem_ack  # noqa: E402
 from engine.niem.iepd import CATALOG, IEPD_DIR, MAPPING, SAMPLES  # noqa: E402

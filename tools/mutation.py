@@ -35,22 +35,22 @@ REPO = Path(__file__).resolve().parents[1]
 
 #: target name -> (module file, the test files that state its behaviour)
 TARGETS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "breaker": ("engine/breaker.py", ("tests/core/test_core_retry_breaker.py",)),
-    "retry": ("engine/retry.py", ("tests/core/test_core_retry_breaker.py",)),
-    "logging": ("engine/logging.py", ("tests/ops/test_ops_logging.py",)),
+    "breaker": ("engine/reliability/breaker.py", ("tests/delivery/test_core_retry_breaker.py",)),
+    "retry": ("engine/reliability/retry.py", ("tests/delivery/test_core_retry_breaker.py",)),
+    "logging": ("engine/observability/logging.py", ("tests/observability/test_ops_logging.py",)),
     "clets_text": ("engine/clets/text.py", ("tests/clets/test_clets_text.py",)),
-    "court_calendar": ("engine/court_calendar.py", ("tests/ops/test_ops_court_calendar.py",)),
-    "deadlines": ("engine/deadlines.py", ("tests/ops/test_ops_deadlines.py",)),
-    "intake_ack": ("engine/intake_amqp.py", ("tests/core/test_core_intake.py",
-                                             "tests/core/test_core_intake_tls_errors.py")),
-    "transmitter": ("engine/transmitter.py", ("tests/core/test_core_transmitter.py",
-                                              "tests/core/test_core_retry_breaker.py")),
+    "court_calendar": ("engine/law/court_calendar.py", ("tests/law/test_ops_court_calendar.py",)),
+    "deadlines": ("engine/law/deadlines.py", ("tests/law/test_ops_deadlines.py",)),
+    "intake_ack": ("engine/intake/amqp.py", ("tests/intake/test_core_intake.py",
+                                             "tests/intake/test_core_intake_tls_errors.py")),
+    "transmitter": ("engine/delivery/transmitter.py", ("tests/delivery/test_core_transmitter.py",
+                                              "tests/delivery/test_core_retry_breaker.py")),
     "ledger": ("engine/ledger/repository.py", ("tests/ledger/",)),
     "niem_render": ("engine/niem/render.py", ("tests/niem/test_niem_render.py",
                                               "tests/niem/test_niem_xpaths.py")),
     "niem_read": ("engine/niem/read.py", ("tests/niem/test_niem_read.py",
                                           "tests/niem/test_niem_roundtrip.py")),
-    "checks": ("engine/checks.py", ("tests/test_checks.py",)),
+    "checks": ("engine/law/checks.py", ("tests/law/test_checks.py",)),
 }
 
 #: Operators left out, with the reason: each makes only mutants no test can tell apart.

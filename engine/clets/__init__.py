@@ -5,6 +5,9 @@ against the declarative layout `schemas/clets-layout.yaml`), `validate_clets(tex
 `render_clets_ack(ack) -> bytes` and `parse_clets_ack(data) -> Accepted | Rejected`
 (`AckError` when malformed); `read_clets(data)` tells a receiver which order, action and
 record a valid message is about. `docs/clets-contract.md` describes the messages for DOJ teams.
+
+May import: `engine.canonical`, the law, the config and the top-level value modules
+(model, formats, ack_types, errors, resources). Not the other formats, a stage or the CLI.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 
-from engine.acks import Accepted, Acknowledgement, Rejected
+from engine.ack_types import Accepted, Acknowledgement, Rejected
 from engine.clets.text import transliterate
 from engine.errors import AckError
 

@@ -80,7 +80,7 @@ def _fit_name(spec: FieldSpec, path: str, name: PersonName, out: Encoded) -> Non
     out.text = fitted.text
 
 
-def _rules_for(spec: FieldSpec, layout: Layout) -> FieldRules:
+def _rules_for(spec: FieldSpec, layout: Layout) -> FieldRules[FieldSpec]:
     """The layout's compiled rules for ``spec`` (compiled here for a spec of its own)."""
     rules = layout.rules.get(spec.mnemonic)
     if rules is None or rules.spec is not spec:
@@ -94,7 +94,7 @@ def encode_value(spec: FieldSpec, path: str, raw: object, layout: Layout) -> Enc
     return encode_with(_rules_for(spec, layout), path, raw)
 
 
-def encode_with(rules: FieldRules, path: str, raw: object) -> Encoded:
+def encode_with(rules: FieldRules[FieldSpec], path: str, raw: object) -> Encoded:
     """`encode_value` with the field's compiled rules (the renderer's hot path)."""
     spec = rules.spec
     out = Encoded()
@@ -141,7 +141,7 @@ class _Needs(enum.Enum):
 NEEDS_ENCODING: Final = _Needs.ENCODING
 
 
-def plain_text(rules: FieldRules, raw: object) -> str | _Needs | None:
+def plain_text(rules: FieldRules[FieldSpec], raw: object) -> str | _Needs | None:
     """The field text `encode_with` gives ``raw`` when that comes with no warning and no
     error (None: no line), else `NEEDS_ENCODING`. The renderer's fast path: the same text
     by the same steps, without building an `Encoded`; whatever could warn (names, free

@@ -138,7 +138,7 @@ class Layout:
     tables: Mapping[str, CodeTable]
     format_assumption: str | None = None
     #: each field's rules compiled once (see `engine.clets.rules`), by mnemonic
-    rules: Mapping[str, FieldRules] = field(init=False, repr=False, compare=False)
+    rules: Mapping[str, FieldRules[FieldSpec]] = field(init=False, repr=False, compare=False)
     #: what a message of each key may and must carry: key -> (actions using it, allowed
     #: mnemonics, mnemonics every one of those actions requires); the same for each action
     #: alone under ``(key, action)``

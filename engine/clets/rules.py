@@ -20,13 +20,47 @@ import datetime as dt
 import functools
 import operator
 import re
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
+from typing import Generic, Protocol, TypeVar
 
-if TYPE_CHECKING:
-    from engine.clets.layout import FieldSpec
+__all__ = ["FieldRules", "FieldShape", "date_checker", "date_formatter"]
 
-__all__ = ["FieldRules", "date_checker", "date_formatter"]
+
+class TableShape(Protocol):
+    """What the rules read of a field's code table (`engine.clets.layout.CodeTable`)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def codes(self) -> Mapping[str, str]: ...
+    @property
+    def code_set(self) -> frozenset[str]: ...
+
+
+class FieldShape(Protocol):
+    """What the rules read of a field's spec (`engine.clets.layout.FieldSpec`): the layout
+    imports this module to compile its rules, so this module does not import the layout."""
+
+    @property
+    def mnemonic(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def max_length(self) -> int: ...
+    @property
+    def charset_name(self) -> str: ...
+    @property
+    def charset(self) -> frozenset[str]: ...
+    @property
+    def table(self) -> TableShape | None: ...
+    @property
+    def pattern(self) -> re.Pattern[str] | None: ...
+    @property
+    def none_value(self) -> str | None: ...
+
+
+#: The spec type the rules were compiled from (the layout's `FieldSpec`), kept as ``spec``.
+Spec = TypeVar("Spec", bound=FieldShape)
 
 #: Directives the fast date path understands, with their fixed widths.
 _WIDTHS = {"Y": 4, "m": 2, "d": 2}
@@ -115,14 +149,14 @@ def date_formatter(fmt: str) -> Callable[[dt.date], str]:
     return text
 
 
-class FieldRules:
+class FieldRules(Generic[Spec]):
     """The rules one field's text must keep, compiled from its spec and the layout."""
 
     __slots__ = ("_bad_char", "_bad_code", "_bad_date", "_bad_format", "_charset", "_codes",
                  "_date_ok", "_matches", "_max_length", "_none_value", "format_date",
                  "good_codes", "known_good", "prefix", "spec")
 
-    def __init__(self, spec: FieldSpec, value_separator: str, date_format: str,
+    def __init__(self, spec: Spec, value_separator: str, date_format: str,
                  date_format_text: str) -> None:
         self.spec = spec
         #: ``MNEMONIC/`` as the field's lines start

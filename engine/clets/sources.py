@@ -16,8 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from engine.clets.text import compound_surname_parts
-from engine.court_time import court_date
 from engine.formats import RenderContext
+from engine.law.court_time import court_date
 from engine.model import (
     IdentifierKind,
     Order,
@@ -193,7 +193,7 @@ SOURCES: dict[str, Source] = {
                                     for i, c in enumerate(si.order.conditions)],
     "order.brady": lambda si: [("firearms.brady_indicator",
                                 str(si.order.firearms.brady_indicator).lower())],
-    # Every date is the court's own (engine.court_time), whatever offset was sent.
+    # Every date is the court's own (engine.law.court_time), whatever offset was sent.
     "order.issued_date": lambda si: [("issued_at", _local_date(si, si.order.issued_at))],
     # None is meaningful here (no expiration): the field's none_value renders it.
     "order.expiration_date": lambda si: [("expiration_date", si.order.expiration_date)],

@@ -1,6 +1,10 @@
 """The ledger: the source of truth for every order version's state (SQLite or PostgreSQL).
 
-`open_ledger(url)` opens (and migrates) the database and returns the `Ledger` repository.
+`open_ledger(url)` opens (and migrates) the database and returns the `Ledger` (the façade
+over the parts split by what they record: see `engine.ledger.facade`).
+
+May import: errors and the standard library, SQLAlchemy and Alembic; never a stage,
+a format or observability (they read and write through it).
 """
 
 from __future__ import annotations
@@ -9,12 +13,12 @@ import datetime as dt
 from collections.abc import Callable
 
 from engine.ledger.db import create_database_engine, open_database, upgrade
+from engine.ledger.facade import Ledger
 from engine.ledger.repository import (
     AckResult,
     Claim,
     IntakeRecord,
     IntakeResult,
-    Ledger,
     LedgerRefused,
     ResendRefused,
     new_mcn,

@@ -2,8 +2,8 @@
 
 `load_mapping` reads and compiles the file once (every problem a `MappingError` with file,
 line and key); `Mapping.apply` then costs one decode, one walk of precompiled closures and
-the canonical model's own validation (`engine.intake.order_from_dict`), so every rule of
-the model and of `engine.checks` applies to mapped orders exactly as to canonical ones.
+the canonical model's own validation (`engine.canonical.order_from_dict`), so every rule of
+the model and of `engine.law.checks` applies to mapped orders exactly as to canonical ones.
 Errors carry canonical field paths; the reason says which source path and mapping line
 the value came from, never the value.
 """
@@ -14,8 +14,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from engine.canonical import order_from_dict
 from engine.errors import FieldError, InputError, OrderInvalid
-from engine.intake import order_from_dict
 from engine.mappings.compiler import CompiledMapping, compile_mapping
 from engine.mappings.runtime import Run
 from engine.mappings.sources import CsvSource

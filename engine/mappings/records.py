@@ -26,8 +26,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.canonical import MAX_MESSAGE_BYTES
 from engine.errors import DecodeError, StructureError
-from engine.intake import MAX_MESSAGE_BYTES
 from engine.mappings.sources import Getter, PathInvalid, Source
 
 __all__ = [

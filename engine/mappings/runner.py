@@ -32,9 +32,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine.canonical import decode_order, order_to_dict
 from engine.errors import DecodeError, InputError, MappingError, OrderInvalid
 from engine.formats import RenderContext
-from engine.intake import decode_order, order_to_dict
 from engine.mappings.mapping import Mapping, load_mapping
 from engine.model import Action, Order
 

@@ -26,8 +26,8 @@ from typing import Any
 
 from lxml import etree
 
+from engine.canonical import MAX_MESSAGE_BYTES
 from engine.errors import DecodeError
-from engine.intake import MAX_MESSAGE_BYTES
 from engine.safexml import parse_untrusted_xml
 
 __all__ = ["CsvSource", "Getter", "JsonSource", "PathInvalid", "Source", "XmlSource"]

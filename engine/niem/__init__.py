@@ -5,6 +5,10 @@ The contract other areas code against (see docs/niem-contract.md for the documen
 - `render_niem(order, ctx) -> Rendered`: the order as a validated NIEM message.
 - `read_niem(data) -> Order`: a NIEM message from outside, parsed safely, as a canonical order.
 - `render_niem_ack(ack) -> bytes` / `parse_niem_ack(data) -> Accepted | Rejected`.
+
+May import: `engine.canonical`, the law, the config and the top-level value modules
+(model, formats, ack_types, errors, safexml, resources). Not the other formats, a stage
+or the CLI.
 """
 
 from engine.niem.ack import parse_niem_ack, render_niem_ack

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from lxml import etree
 
-from engine.acks import Accepted, Acknowledgement, Rejected
+from engine.ack_types import Accepted, Acknowledgement, Rejected
 from engine.errors import AckError, DecodeError, RenderError
 from engine.niem.namespaces import NS, q
 from engine.niem.schema import ack_schema

@@ -17,8 +17,8 @@ from typing import Any
 
 from lxml import etree
 
+from engine.canonical import order_from_dict
 from engine.errors import DecodeError, FieldError, OrderInvalid
-from engine.intake import order_from_dict
 from engine.model import Action, Order, Sex
 from engine.niem import codes
 from engine.niem.namespaces import IEPD_VERSION, NS, q

@@ -5,6 +5,10 @@ message as the registry would (NIEM schema, CLETS layout), answers with a record
 reason, drops duplicates by message control number, journals everything, and can be told
 to fail, delay, drop, double or garble its answers, or to go down and come back.
 See docs/receiver.md.
+
+`stand_ins` is its in-process stand-in for the core's fast tests. May import: the
+formats, transports, `engine.canonical` and the value modules; not the engine's stages,
+the runner or the CLI (it stands on the DOJ's side of the wire).
 """
 
 from engine.receiver._sockets import ServerTls

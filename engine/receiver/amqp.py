@@ -30,14 +30,9 @@ import pika.exceptions
 
 from engine.errors import TransportError
 from engine.receiver.core import Receiver
-from engine.transports.amqp_settings import (
-    AmqpSettings,
-    OutgoingMessage,
-    PipelinedChannel,
-    QueueTopology,
-    connection_parameters,
-    declare_topology,
-)
+from engine.transports.amqp_publish import OutgoingMessage, PipelinedChannel
+from engine.transports.amqp_settings import AmqpSettings, connection_parameters
+from engine.transports.amqp_topology import QueueTopology, declare_topology
 
 __all__ = ["AmqpReceiver"]
 

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from engine.acks import Accepted, Rejected
+from engine.ack_types import Accepted, Rejected
 from engine.receiver._sockets import ServerTls
 from engine.receiver.core import Outcome, Receiver
 from engine.receiver.faults import Fault, FaultPlan

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from engine.acks import Accepted, Acknowledgement, Rejected
+from engine.ack_types import Accepted, Acknowledgement, Rejected
 from engine.errors import InputError
 from engine.receiver.faults import Fault, FaultPlan
 from engine.receiver.formats import (

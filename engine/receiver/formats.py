@@ -8,7 +8,7 @@ format's own form. Built in:
   ``engine.niem.render_niem_ack``.
 - ``clets``: CLETS fixed-field text, checked by ``engine.clets.validate_clets`` against the
   declarative layout; acks by ``engine.clets.render_clets_ack``.
-- ``canonical``: the engine's own canonical order JSON (``engine.intake.decode_order``),
+- ``canonical``: the engine's own canonical order JSON (``engine.canonical.decode_order``),
   with JSON acks (`render_json_ack` / `parse_json_ack`): for development and tests that
   need no DOJ format.
 
@@ -27,9 +27,9 @@ from typing import Any
 
 from lxml import etree
 
-from engine.acks import Accepted, Acknowledgement, Rejected
+from engine.ack_types import Accepted, Acknowledgement, Rejected
+from engine.canonical import decode_order
 from engine.errors import AckError
-from engine.intake import decode_order
 from engine.safexml import parse_untrusted_xml
 
 __all__ = [

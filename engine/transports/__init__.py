@@ -12,6 +12,9 @@ a `Receipt`, converting its library's errors into `TransportUnavailable` (retry)
 
 Kinds: ``amqp`` (`AmqpTransportConfig`), ``https`` (`HttpsTransportConfig`), ``tcp``
 (`TcpTransportConfig`), ``file`` (`FileTransportConfig`).
+
+May import: errors and the standard library and wire libraries only: no format, no
+stage, no ledger (intake, delivery and the receiver import the transports).
 """
 
 from __future__ import annotations

@@ -16,13 +16,9 @@ from typing import Literal
 
 from engine.errors import TransportError, TransportUnavailable
 from engine.transports._config import TransportConfigError
-from engine.transports.amqp_settings import (
-    AmqpSettings,
-    ConfirmingPublisher,
-    OutgoingMessage,
-    QueueTopology,
-    declare_topology,
-)
+from engine.transports.amqp_publish import ConfirmingPublisher, OutgoingMessage
+from engine.transports.amqp_settings import AmqpSettings
+from engine.transports.amqp_topology import QueueTopology, declare_topology
 from engine.transports.base import Envelope, Receipt, Transport
 
 __all__ = ["MCN_HEADER", "AmqpTransport", "AmqpTransportConfig"]

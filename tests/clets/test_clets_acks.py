@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.acks import Accepted, Rejected
+from engine.ack_types import Accepted, Rejected
 from engine.clets import parse_clets_ack, render_clets_ack
 from engine.errors import AckError
 

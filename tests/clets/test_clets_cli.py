@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine.clets.cli import PREVIEW_RECORD_ID, convert_to_clets
 from engine.cli import main
+from engine.cli.clets import PREVIEW_RECORD_ID, convert_to_clets
 from engine.errors import RenderError
 from tests.conftest import FIXTURES
 

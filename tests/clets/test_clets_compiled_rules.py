@@ -20,6 +20,7 @@ import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from engine.canonical import decode_order
 from engine.clets import render_clets, validate_clets
 from engine.clets.fields import check_value
 from engine.clets.layout import DEFAULT_LAYOUT_PATH, Layout, default_layout, parse_layout
@@ -27,7 +28,6 @@ from engine.clets.rules import date_checker, date_formatter
 from engine.clets.text import fit_to_charset, format_ncic_name, transliterate
 from engine.errors import RenderError
 from engine.formats import RenderContext
-from engine.intake import decode_order
 from engine.model import Action, Order
 from tests.clets import reference_clets as ref
 from tests.conftest import FIXTURES

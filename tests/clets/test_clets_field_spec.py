@@ -25,10 +25,10 @@ import pytest
 import yaml
 from hypothesis import given, settings
 
+from engine.canonical import decode_order, order_from_dict, order_to_dict
 from engine.clets import render_clets, validate_clets
 from engine.errors import RenderError
 from engine.formats import RenderContext
-from engine.intake import decode_order, order_from_dict, order_to_dict
 from engine.model import Action, Order
 from tests.goldens import ORDER_FIXTURES, clets_action_variant
 from tests.strategies import orders

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from engine.canonical import decode_order
 from engine.clets import read_clets, render_clets
 from engine.errors import OrderInvalid
 from engine.formats import RenderContext
-from engine.intake import decode_order
 from tests.conftest import FIXTURES
 
 GOLDEN = FIXTURES / "clets"

@@ -9,10 +9,10 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from engine.canonical import decode_order
 from engine.clets import default_layout, render_clets, validate_clets
 from engine.errors import RenderError
 from engine.formats import RenderContext
-from engine.intake import decode_order
 from engine.model import Action, IdentifierKind, Order, PersonName, ServiceStatus
 from tests.conftest import FIXTURES
 from tests.strategies import orders

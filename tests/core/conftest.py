@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from engine.breaker import BreakerPolicy
-from engine.correlator import Correlator
+from engine.acks.correlator import Correlator
+from engine.delivery.transmitter import Transmitter
+from engine.intake.pipeline import Pipeline
 from engine.ledger import Ledger, open_database
-from engine.pipeline import Pipeline
-from engine.retry import RetryPolicy
-from engine.stand_ins import StandInReceiver, parse_stand_in_ack, stand_in_render
-from engine.transmitter import Transmitter
+from engine.receiver.stand_ins import StandInReceiver, parse_stand_in_ack, stand_in_render
+from engine.reliability.breaker import BreakerPolicy
+from engine.reliability.retry import RetryPolicy
 from tests.core.core_harness import Core, FakeClock, core_config
 
 

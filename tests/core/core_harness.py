@@ -8,12 +8,12 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine.acks.correlator import Correlator
 from engine.config import CourtConfig, DestinationConfig, EngineConfig
-from engine.correlator import Correlator
+from engine.delivery.transmitter import Transmitter
+from engine.intake.pipeline import IntakeMessage, Pipeline
 from engine.ledger import Ledger
-from engine.pipeline import IntakeMessage, Pipeline
-from engine.stand_ins import StandInReceiver
-from engine.transmitter import Transmitter
+from engine.receiver.stand_ins import StandInReceiver
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "orders" / "dv_tro_issue.json"
 

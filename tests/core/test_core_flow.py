@@ -116,7 +116,7 @@ class TestFaults:
 
     def test_unreadable_bytes_become_an_invalid_record(self, core: Core) -> None:
         """Bytes that are not JSON still become a findable INVALID version, not an error."""
-        from engine.pipeline import IntakeMessage
+        from engine.intake.pipeline import IntakeMessage
 
         [result] = core.intake(IntakeMessage(b"\x00not json"))
         assert result.state is State.INVALID
@@ -126,10 +126,10 @@ class TestFaults:
     def test_rescheduled_work_survives_a_restart(self, core: Core, tmp_path) -> None:  # type: ignore[no-untyped-def]
         """A transmission rescheduled by one engine process is sent by the next one,
         with the same MCN, from the ledger alone."""
-        from engine.correlator import Correlator
+        from engine.acks.correlator import Correlator
+        from engine.delivery.transmitter import Transmitter
         from engine.ledger import Ledger, open_database
-        from engine.stand_ins import StandInReceiver, parse_stand_in_ack, stand_in_render
-        from engine.transmitter import Transmitter
+        from engine.receiver.stand_ins import StandInReceiver, parse_stand_in_ack, stand_in_render
 
         core.receiver.down = True
         core.intake(order_message())

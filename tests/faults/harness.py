@@ -35,7 +35,7 @@ import pika
 import pika.exceptions
 
 from engine.config import AmqpConfig
-from engine.intake_amqp import declare_intake_topology
+from engine.intake.amqp import declare_intake_topology
 from engine.ledger import Ledger, open_database
 from engine.ledger.states import FINAL_STATES, State
 from engine.receiver import (

@@ -20,11 +20,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.acks import Accepted, Rejected
+from engine.ack_types import Accepted, Rejected
+from engine.canonical import decode_order
 from engine.clets import parse_clets_ack, render_clets_ack
 from engine.errors import AckError, DecodeError, OrderInvalid
 from engine.formats import RenderContext
-from engine.intake import decode_order
 from engine.niem import parse_niem_ack, read_niem, render_niem, render_niem_ack
 from tests.strategies import mutated_bytes
 

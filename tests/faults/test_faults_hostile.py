@@ -15,7 +15,7 @@ from pathlib import Path
 import pika
 import pytest
 
-from engine.intake_amqp import ERROR_HEADER
+from engine.intake.amqp import ERROR_HEADER
 from tests.faults.harness import REPO, FaultRun, order_stream
 from tests.test_hostile_inputs import EXPECTED
 

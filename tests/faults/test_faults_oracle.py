@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.acks import Accepted
+from engine.ack_types import Accepted
 from tests.faults.harness import FaultRun, Published, order_stream
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]

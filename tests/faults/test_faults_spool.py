@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from engine.cli.demo import embedded_endpoint
 from engine.config import EngineConfig, LedgerConfig
-from engine.dead_letters import dead_letter_depth, list_dead_letters
-from engine.demo import embedded_endpoint
+from engine.intake.dead_letters import dead_letter_depth, list_dead_letters
 from engine.runner import EngineRunner
 from tests.services import wait_until
 

@@ -21,20 +21,20 @@ from pathlib import Path
 import pika
 import pytest
 
-from engine.ack_intake import AmqpAckConsumer
-from engine.breaker import BreakerPolicy
+from engine.acks.consumers import AmqpAckConsumer
+from engine.acks.correlator import Correlator
 from engine.config import AmqpConfig, CourtConfig, DestinationConfig, EngineConfig
-from engine.correlator import Correlator
-from engine.deadlines import due_at
-from engine.intake_amqp import AmqpIntake, declare_intake_topology
+from engine.delivery.transmitter import Transmitter
+from engine.intake.amqp import AmqpIntake, declare_intake_topology
+from engine.intake.pipeline import Pipeline
+from engine.law.deadlines import due_at
 from engine.ledger import Ledger, State, open_database
 from engine.niem import parse_niem_ack, render_niem
-from engine.pipeline import Pipeline
 from engine.receiver.amqp import AmqpReceiver
 from engine.receiver.core import Receiver
 from engine.receiver.faults import FaultPlan
-from engine.retry import RetryPolicy
-from engine.transmitter import Transmitter
+from engine.reliability.breaker import BreakerPolicy
+from engine.reliability.retry import RetryPolicy
 from engine.transports import build_transport
 from tests import services
 from tests.services import AMQP_URL, require_broker

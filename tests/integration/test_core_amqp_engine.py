@@ -1,7 +1,8 @@
 """The engine against the REAL RabbitMQ: intake queue -> ledger -> transmitter -> receiver.
 
 Each test declares its own queues (uuid-suffixed) and deletes them after. The DOJ side is
-the in-process stand-in receiver (engine.stand_ins), so these tests pin the core's own rules
+the in-process stand-in receiver (engine.receiver.stand_ins), so these tests pin the core's own
+rules
 (ack after commit, poison, reconnect, backoff) with fault control the real receiver lacks;
 the 1,000-order acceptance with the real NIEM renderer and reference receiver is in
 test_core_acceptance.py.
@@ -22,18 +23,18 @@ from pathlib import Path
 import pika
 import pytest
 
-from engine.breaker import BreakerPolicy, BreakerState
+from engine.acks.correlator import Correlator
 from engine.config import AmqpConfig, CourtConfig, DestinationConfig, EngineConfig
-from engine.correlator import Correlator
-from engine.dead_letters import list_dead_letters, replay_dead_letters
+from engine.delivery.transmitter import Transmitter
 from engine.errors import LedgerError
-from engine.hooks import EngineHooks
-from engine.intake_amqp import ERROR_HEADER, AmqpIntake, declare_intake_topology
+from engine.intake.amqp import ERROR_HEADER, AmqpIntake, declare_intake_topology
+from engine.intake.dead_letters import list_dead_letters, replay_dead_letters
+from engine.intake.pipeline import Pipeline
 from engine.ledger import Claim, Ledger, LedgerRefused, State, open_database
-from engine.pipeline import Pipeline
-from engine.retry import RetryPolicy
-from engine.stand_ins import StandInReceiver, parse_stand_in_ack, stand_in_render
-from engine.transmitter import Transmitter
+from engine.observability.hooks import EngineHooks
+from engine.receiver.stand_ins import StandInReceiver, parse_stand_in_ack, stand_in_render
+from engine.reliability.breaker import BreakerPolicy, BreakerState
+from engine.reliability.retry import RetryPolicy
 from tests import services
 from tests.services import AMQP_URL, require_broker
 
@@ -182,7 +183,7 @@ class TestThroughput:
                    "the re-published orders to be recorded")
         wait_until(lambda: engine.queue_depth(engine.amqp.intake_queue) == 0,
                    "the intake queue to drain")
-        engine.transmitter.run_once()
+        engine.delivery.transmitter.run_once()
         assert len(engine.receiver.arrivals) == 300
         assert engine.ledger.state_counts() == {"ACKED": 300}
 
@@ -323,7 +324,7 @@ class TestAckQueue:
     def test_acks_on_the_ack_queue_reach_the_ledger(self, engine: Engine) -> None:
         """An asynchronous destination's ack, published on our ack queue, ACKs the order;
         a garbage message there is recorded as malformed and does not stop the consumer."""
-        from engine.ack_intake import AmqpAckConsumer
+        from engine.acks.consumers import AmqpAckConsumer
 
         engine.receiver.asynchronous = True
         engine.publish(order_body("ASYNC-1"))
@@ -332,7 +333,7 @@ class TestAckQueue:
                    "the order SENT")
         ack_queue = engine.amqp.intake_queue + ".acks"
         consumer = AmqpAckConsumer(url=URL, queue=ack_queue, fmt="niem",
-                                   correlator=engine.transmitter._correlator)
+                                   correlator=engine.delivery.transmitter._correlator)
         thread = threading.Thread(target=consumer.run, args=(engine.stop,), daemon=True)
         engine.threads.append(thread)
         thread.start()

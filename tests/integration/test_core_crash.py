@@ -19,7 +19,7 @@ import pika
 import pytest
 
 from engine.config import AmqpConfig
-from engine.intake_amqp import declare_intake_topology
+from engine.intake.amqp import declare_intake_topology
 from engine.ledger import Ledger, open_database
 from engine.receiver.journal import Journal
 from tests.services import AMQP_URL, require_broker, stop_process

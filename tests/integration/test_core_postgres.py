@@ -16,13 +16,13 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from engine.correlator import Correlator
+from engine.acks.correlator import Correlator
+from engine.delivery.transmitter import Transmitter
+from engine.intake.pipeline import Pipeline
 from engine.ledger import Ledger, State, open_database
 from engine.ledger.schema import metadata
-from engine.pipeline import Pipeline
-from engine.retry import RetryPolicy
-from engine.stand_ins import StandInReceiver, parse_stand_in_ack, stand_in_render
-from engine.transmitter import Transmitter
+from engine.receiver.stand_ins import StandInReceiver, parse_stand_in_ack, stand_in_render
+from engine.reliability.retry import RetryPolicy
 from tests.core.core_harness import core_config, order_message
 from tests.services import PG_DSN, postgres_schema_url
 

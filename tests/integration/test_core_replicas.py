@@ -17,14 +17,14 @@ from pathlib import Path
 import pika
 import pytest
 
+from engine.acks.correlator import Correlator
 from engine.config import AmqpConfig, CourtConfig, DestinationConfig, EngineConfig
-from engine.correlator import Correlator
-from engine.intake_amqp import AmqpIntake, declare_intake_topology
+from engine.delivery.transmitter import Transmitter
+from engine.intake.amqp import AmqpIntake, declare_intake_topology
+from engine.intake.pipeline import Pipeline
 from engine.ledger import Ledger, State, open_database
-from engine.pipeline import Pipeline
-from engine.retry import RetryPolicy
-from engine.stand_ins import StandInReceiver, parse_stand_in_ack, stand_in_render
-from engine.transmitter import Transmitter
+from engine.receiver.stand_ins import StandInReceiver, parse_stand_in_ack, stand_in_render
+from engine.reliability.retry import RetryPolicy
 from tests.services import AMQP_URL, postgres_schema_url, require_broker
 
 pytestmark = pytest.mark.integration

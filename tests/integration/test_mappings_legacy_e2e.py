@@ -28,7 +28,7 @@ import pika
 import pytest
 
 from engine.config import AmqpConfig, EngineConfig
-from engine.dead_letters import list_dead_letters
+from engine.intake.dead_letters import list_dead_letters
 from engine.ledger import Ledger, open_database
 from tests.services import AMQP_URL, require_broker, stop_process
 

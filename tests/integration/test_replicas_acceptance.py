@@ -36,7 +36,7 @@ from typing import Any
 import pika
 import pytest
 
-from engine.intake_amqp import declare_intake_topology
+from engine.intake.amqp import declare_intake_topology
 from engine.ledger import Ledger, State, open_database
 from engine.receiver.journal import Journal
 from tests.services import AMQP_URL, postgres_schema_url, require_broker, stop_process

@@ -12,18 +12,14 @@ from pathlib import Path
 import pika
 import pytest
 
-from engine.acks import Accepted
+from engine.ack_types import Accepted
+from engine.canonical import decode_order, encode_order, order_to_dict
 from engine.errors import DestinationRejected, TransportUnavailable
-from engine.intake import decode_order, encode_order, order_to_dict
 from engine.receiver import AmqpReceiver, Receiver, parse_json_ack
 from engine.transports import AmqpTransport, AmqpTransportConfig, Envelope
-from engine.transports.amqp_settings import (
-    ConfirmingPublisher,
-    QueueTopology,
-    connection_parameters,
-    declare_topology,
-    delete_topology,
-)
+from engine.transports.amqp_publish import ConfirmingPublisher
+from engine.transports.amqp_settings import connection_parameters
+from engine.transports.amqp_topology import QueueTopology, declare_topology, delete_topology
 from tests.faults.chaos_proxy import ChaosProxy
 from tests.services import unavailable
 

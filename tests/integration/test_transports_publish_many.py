@@ -11,7 +11,7 @@ import pika
 import pytest
 
 from engine.errors import TransportUnavailable
-from engine.transports.amqp_settings import ConfirmingPublisher, OutgoingMessage
+from engine.transports.amqp_publish import ConfirmingPublisher, OutgoingMessage
 from tests.services import unavailable
 
 pytestmark = pytest.mark.integration

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from engine.canonical import decode_order
 from engine.clets import render_clets
 from engine.cli import main
-from engine.intake import decode_order
 from engine.mappings import load_mapping
 from engine.mappings.runner import TEST_RECORD_ID, run_mapping_dir
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from engine.canonical import decode_order, order_from_dict
 from engine.cli import main
-from engine.convert import FORMATS
-from engine.derivations import apply_law
-from engine.intake import decode_order, order_from_dict
+from engine.cli.convert import FORMATS
+from engine.law.derivations import apply_law
 from engine.niem import read_niem
 
 ORDERS = Path(__file__).parents[1] / "fixtures" / "orders"
@@ -61,5 +61,5 @@ def test_convert_reports_a_hostile_document(
 
 
 def test_each_format_is_one_entry_in_the_table() -> None:
-    """The convert command's formats come from engine.convert.FORMATS (niem, canonical, ...)."""
+    """The convert command's formats come from engine.cli.convert.FORMATS (niem, canonical, ...)."""
     assert {"niem", "canonical"} <= set(FORMATS)

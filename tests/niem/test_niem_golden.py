@@ -11,7 +11,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from engine.derivations import apply_law
+from engine.law.derivations import apply_law
 from engine.model import Order
 from engine.niem import read_niem
 from engine.niem.schema import message_schema

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from engine.canonical import decode_order
 from engine.errors import RenderError
 from engine.formats import RenderContext
-from engine.intake import decode_order
 from engine.model import Action, Order, Sex
 from engine.niem import read_niem, render_niem
 from engine.niem.namespaces import NS

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from engine.canonical import decode_order, order_from_dict, order_to_dict
 from engine.formats import RenderContext
-from engine.intake import decode_order, order_from_dict, order_to_dict
 from engine.model import Order, PersonName, ProtectedPerson, RestrainedPerson
 from engine.niem import render_niem
 from tests.goldens import ORDER_FIXTURES

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from engine.cli import main
 from tests.services import postgres_schema_url, require_postgres
 
-#: The commands that take --config (engine.ops_cli), with the arguments each needs.
+#: The commands that take --config (engine.cli.ops), with the arguments each needs.
 COMMANDS = [
     ["run"],
     ["db", "upgrade"],

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.intake import decode_order, encode_order, order_to_dict
+from engine.canonical import decode_order, encode_order, order_to_dict
 
 FIXTURE_ORDERS = Path(__file__).parent.parent / "fixtures" / "orders"
 

@@ -6,9 +6,9 @@ import datetime as dt
 from pathlib import Path
 
 from engine import clets
-from engine.acks import Accepted, Rejected
+from engine.ack_types import Accepted, Rejected
+from engine.canonical import decode_order
 from engine.formats import RenderContext
-from engine.intake import decode_order
 from engine.receiver import Receiver
 
 ORDERS = Path(__file__).parent.parent / "fixtures" / "orders"

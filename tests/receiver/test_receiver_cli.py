@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.acks import Accepted
+from engine.ack_types import Accepted
 from engine.cli import build_parser
 from engine.errors import TransportUnavailable
 from engine.receiver import parse_json_ack
@@ -133,7 +133,7 @@ def test_control_api_changes_faults_and_takes_the_receiver_down_and_up(order_bod
 
 def test_outcome_lines_name_verdict_and_faults() -> None:
     """A rejected message's line carries code and reason; faults are named."""
-    from engine.acks import Rejected
+    from engine.ack_types import Rejected
     from engine.receiver import Fault, Outcome
     from engine.receiver.cli import describe_outcome
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.acks import Accepted, Rejected
+from engine.ack_types import Accepted, Rejected
 from engine.errors import AckError, DecodeError
 from engine.receiver import (
     FORMATS,

@@ -6,11 +6,11 @@ import datetime as dt
 from pathlib import Path
 
 from engine import niem
-from engine.acks import Accepted
-from engine.court_calendar import CourtCalendar
+from engine.ack_types import Accepted
+from engine.canonical import decode_order
 from engine.formats import RenderContext
-from engine.intake import decode_order
-from engine.legal_rules import latest_expiration
+from engine.law.court_calendar import CourtCalendar
+from engine.law.rules import latest_expiration
 from engine.model import Action, Order, Service
 from engine.receiver import HttpReceiverServer, Receiver
 

@@ -10,12 +10,8 @@ import pika
 import pytest
 
 from engine.transports._config import TransportConfigError
-from engine.transports.amqp_settings import (
-    DEFAULT_HEARTBEAT,
-    AmqpSettings,
-    QueueTopology,
-    connection_parameters,
-)
+from engine.transports.amqp_settings import DEFAULT_HEARTBEAT, AmqpSettings, connection_parameters
+from engine.transports.amqp_topology import QueueTopology
 
 
 @pytest.fixture(scope="module")

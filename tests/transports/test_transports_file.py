@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.acks import Accepted
+from engine.ack_types import Accepted
 from engine.errors import TransportUnavailable
 from engine.receiver import FileReceiver, Receiver, parse_json_ack
 from engine.transports import (

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from engine.acks import Accepted, Rejected
+from engine.ack_types import Accepted, Rejected
 from engine.errors import DestinationRejected, TransportUnavailable
 from engine.receiver import HttpReceiverServer, Receiver, ServerTls, parse_json_ack
 from engine.transports import Envelope, HttpsTransport, HttpsTransportConfig, TransportConfigError

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from engine.acks import Accepted, Rejected
+from engine.ack_types import Accepted, Rejected
 from engine.errors import DestinationRejected, TransportUnavailable
 from engine.receiver import GARBAGE_ACK, Receiver, ServerTls, TcpReceiverServer, parse_json_ack
 from engine.transports import Envelope, TcpTransport, TcpTransportConfig

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import pytest
 
-from engine.acks import Accepted
+from engine.ack_types import Accepted
 from engine.errors import TransportUnavailable
 from engine.receiver import HttpReceiverServer, Receiver, TcpReceiverServer, parse_json_ack
 from engine.transports import (

@@ -1,0 +1,301 @@
+"""RabbitMQ intake: takes court messages off a durable quorum queue into the ledger.
+
+One I/O thread does everything (pika connections are not thread-safe): it consumes, runs
+the pipeline, commits to the ledger and acks, so no ack ever crosses threads.
+
+Ack rules (invariant 1, tested in tests/core and tests/integration):
+
+* a message is acked only after its ledger commit; messages are committed in batches
+  (``batch_size`` messages or ``batch_ms``), then acked together with ``multiple=True``;
+* a bad order is *recorded* (INVALID with its reason) and then acked: it is processed;
+  a message a court's mapping refuses outright (its bytes are no order: a legacy export
+  with a missing trailer, say) is also copied to the dead-letter exchange with that reason,
+  so the court's file is kept and `engine dlq replay` can take it again once the export or
+  the mapping is fixed;
+* the ledger unavailable: the batch is retried in place (heartbeats keep flowing through
+  ``connection.sleep``); if it stays down the channel is closed, the broker requeues the
+  batch, and the consumer reconnects with backoff;
+* poison (the ledger refuses the message itself, `LedgerRefused`, even alone): a copy is
+  published to the dead-letter exchange with the reason in the ``x-engine-error`` header
+  (publisher confirms), then the original is acked. If that publish is not confirmed the
+  original is ``basic_reject(requeue=False)``-ed, and the queue's own dead-lettering moves it
+  (with ``x-death`` but without our reason). Either way it lands in the dead-letter queue,
+  and the queue moves on. A message that crashes the process is redelivered; the quorum
+  queue's ``x-delivery-limit`` dead-letters it after that many tries.
+
+Connection loss at any point means the broker redelivers what was not acked; the ledger
+knows those as duplicates. Reconnection re-declares the topology.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pika
+import pika.exceptions
+import structlog
+
+from engine.config import AmqpConfig
+from engine.errors import LedgerError
+from engine.intake.pipeline import UNREADABLE, IntakeMessage, Pipeline
+from engine.ledger import IntakeOutcome, IntakeResult, State
+from engine.reliability.retry import RetryPolicy, durable_delay, in_process_retrying
+
+__all__ = [
+    "ERROR_HEADER",
+    "AmqpIntake",
+    "Delivery",
+    "IntakeBatch",
+    "declare_intake_topology",
+]
+
+log = structlog.get_logger(__name__)
+
+#: Header carrying why the engine dead-lettered a message (no personal data).
+ERROR_HEADER = "x-engine-error"
+#: Header naming the court when its messages need a mapping.
+COURT_HEADER = "x-court-ori"
+#: Header naming which of the court's CMS sources sent the message (config sources).
+SOURCE_HEADER = "x-court-source"
+#: How long a stuck ledger is retried in place before the batch is handed back.
+LEDGER_RETRY = RetryPolicy(max_retries=5, initial_interval=0.2, max_interval=5.0,
+                           max_elapsed=20.0, jitter=0.2)
+#: Backoff between reconnection attempts.
+RECONNECT = RetryPolicy(max_retries=0, initial_interval=0.5, max_interval=30.0,
+                        max_elapsed=1.0, jitter=0.5)
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    tag: int
+    message: IntakeMessage
+    properties: Any = None
+    body: bytes = b""
+
+
+class IntakeBatch:
+    """The ack rules, apart from pika: commit a batch, then say what to ack or dead-letter.
+
+    ``ack(tag, multiple)``, ``reject(tag)`` and ``dead_letter(delivery, reason) -> bool``
+    are the channel's operations; ``sleep`` waits while keeping the connection alive.
+    """
+
+    def __init__(self, pipeline: Pipeline, *, ack: Callable[[int, bool], None],
+                 reject: Callable[[int], None],
+                 dead_letter: Callable[[Delivery, str], bool],
+                 sleep: Callable[[float], None], ledger_retry: RetryPolicy = LEDGER_RETRY,
+                 ) -> None:
+        self._pipeline = pipeline
+        self._ack = ack
+        self._reject = reject
+        self._dead_letter = dead_letter
+        self._sleep = sleep
+        self._ledger_retry = ledger_retry
+        self.items: list[Delivery] = []
+        self.started = 0.0
+
+    def add(self, delivery: Delivery) -> None:
+        if not self.items:
+            self.started = time.monotonic()
+        self.items.append(delivery)
+
+    def _commit(self, deliveries: list[Delivery]) -> list[IntakeResult]:
+        results: list[IntakeResult] = []
+        for attempt in in_process_retrying(self._ledger_retry, sleep=self._sleep):
+            with attempt:
+                results = self._pipeline.run([d.message for d in deliveries])
+        return results
+
+    def _keep_refused_files(self, deliveries: list[Delivery],
+                            results: list[IntakeResult]) -> None:
+        """Copy each newly recorded message that its court's mapping refused outright to
+        the dead letters, with the recorded reason (it is recorded INVALID either way)."""
+        for delivery, result in zip(deliveries, results, strict=False):
+            refused = (delivery.message.court_ori is not None
+                       and result.state is State.INVALID
+                       and result.outcome is IntakeOutcome.INVALID
+                       and f"/{UNREADABLE}" in result.version_key)
+            if not refused:
+                continue
+            reason = f"recorded INVALID as {result.version_key}: {result.reason}"
+            if not self._dead_letter(delivery, reason):
+                log.warning("refused court file not copied to the dead letters (recorded "
+                            "INVALID)", message_id=delivery.message.message_id)
+
+    def flush(self) -> None:
+        """Commit and ack everything held. Raises `LedgerError` (transient) when the ledger
+        stays unavailable: nothing was acked, and the caller hands the batch back."""
+        if not self.items:
+            return
+        batch, self.items = self.items, []
+        try:
+            results = self._commit(batch)
+        except LedgerError as exc:
+            if exc.transient:
+                self.items = batch  # still ours, unacked; the caller decides
+                raise
+            self._one_by_one(batch)
+            return
+        self._keep_refused_files(batch, results)
+        self._ack(batch[-1].tag, True)
+
+    def _one_by_one(self, batch: list[Delivery]) -> None:
+        """Some message in the batch is refused by the ledger: find it, dead-letter it."""
+        for i, delivery in enumerate(batch):
+            try:
+                results = self._commit([delivery])
+            except LedgerError as exc:
+                if exc.transient:
+                    self.items = batch[i:]
+                    raise
+                reason = f"ledger refused the message: {exc}"
+                log.error("intake message dead-lettered", message_id=delivery.message.message_id,
+                          reason=reason)
+                if self._dead_letter(delivery, reason):
+                    self._ack(delivery.tag, False)
+                else:
+                    self._reject(delivery.tag)
+                continue
+            self._keep_refused_files([delivery], results)
+            self._ack(delivery.tag, False)
+
+
+def declare_intake_topology(channel: Any, config: AmqpConfig) -> None:
+    """Durable quorum intake queue dead-lettering to a durable quorum dead-letter queue."""
+    channel.exchange_declare(config.dead_letter_exchange, exchange_type="direct",
+                             durable=True)
+    channel.queue_declare(config.dead_letter_queue, durable=True,
+                          arguments={"x-queue-type": "quorum"})
+    channel.queue_bind(config.dead_letter_queue, config.dead_letter_exchange,
+                       routing_key=config.intake_queue)
+    channel.queue_declare(config.intake_queue, durable=True, arguments={
+        "x-queue-type": "quorum",
+        "x-dead-letter-exchange": config.dead_letter_exchange,
+        "x-dead-letter-routing-key": config.intake_queue,
+        "x-delivery-limit": config.delivery_limit,
+    })
+
+
+def connection_parameters(config: AmqpConfig) -> pika.ConnectionParameters:
+    """pika parameters from the URL (amqps:// turns TLS on), with our heartbeat.
+
+    The transports' `amqp_settings` reads TLS files and options from the URL when it is
+    installed; plain pika URL parsing otherwise.
+    """
+    try:
+        from engine.transports.amqp_settings import connection_parameters as from_url
+    except ImportError:
+        params: pika.ConnectionParameters = pika.URLParameters(config.url)
+    else:
+        params = from_url(config.url)
+    params.heartbeat = config.heartbeat
+    params.blocked_connection_timeout = 60
+    params.connection_attempts = 1
+    return params
+
+
+class AmqpIntake:
+    """The intake consumer. `run(stop)` blocks, reconnecting, until ``stop`` is set."""
+
+    #: OSError too: pika lets TLS handshake failures (``ssl.SSLError``, e.g. a certificate
+    #: that does not verify) and some socket errors out unwrapped. They are retried with
+    #: backoff like any lost connection; they must not end the intake thread (and with it
+    #: the engine).
+    _CONNECTION_ERRORS = (pika.exceptions.AMQPConnectionError,
+                          pika.exceptions.AMQPChannelError,
+                          pika.exceptions.ConnectionClosed,
+                          pika.exceptions.StreamLostError,
+                          OSError)
+
+    def __init__(self, config: AmqpConfig, pipeline: Pipeline, *,
+                 ledger_retry: RetryPolicy = LEDGER_RETRY) -> None:
+        self._config = config
+        self._pipeline = pipeline
+        self._ledger_retry = ledger_retry
+        self.connected = threading.Event()
+
+    def run(self, stop: threading.Event) -> None:
+        failures = 0
+        while not stop.is_set():
+            try:
+                self._consume(stop)
+                failures = 0
+            except self._CONNECTION_ERRORS as exc:
+                failures += 1
+                log.warning("intake connection lost; reconnecting",
+                            error_class=type(exc).__name__, attempt=failures)
+            except LedgerError as exc:
+                failures += 1
+                log.warning("ledger unavailable; intake batch handed back to the broker",
+                            error_class=type(exc).__name__, attempt=failures)
+            except Exception as exc:
+                # Anything else (pika raises ValueError when a socket is reset while it
+                # connects) must not end the intake thread, and with it the engine: the
+                # unacked messages go back to the broker with the connection; reconnect.
+                failures += 1
+                log.exception("intake failed unexpectedly; reconnecting",
+                              error_class=type(exc).__name__, attempt=failures)
+            self.connected.clear()
+            if failures:
+                stop.wait(durable_delay(RECONNECT, failures).total_seconds())
+
+    def _consume(self, stop: threading.Event) -> None:
+        config = self._config
+        connection = pika.BlockingConnection(connection_parameters(config))
+        try:
+            channel = connection.channel()
+            channel.confirm_delivery()
+            channel.basic_qos(prefetch_count=config.prefetch)
+            declare_intake_topology(channel, config)
+
+            def dead_letter(delivery: Delivery, reason: str) -> bool:
+                props = delivery.properties
+                headers = dict((props.headers if props is not None else None) or {})
+                headers[ERROR_HEADER] = reason[:1000]
+                try:
+                    channel.basic_publish(
+                        config.dead_letter_exchange, config.intake_queue, delivery.body,
+                        pika.BasicProperties(
+                            headers=headers, delivery_mode=2,
+                            content_type=getattr(props, "content_type", None),
+                            message_id=getattr(props, "message_id", None)),
+                        mandatory=True)
+                    return True
+                except (pika.exceptions.UnroutableError, pika.exceptions.NackError):
+                    return False
+
+            batch = IntakeBatch(
+                self._pipeline,
+                ack=lambda tag, multiple: channel.basic_ack(tag, multiple=multiple),
+                reject=lambda tag: channel.basic_reject(tag, requeue=False),
+                dead_letter=dead_letter, sleep=connection.sleep,
+                ledger_retry=self._ledger_retry)
+            self.connected.set()
+            log.info("intake consuming", queue=config.intake_queue, prefetch=config.prefetch)
+            timeout = config.batch_ms / 1000
+            for method, props, body in channel.consume(config.intake_queue,
+                                                       inactivity_timeout=timeout):
+                if method is not None:
+                    headers = (props.headers or {}) if props is not None else {}
+                    court, source = headers.get(COURT_HEADER), headers.get(SOURCE_HEADER)
+                    batch.add(Delivery(method.delivery_tag, IntakeMessage(
+                        body, message_id=props.message_id if props else None,
+                        court_ori=str(court) if court is not None else None,
+                        source=str(source) if source is not None else None), props, body))
+                full = len(batch.items) >= config.batch_size
+                late = batch.items and time.monotonic() - batch.started >= timeout
+                if method is None or full or late:
+                    batch.flush()
+                if stop.is_set() and not batch.items:
+                    break
+            channel.cancel()  # hands back anything buffered but not yet ours
+        finally:
+            self.connected.clear()
+            if connection.is_open:
+                with contextlib.suppress(*self._CONNECTION_ERRORS):
+                    connection.close()
