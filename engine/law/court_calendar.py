@@ -66,6 +66,7 @@ class CaliforniaJudicialHolidays(ObservedHolidayBase, InternationalHolidays):
     """
 
     country = "US"
+    observed_label = "%s (observed)"  # the day a court closes for it says so
     start_year = 2000
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

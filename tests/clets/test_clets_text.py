@@ -96,18 +96,19 @@ class TestNcicName:
                 == format_ncic_name(nfd, NAME_SET, "", 30)[0].text == "NGUYEN,")
 
     def test_a_surname_filling_the_field_keeps_the_comma(self):
-        """A surname as long as the field loses its last letter for the comma; one two
-        shorter than the field keeps the comma and the first letter of the given name."""
+        """A surname as long as the field is cut to keep the comma and the given initial
+        (NCIC: the given initial always stays); one two shorter than the field keeps both
+        whole."""
         long_name = PersonName(surname="A" * 30, given="John")
-        assert format_ncic_name(long_name, NAME_SET, "", 30)[0].text == "A" * 29 + ","
+        assert format_ncic_name(long_name, NAME_SET, "", 30)[0].text == "A" * 28 + ",J"
         shorter = PersonName(surname="B" * 28, given="John")
         assert format_ncic_name(shorter, NAME_SET, "", 30)[0].text == "B" * 28 + ",J"
 
     def test_a_name_of_exactly_the_field_length_is_not_truncated(self):
         """max_length is inclusive: a name that fills the field exactly is sent whole."""
         name = PersonName(surname="Abcdefghij", given="Klmnopqrs")  # "ABCDEFGHIJ,KLMNOPQRS"
-        fitted, truncated = format_ncic_name(name, NAME_SET, "", 20)
-        assert (fitted.text, truncated) == ("ABCDEFGHIJ,KLMNOPQRS", False)
+        fitted, steps = format_ncic_name(name, NAME_SET, "", 20)
+        assert (fitted.text, steps) == ("ABCDEFGHIJ,KLMNOPQRS", ())
 
     def test_letters_lost_inside_a_kept_part_are_counted(self):
         """A given name that keeps some letters but loses others counts what it lost."""

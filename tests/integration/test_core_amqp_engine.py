@@ -183,7 +183,7 @@ class TestThroughput:
                    "the re-published orders to be recorded")
         wait_until(lambda: engine.queue_depth(engine.amqp.intake_queue) == 0,
                    "the intake queue to drain")
-        engine.delivery.transmitter.run_once()
+        engine.transmitter.run_once()
         assert len(engine.receiver.arrivals) == 300
         assert engine.ledger.state_counts() == {"ACKED": 300}
 
@@ -333,7 +333,7 @@ class TestAckQueue:
                    "the order SENT")
         ack_queue = engine.amqp.intake_queue + ".acks"
         consumer = AmqpAckConsumer(url=URL, queue=ack_queue, fmt="niem",
-                                   correlator=engine.delivery.transmitter._correlator)
+                                   correlator=engine.transmitter._correlator)
         thread = threading.Thread(target=consumer.run, args=(engine.stop,), daemon=True)
         engine.threads.append(thread)
         thread.start()

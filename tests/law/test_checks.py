@@ -125,7 +125,7 @@ class TestBirthDates:
     def test_born_on_the_issue_day_is_accepted(self, order):
         """A newborn protected the day it is born (and, however unlikely, a restrained
         person born that day) is not "born after" the order: only later days are refused."""
-        issued_on = order.issued_at.date()
+        issued_on = court_date(order.court.ori, order.issued_at)  # the court's own date
         restrained = [p.model_copy(update={"birth_date": issued_on})
                       for p in order.restrained_persons]
         protected = [p.model_copy(update={"birth_date": issued_on, "is_minor": True})

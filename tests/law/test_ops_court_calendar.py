@@ -63,9 +63,9 @@ class TestCaliforniaJudicialHolidays:
         calendar = CourtCalendar()
         assert calendar.closed_reason(D(2024, 4, 1)) == "Cesar Chavez Day (observed)"
         assert calendar.is_business_day(D(2024, 3, 29))
-        assert calendar.closed_reason(D(2023, 2, 13)) == "Lincoln's Birthday (observed)"
+        assert calendar.closed_reason(D(2023, 2, 13)) == "Lincoln Day (observed)"
         assert calendar.closed_reason(D(2026, 3, 31)) == "Cesar Chavez Day"
-        assert calendar.closed_reason(D(2028, 2, 11)) == "Lincoln's Birthday (observed)"
+        assert calendar.closed_reason(D(2028, 2, 11)) == "Lincoln Day (observed)"
 
     def test_day_after_thanksgiving_when_november_starts_on_a_friday(self) -> None:
         """Thanksgiving is the fourth Thursday (Nov 28 in 2024, a month that began on a
