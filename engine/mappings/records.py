@@ -26,9 +26,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.canonical import MAX_MESSAGE_BYTES
 from engine.errors import DecodeError, StructureError
-from engine.mappings.sources import Getter, PathInvalid, Source
+from engine.mappings.sources import Getter, PathInvalid, Source, decode_text
 
 __all__ = [
     "LINE_ENDINGS",
@@ -151,17 +150,7 @@ class RecordSource(Source):
         return doc, doc
 
     def _lines(self, raw: bytes) -> list[tuple[int, str]]:
-        if not isinstance(raw, bytes | bytearray):
-            raise DecodeError("a message must be bytes")
-        if len(raw) > MAX_MESSAGE_BYTES:
-            raise DecodeError(f"message is {len(raw)} bytes; the limit is {MAX_MESSAGE_BYTES}")
-        try:
-            text = bytes(raw).decode(self.encoding)
-        except UnicodeDecodeError as exc:
-            raise DecodeError(f"message is not valid {self.encoding} (byte {exc.start})") \
-                from None
-        if text.startswith("\ufeff"):
-            text = text[1:]
+        text = decode_text(raw, self.encoding)
         parts = _LINE_BREAK.split(text)
         lines: list[tuple[int, str]] = []
         for index in range(0, len(parts), 2):

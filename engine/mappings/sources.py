@@ -30,7 +30,23 @@ from engine.canonical import MAX_MESSAGE_BYTES
 from engine.errors import DecodeError
 from engine.safexml import parse_untrusted_xml
 
-__all__ = ["CsvSource", "Getter", "JsonSource", "PathInvalid", "Source", "XmlSource"]
+__all__ = ["CsvSource", "Getter", "JsonSource", "PathInvalid", "Source", "XmlSource",
+           "decode_text"]
+
+
+def decode_text(raw: bytes, encoding: str) -> str:
+    """A text export's characters: bytes within the size cap, decoded exactly as the mapping
+    declares (a wrong byte is refused with its offset, never replaced), without a BOM."""
+    if not isinstance(raw, bytes | bytearray):
+        raise DecodeError("a message must be bytes")
+    if len(raw) > MAX_MESSAGE_BYTES:
+        raise DecodeError(f"message is {len(raw)} bytes; the limit is {MAX_MESSAGE_BYTES}")
+    try:
+        text = bytes(raw).decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise DecodeError(f"message is not valid {encoding} (byte {exc.start})") from None
+    return text.removeprefix("\ufeff")
+
 
 #: Reads one value (or a list, for the many-getters) from a context; None when absent.
 Getter = Callable[[Any], Any]
@@ -294,17 +310,7 @@ class CsvSource(Source):
 
     def decode_rows(self, raw: bytes) -> list[dict[str, str]]:
         """Every data row of a CSV message, checked against the header."""
-        if not isinstance(raw, bytes | bytearray):
-            raise DecodeError("a message must be bytes")
-        if len(raw) > MAX_MESSAGE_BYTES:
-            raise DecodeError(f"message is {len(raw)} bytes; the limit is {MAX_MESSAGE_BYTES}")
-        try:
-            text = bytes(raw).decode(self.encoding)
-        except UnicodeDecodeError as exc:
-            raise DecodeError(f"message is not valid {self.encoding} (byte {exc.start})") \
-                from None
-        if text.startswith("\ufeff"):
-            text = text[1:]
+        text = decode_text(raw, self.encoding)
         try:
             records = list(csv.reader(io.StringIO(text, newline=""),
                                       delimiter=self.delimiter, strict=True))
