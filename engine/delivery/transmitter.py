@@ -149,11 +149,7 @@ class Transmitter:
                 # One failed send (after its retries) is enough news for this round: the
                 # rest wait one reschedule interval instead of each retrying in turn, so a
                 # dead destination costs one retry sequence per round, not one per order.
-                self._ledger.mark_retry(
-                    claim, self.worker_id, attempted=False,
-                    next_attempt_at=self._next_attempt(
-                        claim, self._clock() + durable_delay(self._reschedule, 1)),
-                    error="destination failed earlier in this round")
+                self._defer_behind_failure(claim)
                 continue
             if not self._handle(claim):
                 failing.add(claim.destination)
@@ -216,6 +212,15 @@ class Transmitter:
         self._connected.clear()
 
     # -- one transmission -------------------------------------------------------------------
+
+    def _defer_behind_failure(self, claim: Claim) -> None:
+        """Not attempted: its destination already failed this round, so it waits one
+        reschedule interval (never past its due time) instead of retrying in turn."""
+        self._ledger.mark_retry(
+            claim, self.worker_id, attempted=False,
+            next_attempt_at=self._next_attempt(
+                claim, self._clock() + durable_delay(self._reschedule, 1)),
+            error="destination failed earlier in this round")
 
     def _handle(self, claim: Claim) -> bool:
         """Send one claim; False when its destination failed (a transient fault)."""
@@ -329,11 +334,7 @@ class Transmitter:
             if isinstance(result, Receipt):
                 continue
             if not ok:
-                self._ledger.mark_retry(
-                    claim, self.worker_id, attempted=False,
-                    next_attempt_at=self._next_attempt(
-                        claim, self._clock() + durable_delay(self._reschedule, 1)),
-                    error="destination failed earlier in this round")
+                self._defer_behind_failure(claim)
                 continue
             ok = self._deliver(claim, envelope, breaker, transport)
         return ok
