@@ -17,6 +17,8 @@ from engine.law.deadlines import (
     DEFAULT_CONFIG,
     DeadlineConfigError,
     DeadlinePolicy,
+    DeadlineRule,
+    DueExplanation,
     RiskState,
     due_at,
     explain_due,
@@ -161,6 +163,12 @@ class TestProofOfService:
         order = order_at("2026-11-20 09:00", order_type=OrderType.EMERGENCY,
                          action=Action.SERVE, served_local="2026-11-20 10:00")
         assert due_at(order, STRICT) == utc("2026-11-23 18:00")
+
+    def test_served_at_rule_ignores_a_later_filing(self) -> None:
+        """A rule ``from: served_at`` counts from service even when the proof is filed later."""
+        order = order_at("2026-11-25 11:00", action=Action.SERVE,
+                         served_local="2026-11-23 10:00")  # served Monday, filed Wednesday
+        assert due_at(order, STRICT) == utc("2026-11-24 18:00")  # Tuesday 10:00 PST
 
     def test_service_without_service_time_names_the_field(self) -> None:
         """A serve action without served_at fails with the field path, not a value."""
@@ -318,3 +326,145 @@ class TestDueTimeProperties:
         assert due > issued
         last_moment = (due - dt.timedelta(microseconds=1)).astimezone(LA).date()
         assert CourtCalendar().is_business_day(last_moment)
+
+
+def _one_rule(**rule: Any) -> DeadlinePolicy:
+    """A policy of one rule covering every order, built from configuration data."""
+    return DeadlinePolicy.from_dict({**DEFAULT_CONFIG, "rules": [rule]})
+
+
+class TestRuleDefaultsAndLimits:
+    """What a rule means when a key is left out, and where each limit sits (issue 22)."""
+
+    def test_after_the_due_instant_is_overdue_not_at_risk(self) -> None:
+        """Any time after the due instant stays overdue (not only the instant itself)."""
+        due = utc("2026-11-23 18:00")
+        late = utc("2026-11-24 09:00")
+        assert risk_state(due, late, dt.timedelta(hours=4)) is RiskState.OVERDUE
+
+    def test_a_rule_built_without_business_days_counts_one_court_day(self) -> None:
+        """`DeadlineRule`'s own default is the statute's one business day (Fam. Code 6380)."""
+        rule = DeadlineRule(name="entry", order_types=frozenset(OrderType),
+                            actions=frozenset(Action))
+        assert rule.business_days == 1
+        assert rule.at_risk_window == dt.timedelta(hours=4)
+        with pytest.raises(AttributeError):
+            rule.business_days = 2  # type: ignore[misc]
+        with pytest.raises(TypeError):
+            DeadlineRule("entry", frozenset(OrderType), frozenset(Action))  # type: ignore[misc]
+        due = due_at(order_at("2026-11-20 15:42"), DeadlinePolicy(rules=(rule,)))
+        assert due == utc("2026-11-23 23:42")  # Friday -> Monday, same local time
+
+    def test_business_day_rule_defaults_to_a_four_hour_warning(self) -> None:
+        """Without ``at_risk`` a business-day rule warns 4 hours before its due time."""
+        policy = _one_rule(within={"business_days": 1})
+        assert policy.rules[0].at_risk_window == dt.timedelta(hours=4)
+
+    def test_elapsed_rule_defaults_to_half_its_time_as_warning(self) -> None:
+        """Without ``at_risk`` an hours rule warns when half its time is gone."""
+        policy = _one_rule(within={"hours": 1})
+        assert policy.rules[0].at_risk_window == dt.timedelta(minutes=30)
+
+    def test_a_warning_as_long_as_the_time_allowed_is_refused(self) -> None:
+        """``at_risk`` equal to ``within`` would put every order at risk at once."""
+        with pytest.raises(DeadlineConfigError, match=r"at_risk: must be shorter"):
+            _one_rule(within={"hours": 1}, at_risk={"minutes": 60})
+        assert _one_rule(within={"hours": 1}, at_risk={"minutes": 59}).rules[0] \
+            .at_risk_window == dt.timedelta(minutes=59)
+
+    def test_hours_only_duration_text_has_no_minutes(self) -> None:
+        """``"1h"`` is exactly one hour (missing minutes are zero, not borrowed)."""
+        policy = _one_rule(within={"hours": 2}, at_risk="1h")
+        assert policy.rules[0].at_risk_window == dt.timedelta(hours=1)
+
+    def test_blank_duration_text_is_refused_as_malformed(self) -> None:
+        """An empty duration string is named as not a duration, not as zero."""
+        with pytest.raises(DeadlineConfigError, match=r"at_risk: duration '' is not like"):
+            _one_rule(within={"hours": 2}, at_risk="")
+
+    @pytest.mark.parametrize("value", [5, []])
+    def test_order_types_must_be_a_non_empty_list(self, value: Any) -> None:
+        """A number or an empty list for ``order_types`` is refused by name."""
+        with pytest.raises(DeadlineConfigError,
+                           match=r"rules\[0\].order_types: must be a non-empty list"):
+            _one_rule(within={"business_days": 1}, order_types=value)
+
+    def test_business_days_run_from_1_to_30(self) -> None:
+        """30 business days is the largest limit accepted, 31 is refused."""
+        assert _one_rule(within={"business_days": 30}).rules[0].business_days == 30
+        with pytest.raises(DeadlineConfigError, match=r"business_days: must be a whole"):
+            _one_rule(within={"business_days": 31})
+
+    def test_business_days_true_is_not_a_number(self) -> None:
+        """YAML ``true`` is not one business day."""
+        with pytest.raises(DeadlineConfigError, match=r"business_days: must be a whole"):
+            _one_rule(within={"business_days": True})
+
+    def test_every_closure_date_is_kept(self) -> None:
+        """Several date objects (unquoted YAML dates) in closures are all kept."""
+        days = [dt.date(2026, 12, 28), dt.date(2026, 12, 29), dt.date(2026, 12, 30)]
+        policy = DeadlinePolicy.from_dict({**DEFAULT_CONFIG, "closures": days})
+        assert policy.calendar.extra_closures == set(days)
+
+    def test_a_timestamp_is_not_a_closure_date(self) -> None:
+        """A YAML timestamp (date and time) in closures is refused: a closure is a day."""
+        with pytest.raises(DeadlineConfigError, match=r"closures\[0\]: .* is not a date"):
+            DeadlinePolicy.from_dict({**DEFAULT_CONFIG,
+                                      "closures": [dt.datetime(2026, 12, 28, 9, 0)]})
+
+    def test_a_config_without_version_is_version_1(self) -> None:
+        """``version`` may be left out: it means 1."""
+        config = {k: v for k, v in DEFAULT_CONFIG.items() if k != "version"}
+        assert DeadlinePolicy.from_dict(config) == DeadlinePolicy.default()
+        with pytest.raises(DeadlineConfigError, match="version: unsupported version 0"):
+            DeadlinePolicy.from_dict({**DEFAULT_CONFIG, "version": 0})
+
+    @pytest.mark.parametrize(("hours", "message"), [
+        (True, "must be a non-negative number, got True"),
+        ("2", "must be a non-negative number, got '2'"),
+        (-1, "must be a non-negative number, got -1"),
+    ])
+    def test_duration_numbers_are_non_negative_numbers(self, hours: Any, message: str) -> None:
+        """``hours: true``, ``hours: "2"`` and ``hours: -1`` are refused by key."""
+        with pytest.raises(DeadlineConfigError, match=rf"rules\[0\].within.hours: {message}"):
+            _one_rule(within={"hours": hours})
+
+    def test_policy_and_explanation_are_immutable(self) -> None:
+        """The shared default policy and a due explanation cannot be changed after the fact."""
+        policy = DeadlinePolicy.default()
+        with pytest.raises(AttributeError):
+            policy.rules = ()  # type: ignore[misc]
+        explanation = explain_due(order_at("2026-11-20 15:42"), policy)
+        with pytest.raises(AttributeError):
+            explanation.due_at = utc("2026-11-30 00:00")  # type: ignore[misc]
+
+    def test_policy_and_from_dict_take_keywords(self) -> None:
+        """`DeadlinePolicy`, `DueExplanation` and `from_dict`'s ``source`` take keywords."""
+        rules = DeadlinePolicy.default().rules
+        with pytest.raises(TypeError):
+            DeadlinePolicy(rules)  # type: ignore[misc]
+        with pytest.raises(TypeError):
+            DueExplanation(utc("2026-11-23 18:00"), rules[0],  # type: ignore[misc]
+                           utc("2026-11-23 17:00"), "America/Los_Angeles")
+        with pytest.raises(TypeError):
+            DeadlinePolicy.from_dict(DEFAULT_CONFIG, "deadlines.yaml")  # type: ignore[misc]
+
+
+class TestDescriptions:
+    """The rule text on-call staff read (`DeadlineRule.describe`, `DueExplanation.lines`)."""
+
+    def test_each_kind_of_rule_describes_itself(self) -> None:
+        """Hours rules say calendar time; business-day rules say the count and the due point."""
+        rules = {r.name: r.describe() for r in DeadlinePolicy.default().rules}
+        assert rules == {
+            "emergency": "emergency: within 1h of calendar time from issued_at",
+            "proof_of_service": "proof_of_service: within 1 court business day (end of day) "
+                                "from later_of_service_and_filing",
+            "entry_and_changes": "entry_and_changes: within 1 court business day (end of "
+                                 "day) from issued_at",
+        }
+        two = _one_rule(within={"business_days": 2}, due="same_time", name="two")
+        assert two.rules[0].describe() == \
+            "two: within 2 court business days (same local time) from issued_at"
+        mixed = _one_rule(within={"hours": 1, "minutes": 30}, name="mixed")
+        assert mixed.rules[0].describe() == "mixed: within 1h 30m of calendar time from issued_at"
