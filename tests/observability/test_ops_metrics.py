@@ -43,21 +43,24 @@ def fresh_destinations(monkeypatch: pytest.MonkeyPatch) -> None:
 class TestEventMetrics:
     def test_each_record_function_counts_with_its_labels(self) -> None:
         """Each record_* call moves exactly its own series by one."""
-        before = {
-            "recv": sample("po_engine_orders_received_total", order_type="dv_tro"),
-            "deliv": sample("po_engine_orders_delivered_total", order_type="epo",
-                            destination="carpos"),
-            "rej": sample("po_engine_orders_rejected_total", order_type="dv_tro",
-                          destination="carpos"),
-            "inv": sample("po_engine_orders_invalid_total", order_type="unknown",
-                          stage="decode"),
-            "att": sample("po_engine_transmission_attempts_total", destination="carpos"),
-            "out": sample("po_engine_transmission_outcomes_total", destination="carpos",
-                          outcome="unavailable"),
-            "ack": sample("po_engine_ack_latency_seconds_count", destination="carpos"),
-            "i2a": sample("po_engine_issue_to_ack_seconds_count", order_type="epo"),
-            "send": sample("po_engine_send_latency_seconds_count", destination="carpos"),
-        }
+        def counts() -> dict[str, float]:
+            return {
+                "recv": sample("po_engine_orders_received_total", order_type="dv_tro"),
+                "deliv": sample("po_engine_orders_delivered_total", order_type="epo",
+                                destination="carpos"),
+                "rej": sample("po_engine_orders_rejected_total", order_type="dv_tro",
+                              destination="carpos"),
+                "inv": sample("po_engine_orders_invalid_total", order_type="unknown",
+                              stage="decode"),
+                "att": sample("po_engine_transmission_attempts_total", destination="carpos"),
+                "out": sample("po_engine_transmission_outcomes_total", destination="carpos",
+                              outcome="unavailable"),
+                "ack": sample("po_engine_ack_latency_seconds_count", destination="carpos"),
+                "i2a": sample("po_engine_issue_to_ack_seconds_count", order_type="epo"),
+                "send": sample("po_engine_send_latency_seconds_count", destination="carpos"),
+            }
+
+        before = counts()
         metrics.record_received(OrderType.DV_TRO)
         metrics.record_delivered(OrderType.EMERGENCY, "carpos", ack_latency_seconds=2.0,
                                  issue_to_ack_seconds=600)
@@ -66,21 +69,7 @@ class TestEventMetrics:
         metrics.record_attempt("carpos")
         metrics.record_outcome("carpos", Outcome.UNAVAILABLE)
         metrics.observe_send_latency("carpos", 0.2)
-        after = {
-            "recv": sample("po_engine_orders_received_total", order_type="dv_tro"),
-            "deliv": sample("po_engine_orders_delivered_total", order_type="epo",
-                            destination="carpos"),
-            "rej": sample("po_engine_orders_rejected_total", order_type="dv_tro",
-                          destination="carpos"),
-            "inv": sample("po_engine_orders_invalid_total", order_type="unknown",
-                          stage="decode"),
-            "att": sample("po_engine_transmission_attempts_total", destination="carpos"),
-            "out": sample("po_engine_transmission_outcomes_total", destination="carpos",
-                          outcome="unavailable"),
-            "ack": sample("po_engine_ack_latency_seconds_count", destination="carpos"),
-            "i2a": sample("po_engine_issue_to_ack_seconds_count", order_type="epo"),
-            "send": sample("po_engine_send_latency_seconds_count", destination="carpos"),
-        }
+        after = counts()
         assert {k: after[k] - before[k] for k in before} == dict.fromkeys(before, 1.0)
 
     def test_breaker_and_failure_gauges_are_set(self) -> None:
