@@ -279,3 +279,125 @@ class TestCheckOrder:
         message = str(info.value)
         assert "2099" not in message
         assert person.name.surname not in message
+
+
+class TestClockSkew:
+    """An ``issued_at`` or ``served_at`` ahead of the engine's clock is refused beyond the
+    allowed skew (a future issuance gets a future deadline and never alerts); at the skew,
+    or in the past, it is accepted."""
+
+    NOW = dt.datetime(2026, 11, 22, 11, 0, tzinfo=dt.UTC)
+
+    def _at(self, base_order: Order, issued: dt.datetime, served: dt.datetime) -> Order:
+        return _with(base_order, issued_at=issued,
+                     service=Service(status=ServiceStatus.SERVED, served_at=served))
+
+    def test_the_default_skew_is_five_minutes(self, base_order):
+        """Five minutes ahead passes; a second more is refused, saying how far it may be."""
+        at_limit = self.NOW + dt.timedelta(minutes=5)
+        ok = self._at(base_order, at_limit, at_limit)
+        assert order_problems(ok, now=self.NOW) == []
+        late = at_limit + dt.timedelta(seconds=1)
+        problems = order_problems(self._at(base_order, at_limit, late), now=self.NOW)
+        assert [(p.path, p.reason) for p in problems] == [
+            ("service.served_at",
+             "is in the future (more than 5 minutes ahead of the engine's clock)")]
+        problems = order_problems(self._at(base_order, late, late), now=self.NOW)
+        assert [p.path for p in problems] == ["issued_at", "service.served_at"]
+        assert "more than 5 minutes ahead" in problems[0].reason
+
+    def test_the_configured_skew_is_the_limit_and_is_named_in_minutes(self, base_order):
+        hour = dt.timedelta(hours=1)
+        ahead = self.NOW + hour
+        assert order_problems(self._at(base_order, ahead, ahead), now=self.NOW,
+                              max_skew=hour) == []
+        beyond = ahead + dt.timedelta(seconds=1)
+        problems = order_problems(self._at(base_order, beyond, beyond), now=self.NOW,
+                                  max_skew=hour)
+        assert [p.path for p in problems] == ["issued_at", "service.served_at"]
+        assert all("more than 60 minutes ahead" in p.reason for p in problems)
+
+    def test_times_in_the_past_are_not_in_the_future(self, base_order):
+        """An order issued and served hours before the engine's clock reads is accepted."""
+        earlier = self.NOW - dt.timedelta(hours=3)
+        order = self._at(base_order, earlier, earlier + dt.timedelta(minutes=10))
+        assert order_problems(order, now=self.NOW) == []
+
+    def test_without_a_clock_no_time_is_in_the_future(self, base_order):
+        far = self.NOW + dt.timedelta(days=3)
+        order = _with(self._at(base_order, far, far),
+                      effective_date=court_date(base_order.court.ori, far))
+        assert order_problems(order) == []
+
+    def test_limits_and_clock_are_keyword_arguments(self, base_order):
+        with pytest.raises(TypeError):
+            order_problems(base_order, None)  # type: ignore[misc]
+        with pytest.raises(TypeError):
+            check_order(base_order, None)  # type: ignore[misc]
+
+
+class TestProofOfServiceTimes:
+    """A ``serve`` version's ``issued_at`` is when the proof of service was filed
+    (docs/intake-format.md): the service it proves happened at or before that, and not
+    before the order took effect."""
+
+    @rule
+    @given(orders(action=Action.SERVE))
+    def test_service_at_the_filing_time_is_accepted(self, order):
+        service = Service(status=ServiceStatus.SERVED, served_at=order.issued_at)
+        assert _paths(_with(order, service=service)) == []
+
+    @rule
+    @given(orders(action=Action.SERVE), st.timedeltas(dt.timedelta(seconds=1), DAY))
+    def test_service_after_the_filing_is_refused(self, order, after):
+        service = Service(status=ServiceStatus.SERVED, served_at=order.issued_at + after)
+        assert _paths(_with(order, service=service)) == ["service.served_at"]
+
+    def test_service_before_the_order_took_effect_is_refused(self, base_order):
+        """The EPO took effect on 2026-11-22 (court time); a proof filed that day of a
+        service on the 21st proves nothing about this order."""
+        filed = dt.datetime(2026, 11, 22, 16, 0, tzinfo=dt.UTC)
+        served = dt.datetime(2026, 11, 21, 20, 0, tzinfo=dt.UTC)  # 12:00 on the 21st, PST
+        serve = _with(base_order, version=2, action=Action.SERVE, issued_at=filed,
+                      service=Service(status=ServiceStatus.SERVED, served_at=served))
+        assert _paths(serve) == ["service.served_at"]
+
+    def test_a_later_change_keeps_the_service_of_the_order_as_issued(self, base_order):
+        """An extend, cancel or terminate filed days later carries version 1's service
+        time, which is before its own issued_at: not a problem."""
+        later = base_order.issued_at + 2 * DAY
+        for action in (Action.EXTEND, Action.CANCEL, Action.TERMINATE, Action.MODIFY):
+            change = _with(base_order, version=2, action=action, issued_at=later,
+                           effective_date=court_date(base_order.court.ori, later))
+            assert _paths(change) == [], action
+
+
+class TestEffectiveDateOfEveryChange:
+    @pytest.mark.parametrize("action", [Action.MODIFY, Action.EXTEND, Action.TERMINATE,
+                                        Action.CANCEL])
+    def test_a_change_cannot_take_effect_before_it_was_issued(self, base_order, action):
+        """Only a serve's issued_at is a filing time after the effective date; any other
+        version taking effect the day before its issuance is refused."""
+        day_before = court_date(base_order.court.ori, base_order.issued_at) - DAY
+        change = _with(base_order, version=2, action=action, effective_date=day_before,
+                       expiration_date=day_before)
+        assert _paths(change) == ["effective_date"]
+
+
+class TestStatutoryMaximum:
+    def test_an_epo_ending_after_the_seventh_calendar_day_is_refused(self, base_order):
+        """Fam. Code 6256: an EPO expires at the earlier of the 5th court day and the 7th
+        calendar day after issuance. Issued Sunday 2026-11-22, the 7th calendar day is
+        Sunday the 29th (the 5th court day, skipping Thanksgiving and the day after, is
+        Tuesday December 1): the 29th is the latest, the 30th is refused naming both."""
+        assert _paths(_with(base_order, expiration_date=dt.date(2026, 11, 29))) == []
+        [problem] = order_problems(_with(base_order, expiration_date=dt.date(2026, 11, 30)))
+        assert problem.path == "expiration_date"
+        assert "2026-11-29" in problem.reason and "Fam. Code 6256" in problem.reason
+
+    def test_a_cancel_or_terminate_is_not_held_to_a_duration(self, base_order):
+        """Ending an order is not issuing one: no maximum and no required end applies."""
+        for action in (Action.CANCEL, Action.TERMINATE):
+            change = _with(base_order, version=2, action=action,
+                           expiration_date=dt.date(2027, 6, 1))
+            assert _paths(change) == [], action
