@@ -14,6 +14,13 @@ file in place for each mutant), so the working tree is never left mutated. It is
     python tools/mutation.py breaker retry       # some targets
     python tools/mutation.py --json out.json ... # scores and survivors as JSON as well
     python tools/mutation.py --recheck out.json  # re-run only the recorded survivors
+    python tools/mutation.py ledger_repository --only new_mcn LedgerBase._release_next
+
+``--only`` restricts a run (of one target) to the named functions, methods (``Class.method``
+or a bare name: every definition of it), classes or module-level assignments: every other
+mutant is marked skipped by cosmic-ray's own line filter (``cr-filter-lines``) over the
+line ranges those definitions span, so a large module can be measured where its
+invariants are without paying for the rest.
 
 ``--recheck`` applies each survivor of an earlier run again (``cosmic-ray apply``) and runs
 its target's tests: after tests were added for survivors, it gives the new score without
@@ -23,6 +30,7 @@ re-running the mutants that were already killed (adding tests cannot revive them
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import shutil
@@ -48,7 +56,24 @@ TARGETS: dict[str, tuple[str, tuple[str, ...]]] = {
                                                         "tests/core/test_core_flow.py",
                                                         "tests/intake/test_core_batching.py",
                                                         "tests/intake/test_core_header_facts.py")),
-    "ledger": ("engine/ledger/repository.py", ("tests/ledger/",)),
+    # The ledger, one target per file; each runs the fastest tests/ledger/ files that state
+    # its behaviour (SQLite: see "Mutation testing" in docs/testing.md).
+    "ledger_states": ("engine/ledger/states.py", ("tests/ledger/test_ledger_repository.py",
+                                                  "tests/ledger/test_ledger_ack_in_flight.py")),
+    "ledger_transmissions": ("engine/ledger/transmissions.py",
+                             ("tests/ledger/test_ledger_transmissions.py",
+                              "tests/ledger/test_ledger_repository.py",
+                              "tests/ledger/test_ledger_ack_in_flight.py")),
+    "ledger_repository": ("engine/ledger/repository.py",
+                          ("tests/ledger/test_ledger_repository.py",
+                           "tests/ledger/test_ledger_ack_in_flight.py",
+                           "tests/ledger/test_ledger_fast_paths.py")),
+    "ledger_intake": ("engine/ledger/intake.py", ("tests/ledger/test_ledger_repository.py",
+                                                  "tests/ledger/test_ledger_fast_paths.py")),
+    "ledger_acks": ("engine/ledger/acknowledgements.py",
+                    ("tests/ledger/test_ledger_repository.py",
+                     "tests/ledger/test_ledger_ack_in_flight.py",
+                     "tests/ledger/test_ledger_ack_batch.py")),
     "niem_render": ("engine/niem/render.py", ("tests/niem/test_niem_render.py",
                                               "tests/niem/test_niem_xpaths.py")),
     "niem_read": ("engine/niem/read.py", ("tests/niem/test_niem_read.py",
@@ -80,29 +105,69 @@ def _copy_checkout(into: Path) -> None:
         (into.parent / "shared").symlink_to(shared)
 
 
-def _config(module: str, tests: tuple[str, ...], timeout: float) -> str:
+def line_ranges(source: str, names: list[str]) -> list[tuple[int, int]]:
+    """The (first, last) lines of each definition ``names`` picks in ``source``: functions,
+    methods (``Class.method`` or a bare name for every definition of it), classes and
+    module-level assignments. Decorators are included (cosmic-ray mutates them too)."""
+    tree = ast.parse(source)
+    found: dict[str, list[tuple[int, int]]] = {}
+
+    def span(node: ast.stmt) -> tuple[int, int]:
+        first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
+        return first, node.end_lineno or node.lineno
+
+    def visit(body: list[ast.stmt], prefix: str) -> None:
+        for node in body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                for key in {node.name, prefix + node.name}:
+                    found.setdefault(key, []).append(span(node))
+                if isinstance(node, ast.ClassDef):
+                    visit(node.body, f"{node.name}.")
+            elif not prefix and isinstance(node, (ast.Assign, ast.AnnAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                for target in targets:
+                    if isinstance(target, ast.Name):
+                        found.setdefault(target.id, []).append(span(node))
+
+    visit(tree.body, "")
+    missing = [n for n in names if n not in found]
+    if missing:
+        raise SystemExit(f"--only: not defined in the module: {', '.join(missing)}")
+    return sorted({r for n in names for r in found[n]})
+
+
+def _config(module: str, tests: tuple[str, ...], timeout: float,
+            lines: list[tuple[int, int]] | None = None) -> str:
     command = " ".join([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
                         "-p", "no:randomly", *tests])
     excluded = ", ".join(json.dumps(p) for p in EXCLUDED_OPERATORS)
     return (f'[cosmic-ray]\nmodule-path = "{module}"\ntimeout = {timeout}\n'
             f'excluded-modules = []\ntest-command = "{command}"\n\n'
             f'[cosmic-ray.distributor]\nname = "local"\n\n'
-            f'[cosmic-ray.filters.operators-filter]\nexclude-operators = [{excluded}]\n')
+            f'[cosmic-ray.filters.operators-filter]\nexclude-operators = [{excluded}]\n'
+            + ("" if lines is None else
+               f'\n[cosmic-ray.filters.line-filter.lines]\n"{module}" = ['
+               + ", ".join(f'"{a}-{b}"' for a, b in lines) + "]\n"))
 
 
-def run_target(name: str, *, timeout: float) -> dict[str, object]:
+def run_target(name: str, *, timeout: float, only: list[str] | None = None
+               ) -> dict[str, object]:
     module, tests = TARGETS[name]
+    lines = (line_ranges((REPO / module).read_text(encoding="utf-8"), only)
+             if only else None)
     bin_dir = Path(sys.executable).parent
     with tempfile.TemporaryDirectory(prefix=f"mutation-{name}-") as tmp:
         work = Path(tmp) / "repo"
         _copy_checkout(work)
         config, session = work / "cosmic-ray.toml", work / "session.sqlite"
-        config.write_text(_config(module, tests, timeout), encoding="utf-8")
+        config.write_text(_config(module, tests, timeout, lines), encoding="utf-8")
         env = {**os.environ, "CI": "1"}
         step = {"cwd": work, "env": env, "check": True}
         subprocess.run([bin_dir / "cosmic-ray", "init", config, session], **step)
         subprocess.run([bin_dir / "cr-filter-operators", session, config], **step)
         subprocess.run([bin_dir / "cr-filter-pragma", session], **step)
+        if lines is not None:
+            subprocess.run([bin_dir / "cr-filter-lines", session, "--config", config], **step)
         subprocess.run([bin_dir / "cosmic-ray", "baseline", config], **step)
         subprocess.run([bin_dir / "cosmic-ray", "exec", config, session], **step)
         dump = subprocess.run([bin_dir / "cosmic-ray", "dump", session], cwd=work, env=env,
@@ -123,7 +188,8 @@ def run_target(name: str, *, timeout: float) -> dict[str, object]:
             killed += 1  # killed, or incompetent (the mutant cannot even run)
             killed_lines.append(item["mutations"][0]["start_pos"][0])
     total = killed + len(survivors)
-    return {"target": name, "module": module, "tests": list(tests), "mutants": total,
+    return {"target": name, "module": module, "tests": list(tests), "only": only,
+            "mutants": total,
             "killed": killed, "survived": len(survivors), "skipped": skipped,
             "score": round(100 * killed / total, 1) if total else None,
             "survivors": sorted(survivors, key=lambda s: s["line"]),
@@ -170,13 +236,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--recheck", type=Path,
                         help="re-run only the survivors recorded in this JSON result file")
+    parser.add_argument("--only", nargs="+", metavar="NAME",
+                        help="mutate only these functions, methods (Class.method), classes "
+                             "or module-level assignments of the (one) target")
     args = parser.parse_args(argv)
+    if args.only and (len(args.targets) != 1 or args.recheck):
+        parser.error("--only takes exactly one target and no --recheck")
     results = []
     earlier = ({r["target"]: r for r in json.loads(args.recheck.read_text(encoding="utf-8"))}
                if args.recheck else {})
     for name in args.targets or (list(earlier) if earlier else list(TARGETS)):
         result = (recheck(earlier[name]) if earlier else
-                  run_target(name, timeout=args.timeout))
+                  run_target(name, timeout=args.timeout, only=args.only))
         results.append(result)
         print(f"{name}: {result['module']}: {result['killed']}/{result['mutants']} killed "
               f"({result['score']}%), {result['survived']} survived", flush=True)
