@@ -8,7 +8,9 @@ The IEPD (NIEM MPD) is the folder schemas/niem/: the subset and extension schema
   accepted and a rejected acknowledgement;
 - mapping.csv: canonical field -> NIEM XPath, made from the table in docs/niem-contract.md
   (abbreviations expanded), so the contract and the spreadsheet cannot disagree;
-- mpd-catalog.xml: what each file is (its role), the IEPD's name and version.
+- mpd-catalog.xml: what each file is (its role), the IEPD's name and version, its two IEP
+  conformance targets (message, acknowledgement) with their samples; valid to the MPD
+  Specification 3.0.1 catalog schema (tools/mpd-catalog-3.0/, tests/niem/test_niem_mpd_catalog.py).
 
     python tools/build_iepd.py           # rewrite them
     python tools/build_iepd.py --check   # exit 1 if a committed file is stale (CI)
@@ -39,12 +41,15 @@ from engine.formats import RenderContext  # noqa: E402
 from engine.model import Action, Order  # noqa: E402
 from engine.niem import render_niem, render_niem_ack  # noqa: E402
 from engine.niem.iepd import CATALOG, IEPD_DIR, MAPPING, SAMPLES  # noqa: E402
-from engine.niem.namespaces import IEPD_VERSION  # noqa: E402
+from engine.niem.namespaces import IEPD_VERSION, NS  # noqa: E402
 
 ORDERS = ROOT / "tests" / "fixtures" / "orders"
 CONTRACT = ROOT / "docs" / "niem-contract.md"
 SENT_AT = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.UTC)
 MPD = "http://reference.niem.gov/niem/resource/mpd/catalog/3.0/"
+MPD_SPEC = "http://reference.niem.gov/niem/specification/model-package-description/3.0/"
+MPD_NC = "http://release.niem.gov/niem/niem-core/3.0/"  # the catalog schema's own NIEM 3.0
+MPD_STRUCTURES = "http://release.niem.gov/niem/structures/3.0/"
 ABBREVIATIONS = {  # as docs/niem-contract.md defines them, longest first
     "AUG": "PO/pox-ext:ProtectionOrderAugmentation",
     "PO": "M/j:ProtectionOrder",
@@ -125,35 +130,58 @@ def mapping() -> bytes:
 
 
 def catalog(files: list[str]) -> bytes:
-    """The MPD catalog: name, version, and each artifact with its role."""
-    c = f"{{{MPD}}}"
-    root = etree.Element(f"{c}Catalog", nsmap={"c": MPD})
-    mpd = etree.SubElement(root, f"{c}MPD", {"mpdURI": "urn:ca-courts:po-exchange:iepd",
-                                              "mpdClassURIList": MPD + "#IEPD",
-                                              "mpdVersionID": IEPD_VERSION})
-    info = etree.SubElement(mpd, f"{c}MPDInformation")
-    etree.SubElement(info, f"{c}AuthoritativeSource").text = "California courts"
-    etree.SubElement(info, f"{c}Description").text = (
+    """The MPD catalog, valid to the MPD Specification 3.0.1 catalog schema
+    (tools/mpd-catalog-3.0/): name, version, classes MPD and IEPD (Rules 3-1, 3-3), one IEP
+    conformance target per document element with its samples, and each artifact by role."""
+    c, nc = f"{{{MPD}}}", f"{{{MPD_NC}}}"
+    root = etree.Element(f"{c}Catalog", nsmap={"c": MPD, "nc": MPD_NC,
+                                                 "structures": MPD_STRUCTURES, "pox": NS["pox"]})
+    mpd = etree.SubElement(root, f"{c}MPD", {
+        f"{c}mpdURI": "urn:ca-courts:po-exchange:iepd",
+        f"{c}mpdClassURIList": f"{MPD_SPEC}#MPD {MPD_SPEC}#IEPD",
+        f"{c}mpdName": "po-exchange", f"{c}mpdVersionID": IEPD_VERSION})
+    etree.SubElement(mpd, f"{nc}DescriptionText").text = (
         "Protective and restraining orders from California courts to the Department of "
         "Justice registry (CARPOS), one message per version of an order, NIEM 5.2.")
+    info = etree.SubElement(mpd, f"{c}MPDInformation")
+    source = etree.SubElement(etree.SubElement(info, f"{c}AuthoritativeSource"),
+                              f"{nc}EntityOrganization")
+    etree.SubElement(source, f"{nc}OrganizationName").text = "California courts"
+    samples = [f for f in files if f.startswith("samples/")]
+    targets = [
+        ("protection-order-message", "pox:ProtectionOrderMessage",
+         "A protective order message: one version of one order.",
+         [f for f in samples if not f.startswith("samples/ack_")]),
+        ("protection-order-acknowledgement", "pox:ProtectionOrderAcknowledgement",
+         "The DOJ's acknowledgement of one message.",
+         [f for f in samples if f.startswith("samples/ack_")]),
+    ]
+    for target_id, element, description, instances in targets:
+        target = etree.SubElement(mpd, f"{c}IEPConformanceTarget",
+                                  {f"{{{MPD_STRUCTURES}}}id": target_id})
+        etree.SubElement(target, f"{nc}DescriptionText").text = description
+        etree.SubElement(target, f"{c}HasDocumentElement", {f"{c}qualifiedNameList": element})
+        valid = etree.SubElement(target, f"{c}XMLSchemaValid")
+        etree.SubElement(valid, f"{c}XMLSchemaDocument",
+                         {f"{c}pathURI": "message/pox-message.xsd"})
+        for path in instances:
+            etree.SubElement(target, f"{c}IEPSampleXMLDocument", {f"{c}pathURI": path})
     roles = [
+        ("README.md", "ReadMe", "How the schemas are laid out"),
+        ("changelog.md", "MPDChangeLog", "What each version changed"),
+        ("conformance-assertion.md", "ConformanceAssertion",
+         "What conforms, and how it is checked"),
+        ("mapping.csv", "BusinessRulesArtifact", "Canonical field to NIEM XPath"),
+        ("xml-catalog.xml", "XMLCatalog", "Namespace to file, for tools that use catalogs"),
         ("message/pox-message.xsd", "ExtensionSchemaDocument",
          "Message wrapper and acknowledgement; the root schema to validate with"),
         ("extension/pox-ext.xsd", "ExtensionSchemaDocument", "NIEM extension"),
-        ("xml-catalog.xml", "XMLCatalog", "Namespace to file, for tools that use catalogs"),
-        ("mapping.csv", "BusinessRulesArtifact", "Canonical field to NIEM XPath"),
-        ("conformance-assertion.md", "ConformanceAssertion",
-         "What conforms, and how it is checked"),
-        ("changelog.md", "ChangeLog", "What each version changed"),
-        ("README.md", "ReadMe", "How the schemas are laid out"),
     ]
     roles += [(f, "SubsetSchemaDocument", "NIEM 5.2 subset") for f in files
               if f.startswith("niem/")]
-    roles += [(f, "XMLInstance", "Sample message") for f in files if f.startswith("samples/")]
     for path, role, description in roles:
-        artifact = etree.SubElement(mpd, f"{c}FileArtifact", {"pathURI": path})
-        etree.SubElement(artifact, f"{c}{role}")
-        etree.SubElement(artifact, f"{c}Description").text = description
+        artifact = etree.SubElement(mpd, f"{c}{role}", {f"{c}pathURI": path})
+        etree.SubElement(artifact, f"{nc}DescriptionText").text = description
     body: bytes = etree.tostring(root, xml_declaration=True, encoding="UTF-8",
                                  pretty_print=True)
     return body

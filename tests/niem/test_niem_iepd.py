@@ -27,6 +27,7 @@ from engine.niem.iepd import (
 from engine.niem.namespaces import IEPD_VERSION, NS, q
 
 BUILD = Path(__file__).parents[2] / "tools" / "build_iepd.py"
+MPD = "http://reference.niem.gov/niem/resource/mpd/catalog/3.0/"
 MESSAGES = [p for p in sorted((IEPD_DIR / SAMPLES).glob("*.xml"))
             if not p.name.startswith("ack_")]
 
@@ -66,13 +67,14 @@ def test_the_iepd_version_is_in_every_sample_and_the_catalog() -> None:
     assert {etree.parse(str(p)).getroot().findtext(q("pox", "IEPDVersionID"))
             for p in MESSAGES} == {IEPD_VERSION}
     catalog = etree.parse(str(IEPD_DIR / CATALOG)).getroot()
-    assert catalog[0].get("mpdVersionID") == IEPD_VERSION
+    assert catalog[0].get(f"{{{MPD}}}mpdVersionID") == IEPD_VERSION
     assert f"## {IEPD_VERSION}" in (IEPD_DIR / "changelog.md").read_text(encoding="utf-8")
 
 
 def test_the_catalog_lists_files_that_exist() -> None:
     catalog = etree.parse(str(IEPD_DIR / CATALOG)).getroot()
-    paths = [a.get("pathURI") for a in catalog.iter("{*}FileArtifact")]
+    paths = [a.get(f"{{{MPD}}}pathURI") for a in catalog.iter()
+             if a.get(f"{{{MPD}}}pathURI") is not None]
     assert paths and all((IEPD_DIR / p).is_file() for p in paths)
     assert {f"{SAMPLES}/{p.name}" for p in (IEPD_DIR / SAMPLES).glob("*.xml")} <= set(paths)
 
