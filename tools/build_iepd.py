@@ -10,7 +10,7 @@ The IEPD (NIEM MPD) is the folder schemas/niem/: the subset and extension schema
   (abbreviations expanded), so the contract and the spreadsheet cannot disagree;
 - mpd-catalog.xml: what each file is (its role), the IEPD's name and version, its two IEP
   conformance targets (message, acknowledgement) with their samples; valid to the MPD
-  Specification 3.0.1 catalog schema (tools/mpd-catalog-3.0/, tests/niem/test_niem_mpd_catalog.py).
+  Specification 3.0.1 catalog schema (validated once against the MPD Toolkit 3.0.1 copy; tests/niem/test_niem_mpd_catalog.py checks its rules).
 
     python tools/build_iepd.py           # rewrite them
     python tools/build_iepd.py --check   # exit 1 if a committed file is stale (CI)
@@ -131,7 +131,7 @@ def mapping() -> bytes:
 
 def catalog(files: list[str]) -> bytes:
     """The MPD catalog, valid to the MPD Specification 3.0.1 catalog schema
-    (tools/mpd-catalog-3.0/): name, version, classes MPD and IEPD (Rules 3-1, 3-3), one IEP
+    (the MPD Toolkit 3.0.1 copy): name, version, classes MPD and IEPD (Rules 3-1, 3-3), one IEP
     conformance target per document element with its samples, and each artifact by role."""
     c, nc = f"{{{MPD}}}", f"{{{MPD_NC}}}"
     root = etree.Element(f"{c}Catalog", nsmap={"c": MPD, "nc": MPD_NC,
