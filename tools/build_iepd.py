@@ -10,7 +10,8 @@ The IEPD (NIEM MPD) is the folder schemas/niem/: the subset and extension schema
   (abbreviations expanded), so the contract and the spreadsheet cannot disagree;
 - mpd-catalog.xml: what each file is (its role), the IEPD's name and version, its two IEP
   conformance targets (message, acknowledgement) with their samples; valid to the MPD
-  Specification 3.0.1 catalog schema (validated once against the MPD Toolkit 3.0.1 copy; tests/niem/test_niem_mpd_catalog.py checks its rules).
+  Specification 3.0.1 catalog schema (validated once against the MPD Toolkit 3.0.1
+  copy; tests/niem/test_niem_mpd_catalog.py checks its rules in CI).
 
     python tools/build_iepd.py           # rewrite them
     python tools/build_iepd.py --check   # exit 1 if a committed file is stale (CI)
