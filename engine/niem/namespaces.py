@@ -12,7 +12,7 @@ __all__ = ["DEFAULT_RECIPIENT", "IEPD_VERSION", "NS", "NSMAP", "q"]
 
 #: Version of the IEPD (schemas/niem/: schemas, samples, mapping, catalog) every message
 #: names in pox:IEPDVersionID; schemas/niem/changelog.md says what each version changed.
-IEPD_VERSION = "1.1.0"
+IEPD_VERSION = "1.2.0"
 #: pox:MessageRecipientID when the destination names none. Assumption (no public DOJ
 #: interface spec names one): the CARPOS registry of the California DOJ.
 DEFAULT_RECIPIENT = "CA-DOJ-CARPOS"

@@ -188,29 +188,66 @@ class _Reader:
         return Sex.NONBINARY
 
     def identifiers(self, person: etree._Element, field: str) -> list[dict[str, Any]]:
-        found: list[tuple[int, int, dict[str, Any], etree._Element]] = []
+        """The person's identifiers, kind by kind, each kind in structures:sequenceID order.
+
+        sequenceID orders same-named siblings of one parent (for a driver's license, the
+        j:DriverLicense it sits in); siblings without one follow, in document order. NIEM
+        does not carry the order across kinds (docs/niem-contract.md).
+        """
+        by_kind: dict[str, list[tuple[tuple[int, int, int], dict[str, Any],
+                                      etree._Element]]] = {}
+        seen: set[tuple[etree._Element, str, int]] = set()
+        document = {element: i for i, element in enumerate(person.iter())}
         for position, element in enumerate(person.iter(*_IDENTIFIER_KINDS)):
-            ident: dict[str, Any] = {"kind": _IDENTIFIER_KINDS[element.tag],
-                                     "value": element.findtext(q("nc", "IdentificationID"), "")}
-            issuer = element.findtext(q("nc", "IdentificationSourceText"))
-            if issuer is not None:
-                ident["issuer"] = issuer.strip()
-            expires = element.find(q("nc", "IdentificationExpirationDate"))
-            if expires is not None:
-                year = expires[0]
-                if year.tag != q("nc", "YearDate"):
-                    self.problem(year, "must be nc:YearDate")
-                else:
-                    try:
-                        ident["expires_year"] = int((year.text or "").strip())
-                    except ValueError:  # a gYear with a time zone or a sign
-                        self.problem(year, "must be a plain four-digit year")
-            sequence = element.get(q("structures", "sequenceID"))
-            found.append((int(sequence) if sequence else 10**9, position, ident, element))
-        found.sort(key=lambda item: item[:2])  # sequenceID restores the canonical order
-        for i, (_, _, _, element) in enumerate(found):
+            ident = self.identifier(element)
+            unit = element
+            parent = element.getparent()
+            if parent is not None and parent.tag == q("j", "DriverLicense"):
+                unit = parent
+            key = self.sequence(unit, document, seen)
+            by_kind.setdefault(ident["kind"], []).append(((*key, position), ident, element))
+        found = [item for kind in _IDENTIFIER_KINDS.values()
+                 for item in sorted(by_kind.get(kind, []), key=lambda item: item[0])]
+        for i, (_, _, element) in enumerate(found):
             self.note(f"{field}.identifiers.{i}", element)
-        return [ident for _, _, ident, _ in found]
+        return [ident for _, ident, _ in found]
+
+    def sequence(self, unit: etree._Element, document: dict[etree._Element, int],
+                 seen: set[tuple[etree._Element, str, int]]) -> tuple[int, int]:
+        """Sort key of `unit`: its parent's place in the document, then its sequenceID.
+
+        A sequenceID repeated among same-named siblings is refused.
+        """
+        parent = unit.getparent()
+        parent_position = document.get(parent, -1) if parent is not None else -1
+        sequence = unit.get(q("structures", "sequenceID"))
+        if not sequence:
+            return parent_position, 10**9
+        number = int(sequence)
+        if parent is not None:
+            sibling = (parent, unit.tag, number)
+            if sibling in seen:
+                self.problem(unit, f"structures:sequenceID {number} repeats a sibling's")
+            seen.add(sibling)
+        return parent_position, number
+
+    def identifier(self, element: etree._Element) -> dict[str, Any]:
+        ident: dict[str, Any] = {"kind": _IDENTIFIER_KINDS[element.tag],
+                                 "value": element.findtext(q("nc", "IdentificationID"), "")}
+        issuer = element.findtext(q("nc", "IdentificationSourceText"))
+        if issuer is not None:
+            ident["issuer"] = issuer.strip()
+        expires = element.find(q("nc", "IdentificationExpirationDate"))
+        if expires is not None:
+            year = expires[0]
+            if year.tag != q("nc", "YearDate"):
+                self.problem(year, "must be nc:YearDate")
+            else:
+                try:
+                    ident["expires_year"] = int((year.text or "").strip())
+                except ValueError:  # a gYear with a time zone or a sign
+                    self.problem(year, "must be a plain four-digit year")
+        return ident
 
     def restrained_person(self, element: etree._Element, field: str) -> dict[str, Any]:
         self.note(field, element)

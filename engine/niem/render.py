@@ -189,25 +189,32 @@ def _restrained_person(parent: etree._Element, person: RestrainedPerson, where: 
 
 def _identifiers_at(el: etree._Element, person: RestrainedPerson, kinds: list[IdentifierKind],
                     where: str) -> None:
-    """Write the person's identifiers of these kinds, kind by kind, keeping list positions.
+    """Write the person's identifiers of these kinds, kind by kind, first of a kind first.
 
-    NIEM groups identifiers by element; structures:sequenceID keeps each one's position in
-    the canonical list so the reader restores the original order.
+    structures:sequenceID is "the relative order of a property occurrence among sibling
+    properties" (NIEM 5.2 structures.xsd), so it numbers same-named siblings of one parent
+    1..n; the order within a kind (its first is the primary one) survives, the order across
+    kinds is not carried (docs/niem-contract.md).
     """
     augmentation = None
     for kind in kinds:
         inside, tag = _IDENTIFIER_ELEMENTS[kind]
+        sequence = 0
         for i, ident in enumerate(person.identifiers):
             if ident.kind is not kind:
                 continue
+            sequence += 1
             parent = el
             if inside:
                 if augmentation is None:
                     augmentation = _SUB(el, J.PersonAugmentation)
                 parent = augmentation
                 if kind is IdentifierKind.DRIVERS_LICENSE:
-                    parent = _SUB(augmentation, J.DriverLicense)
-            _identification(parent, tag, ident, i + 1, f"{where}.identifiers.{i}")
+                    # One j:DriverLicense per license: the licenses are the siblings.
+                    parent = _SUB(augmentation, J.DriverLicense,
+                                  {STRUCTURES.sequenceID: str(sequence)})
+            _identification(parent, tag, ident, 1 if parent.tag == J.DriverLicense else sequence,
+                            f"{where}.identifiers.{i}")
 
 
 def _protected_person(parent: etree._Element, person: ProtectedPerson, where: str) -> None:

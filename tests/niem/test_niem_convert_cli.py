@@ -12,6 +12,7 @@ from engine.cli import main
 from engine.cli.convert import FORMATS
 from engine.law.derivations import apply_law
 from engine.niem import read_niem
+from tests.niem_carried import as_niem_carries
 
 ORDERS = Path(__file__).parents[1] / "fixtures" / "orders"
 FIXED = ["--mcn", "MCN-CLI", "--sent-at", "2026-11-23T09:00:00Z"]
@@ -25,7 +26,7 @@ def test_convert_to_niem_prints_a_message_that_reads_back(
     out = capsysbinary.readouterr().out
     assert b"<pox:MessageControlNumber>MCN-CLI</pox:MessageControlNumber>" in out
     # What is sent is the order as the law reads it (the EPO's firearms prohibition).
-    assert read_niem(out) == apply_law(decode_order(path.read_bytes())).order
+    assert read_niem(out) == as_niem_carries(apply_law(decode_order(path.read_bytes())).order)
 
 
 def test_convert_to_canonical_reads_a_niem_message(
