@@ -250,6 +250,112 @@ class TestService:
         assert _paths(_with(order, service=Service())) == ["service.status"]
 
 
+LATER_VERSIONS = ["ch_oah_modify", "dv_tro_extend_v3", "dv_tro_terminate_v4",
+                  "cr_cpo_cancel_v2"]
+
+
+def _fixture(stem: str) -> Order:
+    return decode_order((FIXTURES / "orders" / f"{stem}.json").read_bytes())
+
+
+class TestClock:
+    """docs/intake-format.md: `issued_at` (and docs/legal-rules.md: `served_at`) more than
+    `max_clock_skew_seconds` (default 300) ahead of the engine's clock is refused."""
+
+    @pytest.fixture
+    def unserved(self, base_order: Order) -> Order:
+        return _with(base_order, service=Service())
+
+    @pytest.mark.parametrize("seconds", [0, 1, 300, 3600])
+    def test_issued_up_to_the_skew_ahead_is_accepted_and_later_refused(self, unserved,
+                                                                        seconds):
+        """Issued exactly the allowed skew ahead of the clock is accepted; a microsecond
+        more is refused at `issued_at`."""
+        skew = dt.timedelta(seconds=seconds)
+        now = unserved.issued_at - skew
+        assert order_problems(unserved, now=now, max_skew=skew) == []
+        late = order_problems(unserved, now=now - dt.timedelta(microseconds=1), max_skew=skew)
+        assert [p.path for p in late] == ["issued_at"]
+
+    def test_an_order_issued_before_the_clock_is_accepted(self, unserved):
+        """An order issued an hour ago (the usual case) is not in the future."""
+        now = unserved.issued_at + dt.timedelta(hours=1)
+        assert order_problems(unserved, now=now, max_skew=dt.timedelta(minutes=5)) == []
+
+    def test_the_default_skew_is_five_minutes(self, unserved):
+        """Without `max_skew`, five minutes ahead is accepted and a second more refused,
+        and the refusal names the five minutes."""
+        five = dt.timedelta(minutes=5)
+        assert order_problems(unserved, now=unserved.issued_at - five) == []
+        (problem,) = order_problems(unserved,
+                                    now=unserved.issued_at - five - dt.timedelta(seconds=1))
+        assert problem.path == "issued_at"
+        assert "more than 5 minutes ahead" in problem.reason
+
+    @pytest.mark.parametrize(("seconds", "words"), [(60, "1 minutes"), (3600, "60 minutes"),
+                                                    (119, "1 minutes")])
+    def test_the_refusal_names_the_skew_in_whole_minutes(self, unserved, seconds, words):
+        """The reason says how far ahead is allowed, in whole minutes (an operator reads it)."""
+        skew = dt.timedelta(seconds=seconds)
+        now = unserved.issued_at - skew - dt.timedelta(seconds=1)
+        assert [p.reason for p in order_problems(unserved, now=now, max_skew=skew)] == [
+            f"is in the future (more than {words} ahead of the engine's clock)"]
+
+    @pytest.mark.parametrize("seconds", [0, 1, 300, 3600])
+    def test_served_up_to_the_skew_ahead_is_accepted_and_later_refused(self, base_order,
+                                                                        seconds):
+        """A service time exactly the skew ahead of the clock is accepted; later is refused
+        at `service.served_at` (the order itself was issued before the clock)."""
+        served_at = base_order.service.served_at
+        assert served_at is not None and served_at > base_order.issued_at
+        skew = dt.timedelta(seconds=seconds)
+        now = served_at - skew
+        assert order_problems(base_order, now=now, max_skew=skew) == []
+        late = order_problems(base_order, now=now - dt.timedelta(microseconds=1),
+                              max_skew=skew)
+        assert [(p.path, p.reason) for p in late] == [(
+            "service.served_at", f"is in the future (more than {seconds // 60} minutes "
+                                 "ahead of the engine's clock)")]
+
+    def test_without_a_clock_nothing_is_in_the_future(self, unserved):
+        """`engine check` of a court's files passes no clock: an order issued years ahead is
+        refused as future only when the engine's time is given."""
+        later = _with(unserved, issued_at=unserved.issued_at + 1000 * DAY,
+                      effective_date=unserved.effective_date + 1000 * DAY,
+                      expiration_date=unserved.effective_date + 1003 * DAY)
+        assert "issued_at" not in _paths(later)
+        assert "issued_at" in [p.path for p in order_problems(later, now=unserved.issued_at)]
+
+
+class TestLaterVersions:
+    @pytest.mark.parametrize("stem", LATER_VERSIONS)
+    def test_a_later_version_taking_effect_before_it_was_issued_is_refused(self, stem):
+        """The effective date of a modify, extend, terminate or cancel cannot precede its own
+        issuance either (only a serve's issued_at is a filing time)."""
+        order = _fixture(stem)
+        issued_on = court_date(order.court.ori, order.issued_at)
+        assert _paths(order) == []
+        assert _paths(_with(order, effective_date=issued_on - DAY)) == ["effective_date"]
+
+    @pytest.mark.parametrize("stem", LATER_VERSIONS)
+    def test_a_later_version_keeps_the_service_of_the_order_as_issued(self, stem):
+        """A modify, extend, terminate or cancel is issued after the order it changes was
+        served: a service time before its own issued_at is the original service, accepted."""
+        order = _fixture(stem)
+        service = Service(status=ServiceStatus.SERVED, served_at=order.issued_at - DAY)
+        assert _paths(_with(order, service=service)) == []
+
+
+class TestKeywordOnly:
+    def test_the_calendar_clock_and_skew_are_named_arguments(self, base_order):
+        """`order_problems(order, calendar, now)` would silently swap meanings if the order
+        of arguments changed; they can only be given by name."""
+        with pytest.raises(TypeError):
+            order_problems(base_order, None)  # type: ignore[misc]
+        with pytest.raises(TypeError):
+            check_order(base_order, None)  # type: ignore[misc]
+
+
 class TestCheckOrder:
     @settings(max_examples=25)
     @given(orders())
