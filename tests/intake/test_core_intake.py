@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from engine.errors import LedgerError
-from engine.intake.amqp import Delivery, IntakeBatch
+from engine.intake.batch import Delivery, IntakeBatch
 from engine.intake.pipeline import IntakeMessage, Pipeline
 from engine.intake.spool import SpoolIntake
 from engine.ledger import LedgerRefused
@@ -40,6 +40,17 @@ def deliveries(*messages: IntakeMessage) -> list[Delivery]:
     return [Delivery(i + 1, m) for i, m in enumerate(messages)]
 
 
+def test_a_delivery_cannot_be_changed_once_received() -> None:
+    """The tag acked and the bytes dead-lettered are the ones the broker delivered: a
+    `Delivery` is frozen, so no step between intake and ack can swap them."""
+    import dataclasses
+
+    delivery = Delivery(7, order_message(), body=b"bytes")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        delivery.tag = 8  # type: ignore[misc]
+    assert (delivery.tag, delivery.body) == (7, b"bytes")
+
+
 class TestIntakeBatch:
     def test_batch_is_acked_once_after_commit(self, core: Core) -> None:
         """Three messages commit together, then one ack with multiple=True for the last:
@@ -63,7 +74,7 @@ class TestIntakeBatch:
                                                          monkeypatch) -> None:
         """batch_ms is measured from the first message held, not the latest one."""
         now = [100.0]
-        monkeypatch.setattr("engine.intake.amqp.time.monotonic", lambda: now[0])
+        monkeypatch.setattr("engine.intake.batch.time.monotonic", lambda: now[0])
         batch = Channel().batch(core.pipeline)
         batch.add(Delivery(1, order_message("A")))
         now[0] = 105.0
@@ -113,6 +124,33 @@ class TestIntakeBatch:
                                     "DataError")]
         assert channel.acks == [(1, False), (2, False), (3, False)]
 
+    def test_the_ledger_lost_while_seeking_the_poison_keeps_the_rest_held(
+            self, core: Core, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Taking a refused batch one by one, the messages before the ledger goes down are
+        acked (A committed, B dead-lettered); C, not committed, stays held and unacked."""
+        real = core.ledger.record_intake
+
+        def refuse_b_then_down(records):  # type: ignore[no-untyped-def]
+            keys = [r.order_key.rsplit("/", 1)[1] for r in records]
+            if "B" in keys:
+                raise LedgerRefused("ledger refused the data: DataError")
+            if "C" in keys:
+                raise LedgerError("down")
+            return real(records)
+        monkeypatch.setattr(core.ledger, "record_intake", refuse_b_then_down)
+        channel = Channel()
+        batch = channel.batch(core.pipeline)
+        a, b, c = deliveries(order_message("A"), order_message("B"), order_message("C"))
+        for d in (a, b, c):
+            batch.add(d)
+        with pytest.raises(LedgerError) as raised:
+            batch.flush()
+        assert raised.value.transient
+        assert channel.acks == [(1, False), (2, False)]
+        assert [tag for tag, _ in channel.dead] == [2]
+        assert batch.items == [c]
+        assert sum(core.ledger.state_counts().values()) == 1  # A alone is in the ledger
+
     def test_poison_is_rejected_when_the_dead_letter_publish_fails(self, core: Core,
                                                                    monkeypatch) -> None:
         """If the copy to the dead-letter exchange is not confirmed, the message is
@@ -125,6 +163,59 @@ class TestIntakeBatch:
         batch.add(Delivery(7, order_message()))
         batch.flush()
         assert (channel.rejects, channel.acks) == ([7], [])
+
+
+class TestLedgerRetry:
+    """A ledger that is briefly unavailable is retried in place, without handing the batch
+    back, by the default `LEDGER_RETRY`: 5 retries at most, 0.2 s doubling each time plus
+    up to 0.2 s of jitter, and no retry once 20 s have gone since the first try."""
+
+    @staticmethod
+    def _down(core: Core, monkeypatch: pytest.MonkeyPatch,
+              ends_at: list[float] | None = None, clock: list[float] | None = None,
+              ) -> list[int]:
+        """The ledger down for good; each try ends at the next time of ``ends_at``."""
+        tries: list[int] = []
+
+        def down(records):  # type: ignore[no-untyped-def]
+            tries.append(len(records))
+            if clock is not None and ends_at is not None:
+                clock[0] = ends_at[len(tries) - 1]
+            raise LedgerError("down")
+        monkeypatch.setattr(core.ledger, "record_intake", down)
+        return tries
+
+    def test_a_stuck_ledger_is_tried_six_times_with_doubling_waits(
+            self, core: Core, monkeypatch: pytest.MonkeyPatch) -> None:
+        tries = self._down(core, monkeypatch)
+        waits: list[float] = []
+        batch = IntakeBatch(core.pipeline, ack=lambda t, m: None, reject=lambda t: None,
+                            dead_letter=lambda d, r: True, sleep=waits.append)
+        batch.add(Delivery(1, order_message()))
+        with pytest.raises(LedgerError):
+            batch.flush()
+        assert tries == [1] * 6
+        assert len(waits) == 5
+        for wait, base in zip(waits, (0.2, 0.4, 0.8, 1.6, 3.2), strict=True):
+            assert base <= wait <= base + 0.2
+
+    def test_no_retry_once_20_seconds_have_gone(self, core: Core,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+        """A try that fails 19.9 s after the first began is retried; one that fails at 20 s
+        is not (the batch goes back to the broker then)."""
+        import types
+
+        import tenacity
+
+        clock = [0.0]
+        monkeypatch.setattr(tenacity, "time", types.SimpleNamespace(monotonic=lambda: clock[0]))
+        tries = self._down(core, monkeypatch, ends_at=[19.9, 20.0, 40.0, 60.0], clock=clock)
+        batch = IntakeBatch(core.pipeline, ack=lambda t, m: None, reject=lambda t: None,
+                            dead_letter=lambda d, r: True, sleep=lambda s: None)
+        batch.add(Delivery(1, order_message()))
+        with pytest.raises(LedgerError):
+            batch.flush()
+        assert len(tries) == 2
 
 
 class TestSpool:
@@ -261,6 +352,23 @@ class TestRefusedCourtFiles:
         batch.add(Delivery(5, IntakeMessage(bad, court_ori="CA054015J")))
         batch.flush()
         assert (channel.acks, channel.rejects) == ([(5, True)], [])
+
+    @pytest.mark.parametrize("copied", [True, False])
+    def test_a_copy_not_confirmed_is_logged_and_a_confirmed_one_is_not(
+            self, tmp_path: Path, copied: bool) -> None:
+        """On-call staff learn from the log that a refused court file is only recorded (its
+        bytes are not in the dead letters for a replay); a confirmed copy says nothing."""
+        from structlog.testing import capture_logs
+
+        pipeline, cases = self._pipeline(tmp_path)
+        channel = Channel(dead_letter_ok=copied)
+        batch = channel.batch(pipeline)
+        bad = (cases / "truncated_file.input.txt").read_bytes()
+        batch.add(Delivery(5, IntakeMessage(bad, court_ori="CA054015J", message_id="m-5")))
+        with capture_logs() as logs:
+            batch.flush()
+        warned = [e for e in logs if e["event"].startswith("refused court file not copied")]
+        assert [e["message_id"] for e in warned] == ([] if copied else ["m-5"])
 
 
 class TestCourtSources:
