@@ -55,7 +55,10 @@ def late_emergency_order(issued: dt.datetime) -> bytes:
     local = issued.astimezone(zoneinfo.ZoneInfo("America/Los_Angeles"))
     data["issued_at"] = local.isoformat()
     data["effective_date"] = local.date().isoformat()
-    data["expiration_date"] = (local.date() + dt.timedelta(days=7)).isoformat()
+    # Fam. Code 6256: an EPO ends at the earlier of the 5th court day and the 7th calendar
+    # day after issue. Five calendar days is within both on any day of the week (the 5th
+    # court day is never sooner), so the order is valid whatever day the suite runs.
+    data["expiration_date"] = (local.date() + dt.timedelta(days=5)).isoformat()
     data["service"]["served_at"] = (local + dt.timedelta(minutes=5)).isoformat()
     return json.dumps(data).encode()
 

@@ -41,6 +41,14 @@ def issued_just_now(item: Published, now: dt.datetime) -> Published:
     for key in ("effective_date", "expiration_date"):
         if data.get(key):
             data[key] = (dt.date.fromisoformat(data[key]) + days).isoformat()
+    if data.get("order_type") == "epo" and data.get("expiration_date"):
+        # Fam. Code 6256: an EPO ends at the earlier of the 5th court day and the 7th
+        # calendar day after issue, so moving its dates by whole days can put a 7-day
+        # expiry past the 5th court day (issued on a weekend). Five calendar days is within
+        # both limits on any day of the week.
+        latest = new.date() + dt.timedelta(days=5)
+        data["expiration_date"] = min(dt.date.fromisoformat(data["expiration_date"]),
+                                      latest).isoformat()
     if (data.get("service") or {}).get("served_at"):
         data["service"]["served_at"] = new.isoformat()
     return dataclasses.replace(item, body=json.dumps(data).encode())
