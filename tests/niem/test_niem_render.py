@@ -160,3 +160,30 @@ def test_an_issue_with_a_previous_message_is_refused() -> None:
         render_niem(load("epo_issue"), RenderContext(mcn="M", sent_at=SENT_AT,
                                                      previous_mcn="M-0"))
     assert [e.path for e in exc.value.errors] == ["previous_mcn"]
+
+
+def test_the_error_text_names_the_first_five_schema_errors_and_keeps_them_all() -> None:
+    """Six schema errors: the text names the first five (a readable line), the error keeps six."""
+    order = load("ch_oah_modify")
+    broken = order.model_copy(update={  # model_copy skips validation: the schema must refuse
+        "court": order.court.model_copy(update={"ori": "x y"}), "version": 0})
+    ctx = RenderContext(mcn="a b", sent_at=SENT_AT, doj_record_id="c d", previous_mcn="e f",
+                        recipient="g h")
+    with pytest.raises(RenderError) as exc:
+        render_niem(broken, ctx)
+    paths = [e.path for e in exc.value.errors]
+    assert len(paths) == 6
+    text = str(exc.value)
+    assert [path in text for path in paths] == [True] * 5 + [False]
+
+
+def test_the_test_flag_is_read_from_the_first_4_kib_only() -> None:
+    """`test_indicator` reads the header, which comes first: a flag ending at byte 4096 is
+    found, one a byte later is not (a body cannot smuggle one in further down)."""
+    from engine.niem.render import test_indicator
+
+    flag = b"<pox:MessageTestIndicator>true</pox:MessageTestIndicator>"
+    assert test_indicator(flag) is True
+    assert test_indicator(b" " * (4096 - len(flag)) + flag) is True
+    assert test_indicator(b" " * (4097 - len(flag)) + flag) is None
+    assert test_indicator(b"<x/>") is None
