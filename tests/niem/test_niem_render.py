@@ -75,12 +75,36 @@ def test_order_facts_use_real_niem_elements() -> None:
                        "text()") == ["BLU"]
 
 
-def test_a_modify_without_the_doj_record_id_is_refused() -> None:
+#: One fixture per action after the entry (each follows the entry, so carries its record id).
+LATER_ACTIONS = {"modify": "ch_oah_modify", "extend": "dv_tro_extend_v3",
+                 "serve": "dv_tro_serve_v2", "terminate": "dv_tro_terminate_v4",
+                 "cancel": "cr_cpo_cancel_v2"}
+
+
+def test_every_action_but_issue_has_a_fixture() -> None:
+    assert set(LATER_ACTIONS) == {a.value for a in Action} - {"issue"}
+    assert {load(stem).action.value for stem in LATER_ACTIONS.values()} == set(LATER_ACTIONS)
+
+
+@pytest.mark.parametrize("action", sorted(LATER_ACTIONS))
+def test_an_action_after_the_entry_without_the_doj_record_id_is_refused(action: str) -> None:
     """Every action after the entry must carry the DOJ record id; without it: RenderError."""
     ctx = RenderContext(mcn="MCN-1", sent_at=SENT_AT)
     with pytest.raises(RenderError) as exc:
-        render_niem(load("ch_oah_modify"), ctx)
+        render_niem(load(LATER_ACTIONS[action]), ctx)
     assert [e.path for e in exc.value.errors] == ["doj_record_id"]
+
+
+@pytest.mark.parametrize("action", sorted(LATER_ACTIONS))
+def test_an_action_after_the_entry_names_the_message_it_follows(action: str) -> None:
+    """A modify, extend, serve, terminate or cancel follows a message: its previous MCN and
+    the record id are written (only an issue refuses a previous MCN)."""
+    ctx = RenderContext(mcn="MCN-2", sent_at=SENT_AT, doj_record_id="R-1", previous_mcn="MCN-1")
+    body = render_niem(load(LATER_ACTIONS[action]), ctx).body
+    root = "/pox:ProtectionOrderMessage/pox:"
+    assert xpath(body, f"{root}PreviousMessageControlNumber/text()") == ["MCN-1"]
+    assert xpath(body, f"{root}DOJRecordID/text()") == ["R-1"]
+    assert xpath(body, f"{root}MessageActionCode/text()") == [action]
 
 
 def test_a_sent_at_without_offset_is_refused() -> None:
