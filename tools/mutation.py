@@ -68,6 +68,7 @@ TARGETS: dict[str, tuple[str, tuple[str, ...]]] = {
                               "tests/ledger/test_ledger_ack_in_flight.py")),
     "ledger_repository": ("engine/ledger/repository.py",
                           ("tests/ledger/test_ledger_previous_mcn.py",
+                           "tests/ledger/test_ledger_claim_rules.py",
                            "tests/ledger/test_ledger_transmissions.py",
                            "tests/ledger/test_ledger_repository.py",
                            "tests/ledger/test_ledger_ack_in_flight.py",

@@ -418,7 +418,7 @@ class LedgerBase:
             if taken is None:
                 return mcn
         # 34**12 values; five collisions in a row is a broken factory
-        raise LedgerError("could not find an unused message control number")  # pragma: no cover
+        raise LedgerError("could not find an unused message control number")
 
     def _new_transmission(self, tx: _Tx, version_id: int, order_key: str, destination: str,
                           fmt: str, state: State, rec: IntakeRecord | None = None) -> int:
