@@ -86,6 +86,7 @@ TARGETS: dict[str, tuple[str, tuple[str, ...]]] = {
                                               "tests/niem/test_niem_golden.py")),
     "niem_read": ("engine/niem/read.py", ("tests/niem/test_niem_read.py",
                                           "tests/niem/test_niem_read_no_silent_loss.py",
+                                          "tests/niem/test_niem_read_near_misses.py",
                                           "tests/niem/test_niem_roundtrip.py",
                                           "tests/niem/test_niem_sequence_id.py")),
     "checks": ("engine/law/checks.py", ("tests/law/test_checks.py",

@@ -194,7 +194,7 @@ class _Reader:
         j:DriverLicense it sits in); siblings without one follow, in document order. NIEM
         does not carry the order across kinds (docs/niem-contract.md).
         """
-        by_kind: dict[str, list[tuple[tuple[int, int, int], dict[str, Any],
+        by_kind: dict[str, list[tuple[tuple[int, bool, int, int], dict[str, Any],
                                       etree._Element]]] = {}
         seen: set[tuple[etree._Element, str, int]] = set()
         document = {element: i for i, element in enumerate(person.iter())}
@@ -213,23 +213,24 @@ class _Reader:
         return [ident for _, ident, _ in found]
 
     def sequence(self, unit: etree._Element, document: dict[etree._Element, int],
-                 seen: set[tuple[etree._Element, str, int]]) -> tuple[int, int]:
-        """Sort key of `unit`: its parent's place in the document, then its sequenceID.
+                 seen: set[tuple[etree._Element, str, int]]) -> tuple[int, bool, int]:
+        """Sort key of `unit`: its parent's place in the document, then its sequenceID;
+        siblings without one follow those with one, in document order (the caller adds
+        the position), however large the numbers.
 
         A sequenceID repeated among same-named siblings is refused.
         """
         parent = unit.getparent()
-        parent_position = document.get(parent, -1) if parent is not None else -1
+        assert parent is not None, "an identifier sits inside its person"
         sequence = unit.get(q("structures", "sequenceID"))
         if not sequence:
-            return parent_position, 10**9
+            return document[parent], True, 0
         number = int(sequence)
-        if parent is not None:
-            sibling = (parent, unit.tag, number)
-            if sibling in seen:
-                self.problem(unit, f"structures:sequenceID {number} repeats a sibling's")
-            seen.add(sibling)
-        return parent_position, number
+        sibling = (parent, unit.tag, number)
+        if sibling in seen:
+            self.problem(unit, f"structures:sequenceID {number} repeats a sibling's")
+        seen.add(sibling)
+        return document[parent], False, number
 
     def identifier(self, element: etree._Element) -> dict[str, Any]:
         ident: dict[str, Any] = {"kind": _IDENTIFIER_KINDS[element.tag],

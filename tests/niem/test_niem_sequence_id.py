@@ -146,3 +146,14 @@ def test_siblings_without_a_sequence_id_keep_document_order() -> None:
     parent.insert(parent.index(licenses[0]), licenses[1])
     read = read_niem(_bytes(root)).restrained_persons[0].identifiers
     assert [i.value for i in _per_kind(read)["drivers_license"]] == ["D2222222", "D1111111"]
+
+
+def test_a_sibling_without_a_sequence_id_follows_one_numbered_above_a_billion() -> None:
+    """sequenceID is an unbounded xs:positiveInteger: whatever the number, the licence
+    without one reads after the numbered one, though it is written first."""
+    root = _document()
+    licenses = root.findall(f"{RP}/j:PersonAugmentation/j:DriverLicense", NS)
+    licenses[0].attrib.pop(SEQUENCE_ID)
+    licenses[1].set(SEQUENCE_ID, str(10**12))
+    read = read_niem(_bytes(root)).restrained_persons[0].identifiers
+    assert [i.value for i in _per_kind(read)["drivers_license"]] == ["D2222222", "D1111111"]
