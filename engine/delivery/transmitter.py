@@ -180,9 +180,10 @@ class Transmitter:
         return claims, asked
 
     def _next_attempt(self, claim: Claim, planned: dt.datetime) -> dt.datetime:
-        """``planned``, but never later than the order's due time less the margin."""
-        breaker = self.breakers.get(claim.destination)
-        floor = breaker.probe_interval if breaker is not None else dt.timedelta(seconds=30)
+        """``planned``, but never later than the order's due time less the margin, nor
+        sooner than the destination's probe interval (only configured destinations are
+        sent to, so their breaker exists)."""
+        floor = self.breakers[claim.destination].probe_interval
         return deadline_capped(self._clock(), planned, due_at=claim.due_at,
                                margin=self._deadline_margin, floor=floor)
 

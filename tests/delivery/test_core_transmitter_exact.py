@@ -223,7 +223,7 @@ class TestDefaults:
         rig.transmitter.run_once()
         rig.clock.advance(299)
         rig.transmitter.run_once()
-        assert rig.state(key) == State.SENT
+        assert (rig.state(key), rig.receiver.attempts) == (State.SENT, 1)
         rig.clock.advance(1)
         rig.transmitter.run_once()
         assert rig.receiver.attempts == 2  # resent (same MCN: the receiver answers it once)
@@ -700,3 +700,346 @@ class TestTransportErrors:
         rig.transmitter.run_once()
         assert rig.row(key)["last_error"] == "stand-in receiver is down"
 
+
+
+def modifications(rig: Rig, keys: list[str]) -> None:
+    """Version 2 of each (accepted) order: rendered at its first send, not at intake (only
+    the entry is rendered at intake), so the round renders it."""
+    rig.intake(*(order_message(k.split("/", 1)[1], version=2) for k in keys))
+    assert all(rig.row_of(k, 2)["body"] is None for k in keys)
+
+
+def _row_of(self: Rig, key: str, version: int) -> dict[str, Any]:
+    [row] = [t for t in self.ledger.transmissions_for(key)
+             if t["version"] == version and t["state"] != State.SUPERSEDED]
+    return row
+
+
+Rig.row_of = _row_of  # type: ignore[attr-defined]
+
+
+def failing_renderer(refuse: dict[str, Exception]):  # type: ignore[no-untyped-def]
+    """The stand-in renderer, raising the given error for the given order ids."""
+    def render(order: Any, ctx: Any) -> Any:
+        if order.order_id in refuse:
+            raise refuse[order.order_id]
+        return stand_in_render(order, ctx)
+    return render
+
+
+class TestRenderingAtTheSend:
+    @pytest.mark.parametrize("batched", [True, False])
+    def test_one_unrenderable_version_is_invalid_and_the_others_go_in_their_order(
+            self, tmp_path: Path, batched: bool) -> None:
+        """Three modifications, the middle one refused by the renderer: it is INVALID with
+        the renderer's field errors and reported at once (no send time); the other two go,
+        in claim order, with their own bytes; the destination is not 'failing'."""
+        from engine.errors import FieldError, RenderError
+
+        rig = Rig(tmp_path)
+        keys = rig.orders(3)
+        rig.transmitter.run_once()
+        transport = BatchTransport(rig.receiver)
+        if batched:
+            rig.transmitter._transports["doj"] = transport
+        rig.transmitter._renderers["niem"] = failing_renderer({"R-1": RenderError(
+            "cannot", (FieldError("a.b", "too long"), FieldError("c", "missing")))})
+        modifications(rig, keys)
+        rig.hooks.sends.clear()
+        rig.transmitter.run_once()
+        first, middle, last = (rig.row_of(k, 2) for k in keys)  # type: ignore[attr-defined]
+        assert (middle["state"], middle["attempt_count"]) == (State.INVALID, 0)
+        assert middle["last_error"] == "cannot render as niem: a.b: too long; c: missing"
+        assert (first["state"], last["state"]) == (State.ACKED, State.ACKED)
+        assert [(a.order_key, a.version) for a in rig.receiver.arrivals[3:]] == [
+            (keys[0], 2), (keys[2], 2)]
+        assert (keys[1], "invalid", 0.0) in rig.hooks.sends
+        assert [len(b) for b in transport.batches] == ([2] if batched else [])
+
+    @pytest.mark.parametrize("batched", [True, False])
+    def test_a_renderer_that_crashes_makes_the_version_invalid_naming_the_class_only(
+            self, tmp_path: Path, batched: bool) -> None:
+        rig = Rig(tmp_path)
+        keys = rig.orders(2)
+        rig.transmitter.run_once()
+        if batched:
+            rig.transmitter._transports["doj"] = BatchTransport(rig.receiver)
+        rig.transmitter._renderers["niem"] = failing_renderer(
+            {"R-0": ValueError("Maria Nguyen")})
+        modifications(rig, keys)
+        rig.transmitter.run_once()
+        crashed = rig.row_of(keys[0], 2)  # type: ignore[attr-defined]
+        assert (crashed["state"], crashed["last_error"]) == (
+            State.INVALID, "(engine): rendering failed with ValueError")
+        assert rig.row_of(keys[1], 2)["state"] == State.ACKED  # type: ignore[attr-defined]
+
+    def test_a_message_without_the_mode_flag_is_sent_whatever_the_format(
+            self, tmp_path: Path) -> None:
+        """Only NIEM messages carry the test/production flag; another format's stored
+        message goes as it is."""
+        import sqlalchemy as sa
+
+        from engine.ledger.schema import transmissions
+
+        rig = Rig(tmp_path)
+        rig.receiver.asynchronous = True
+        [key] = rig.orders(1)
+        with rig.ledger.engine.begin() as conn:
+            conn.execute(sa.update(transmissions).values(format="clets"))
+        rig.transmitter.run_once()
+        assert (rig.state(key), rig.receiver.attempts) == (State.SENT, 1)
+
+    def test_a_production_message_is_never_sent_to_a_test_destination(
+            self, tmp_path: Path) -> None:
+        import sqlalchemy as sa
+
+        from engine.formats import DestinationFacts
+        from engine.ledger.schema import transmissions
+
+        rig = Rig(tmp_path)
+        [key] = rig.orders(1)
+        with rig.ledger.engine.begin() as conn:
+            conn.execute(sa.update(transmissions).values(body=(
+                b"<pox:ProtectionOrderMessage><pox:MessageTestIndicator>false"
+                b"</pox:MessageTestIndicator></pox:ProtectionOrderMessage>")))
+        rig.transmitter._facts = {"doj": DestinationFacts(test=True)}
+        rig.transmitter.run_once()
+        row = rig.row(key)
+        assert (row["state"], row["last_error"]) == (
+            State.INVALID, "(engine): a production message for a test destination")
+        assert rig.receiver.attempts == 0
+        assert (key, "invalid", 0.0) in rig.hooks.sends
+
+
+class Connecting(BatchTransport):
+    """Counts connects and closes; a send before connect() is refused."""
+
+    def __init__(self, receiver: StandInReceiver, *, batches: bool) -> None:
+        super().__init__(receiver)
+        self.connects = self.closes = 0
+        self.up = False
+        self.close_error: Exception | None = None
+        self.fail: TransportError | None = None
+        if not batches:
+            self.send_many = None  # type: ignore[assignment,method-assign]
+
+    def connect(self) -> None:
+        self.connects += 1
+        self.up = True
+
+    def close(self) -> None:
+        self.closes += 1
+        self.up = False
+        if self.close_error is not None:
+            raise self.close_error
+
+    def send(self, envelope: Envelope) -> Receipt:
+        assert self.up, "sent before connect()"
+        if self.fail is not None:
+            raise self.fail
+        return super().send(envelope)
+
+    def send_many(self, envelopes: list[Envelope]) -> list[Receipt | Exception]:  # type: ignore[override]
+        assert self.up, "sent before connect()"
+        if self.fail is not None:
+            raise self.fail
+        return super().send_many(envelopes)
+
+
+class Permanent(TransportError):
+    transient = False
+
+
+class TestConnections:
+    @pytest.mark.parametrize("batches", [True, False])
+    def test_a_destination_is_connected_once_before_its_first_send(
+            self, tmp_path: Path, batches: bool) -> None:
+        rig = Rig(tmp_path)
+        transport = Connecting(rig.receiver, batches=batches)
+        rig.transmitter._transports["doj"] = transport
+        keys = rig.orders(2, "A")
+        rig.transmitter.run_once()
+        keys += rig.orders(2, "B")
+        rig.transmitter.run_once()
+        assert (transport.connects, transport.closes) == (1, 0)
+        assert {rig.state(k) for k in keys} == {State.ACKED}
+
+    @pytest.mark.parametrize("batches", [True, False])
+    def test_a_transient_failure_drops_the_connection_and_the_next_send_reconnects(
+            self, tmp_path: Path, batches: bool) -> None:
+        rig = Rig(tmp_path, reschedule=RetryPolicy(initial_interval=1, max_interval=1,
+                                                   jitter=0))
+        transport = Connecting(rig.receiver, batches=batches)
+        rig.transmitter._transports["doj"] = transport
+        transport.fail = TransportUnavailable("connection reset")
+        transport.close_error = OSError("already closed")  # swallowed: it is gone anyway
+        keys = rig.orders(2)
+        rig.transmitter.run_once()
+        assert transport.closes >= 1 and not transport.up
+        transport.fail, transport.close_error = None, None
+        rig.clock.advance(5)
+        rig.transmitter.run_once()
+        assert transport.connects == 1 + transport.closes
+        assert {rig.state(k) for k in keys} == {State.ACKED}
+
+    @pytest.mark.parametrize("error, reconnects", [
+        (TransportUnavailable("connection reset"), 1), (Permanent("refused"), 0)])
+    def test_a_batch_lost_to_a_transient_error_reconnects_before_the_one_by_one_sends(
+            self, tmp_path: Path, error: TransportError, reconnects: int) -> None:
+        """The whole batch failed; the sends one by one succeed. After a transient error
+        the connection was dropped and is made again before them; after a permanent one
+        it is kept."""
+        rig = Rig(tmp_path)
+        transport = Connecting(rig.receiver, batches=True)
+        rig.transmitter._transports["doj"] = transport
+        transport.fail_whole = error
+        keys = rig.orders(2)
+        rig.transmitter.run_once()
+        assert (transport.connects, transport.closes) == (1 + reconnects, reconnects)
+        assert {rig.state(k) for k in keys} == {State.ACKED}
+
+    def test_a_permanent_transport_error_keeps_the_connection(self, tmp_path: Path) -> None:
+        rig = Rig(tmp_path)
+        transport = Connecting(rig.receiver, batches=False)
+        rig.transmitter._transports["doj"] = transport
+        transport.fail = Permanent("certificate refused")
+        rig.orders(1)
+        rig.transmitter.run_once()
+        assert (transport.connects, transport.closes, transport.up) == (1, 0, True)
+
+
+class TestBatchBreaker:
+    def test_a_batch_that_arrives_resets_the_failures_before_it(self, tmp_path: Path) -> None:
+        rig = Rig(tmp_path, reschedule=RetryPolicy(initial_interval=1, max_interval=1,
+                                                   jitter=0))
+        rig.fail_sends()
+        rig.orders(1, "A")
+        rig.transmitter.run_once()
+        assert rig.transmitter.breakers["doj"].failures == 1
+        rig.receiver.down = False
+        rig.transmitter._transports["doj"] = transport = BatchTransport(rig.receiver)
+        rig.orders(2, "B")
+        rig.transmitter.run_once()
+        assert [len(b) for b in transport.batches] == [2]
+        assert rig.transmitter.breakers["doj"].failures == 0
+
+
+#: A breaker that stays closed through the failures of these tests.
+PATIENT = BreakerPolicy(failure_threshold=50, reset_timeout=30)
+
+
+class TestProbesAndPullForward:
+    """A failing destination is probed with one transmission when its breaker allows; one
+    that answers again has its waiting work claimed, whatever its retry time, round after
+    round, within the round's limit."""
+
+    def test_a_probe_is_one_transmission(self, tmp_path: Path) -> None:
+        rig = Rig(tmp_path, breaker=BreakerPolicy(failure_threshold=1, reset_timeout=30),
+                  reschedule=RetryPolicy(initial_interval=600, max_interval=600, jitter=0))
+        rig.fail_sends()
+        rig.orders(3)
+        rig.transmitter.run_once()
+        assert rig.transmitter.breakers["doj"].state is BreakerState.OPEN
+        rig.clock.advance(30)
+        before = rig.receiver.attempts
+        assert rig.transmitter.run_once() == 1
+        assert rig.receiver.attempts == before + 1
+
+    def test_a_round_asks_no_more_probes_than_its_limit(self, tmp_path: Path) -> None:
+        rig = Rig(tmp_path, destinations=("doj", "fbi"), batch_size=1,
+                  breaker=BreakerPolicy(failure_threshold=1, reset_timeout=30),
+                  reschedule=RetryPolicy(initial_interval=600, max_interval=600, jitter=0))
+        rig.fail_sends("doj")
+        rig.fail_sends("fbi")
+        rig.orders(1, "A")
+        rig.orders(1, "B", court=OTHER_COURT)
+        rig.transmitter.run_once()
+        rig.transmitter.run_once()
+        assert {b.state for b in rig.transmitter.breakers.values()} == {BreakerState.OPEN}
+        rig.clock.advance(30)
+        assert rig.transmitter.run_once() == 1
+
+    def test_a_healthy_destination_does_not_stop_the_probe_of_the_next(
+            self, tmp_path: Path) -> None:
+        """doj (first) is healthy and idle; fbi's probe is due: fbi's waiting transmission,
+        due again only in 600 s, is sent as the probe."""
+        rig = Rig(tmp_path, destinations=("doj", "fbi"),
+                  breaker=BreakerPolicy(failure_threshold=1, reset_timeout=30),
+                  reschedule=RetryPolicy(initial_interval=600, max_interval=600, jitter=0))
+        rig.fail_sends("fbi")
+        [key] = rig.orders(1, "B", court=OTHER_COURT)
+        rig.transmitter.run_once()
+        assert rig.transmitter.breakers["fbi"].state is BreakerState.OPEN
+        rig.receivers["fbi"].down = False
+        rig.clock.advance(30)
+        assert rig.transmitter.run_once() == 1
+        assert rig.state(key) == State.ACKED
+
+    def recovered(self, rig: Rig, waiting: dict[str, int]) -> list[str]:
+        """For each destination, its number of transmissions deferred 600 s behind a
+        failure; then a fresh order for each is answered: every one has recovered."""
+        courts = {"doj": {}, "fbi": {"court": OTHER_COURT}}
+        keys: list[str] = []
+        for name, n in waiting.items():
+            rig.fail_sends(name)
+            keys += rig.orders(n, f"W{name}", **courts[name])
+        while any(rig.state(k) == State.READY for k in keys):
+            rig.transmitter.run_once()
+        fresh: list[str] = []
+        for name in waiting:
+            rig.receivers[name].down = False
+            fresh += rig.orders(1, f"F{name}", **courts[name])
+        rig.transmitter.run_once()
+        assert {rig.state(k) for k in fresh} == {State.ACKED}
+        assert {rig.state(k) for k in keys} == {State.RETRY_SCHEDULED}
+        return keys
+
+    def test_waiting_work_is_pulled_forward_round_after_round(self, tmp_path: Path) -> None:
+        """Five waiting, two a round: 2, 2, 1, each long before its 600 s retry."""
+        rig = Rig(tmp_path, batch_size=2, breaker=PATIENT, reschedule=RetryPolicy(
+            initial_interval=600, max_interval=600, jitter=0))
+        keys = self.recovered(rig, {"doj": 5})
+        assert [rig.transmitter.run_once() for _ in range(4)] == [2, 2, 1, 0]
+        assert {rig.state(k) for k in keys} == {State.ACKED}
+
+    def test_pull_forward_of_two_destinations_shares_the_rounds_limit(
+            self, tmp_path: Path) -> None:
+        """Two waiting for doj and four for fbi, three a round: 3, then 3."""
+        rig = Rig(tmp_path, destinations=("doj", "fbi"), batch_size=3, breaker=PATIENT,
+                  reschedule=RetryPolicy(initial_interval=600, max_interval=600, jitter=0))
+        self.recovered(rig, {"doj": 2, "fbi": 4})
+        assert [rig.transmitter.run_once() for _ in range(3)] == [3, 3, 0]
+
+
+class TestRunLoopAfterAFailure:
+    def test_a_failed_round_waits_the_poll_interval_before_the_next(
+            self, tmp_path: Path) -> None:
+        rig = Rig(tmp_path)
+        rig.orders(1)
+        rounds: list[int] = []
+        waits: list[float | None] = []
+
+        class Stop(threading.Event):
+            def wait(self, timeout: float | None = None) -> bool:
+                waits.append(timeout)
+                self.set()
+                return True
+
+        def failing() -> int:
+            rounds.append(1)
+            raise RuntimeError("ledger down")
+        rig.transmitter.run_once = failing  # type: ignore[method-assign]
+        rig.transmitter.run(Stop(), poll_interval=2.0)
+        assert (rounds, waits) == ([1], [2.0])
+
+
+def test_an_overdue_retry_waits_the_destinations_probe_interval(tmp_path: Path) -> None:
+    """Due in 2 minutes (its due time less the 5-minute margin has passed): a failed send is
+    tried again after the breaker's probe interval (45 s here), not the 600 s backoff."""
+    rig = Rig(tmp_path, due_in=dt.timedelta(minutes=2),
+              breaker=BreakerPolicy(failure_threshold=5, reset_timeout=45),
+              reschedule=RetryPolicy(initial_interval=600, max_interval=600, jitter=0))
+    rig.fail_sends()
+    [key] = rig.orders(1)
+    rig.transmitter.run_once()
+    assert aware(rig.row(key)["next_attempt_at"]) == rig.clock.now + dt.timedelta(seconds=45)
