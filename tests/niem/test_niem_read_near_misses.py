@@ -213,3 +213,20 @@ class TestEveryProblemIsReported:
 
         problems = refusal_paths(changed(MODIFY, thrice))
         assert len([r for r in problems.values() if r.startswith("a second")]) == 2
+
+
+def test_xsi_nil_on_a_core_element_after_nc_activity_is_refused() -> None:
+    """nc:PersonMiddleName sorts after nc:Activity; nil on it is refused, not read as empty."""
+    def nil_middle(root: etree._Element) -> None:
+        name = one(root, "j:ProtectionOrder/j:ProtectionOrderRestrictedPerson/nc:PersonName")
+        middle = name.find(q("nc", "PersonMiddleName"))
+        if middle is None:
+            middle = etree.Element(q("nc", "PersonMiddleName"))
+            name.find(q("nc", "PersonGivenName")).addnext(middle)
+        middle.text = None
+        middle.set(q("xsi", "nil"), "true")
+
+    with pytest.raises(OrderInvalid) as exc:
+        read_niem(changed(ISSUE, nil_middle))
+    assert [(e.path.rsplit("/", 1)[-1], e.reason) for e in exc.value.errors] == [
+        ("nc:PersonMiddleName", "xsi:nil is allowed only on nc:Activity references")]
