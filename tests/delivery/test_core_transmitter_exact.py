@@ -1043,3 +1043,34 @@ def test_an_overdue_retry_waits_the_destinations_probe_interval(tmp_path: Path) 
     [key] = rig.orders(1)
     rig.transmitter.run_once()
     assert aware(rig.row(key)["next_attempt_at"]) == rig.clock.now + dt.timedelta(seconds=45)
+
+
+def test_a_batch_left_with_one_message_reports_its_whole_time(tmp_path: Path,
+                                                              ticks: list[float]) -> None:
+    """Two modifications claimed as a batch, one refused by the renderer: the one sent
+    reports the batch's whole send time (0.25 s), not half of it."""
+    from engine.errors import RenderError
+
+    rig = Rig(tmp_path)
+    keys = rig.orders(2)
+    rig.transmitter.run_once()
+    rig.transmitter._transports["doj"] = BatchTransport(rig.receiver)
+    rig.transmitter._renderers["niem"] = failing_renderer({"R-1": RenderError("cannot")})
+    modifications(rig, keys)
+    rig.hooks.sends.clear()
+    rig.transmitter.run_once()
+    assert rig.hooks.sends == [(keys[1], "invalid", 0.0), (keys[0], "sent", 0.25)]
+
+
+def test_the_due_work_after_a_probe_fills_only_the_rest_of_the_round(tmp_path: Path) -> None:
+    """Three a round: fbi's probe takes one place, doj's due work the other two."""
+    rig = Rig(tmp_path, destinations=("doj", "fbi"), batch_size=3,
+              breaker=BreakerPolicy(failure_threshold=1, reset_timeout=30),
+              reschedule=RetryPolicy(initial_interval=600, max_interval=600, jitter=0))
+    rig.fail_sends("fbi")
+    rig.orders(1, "B", court=OTHER_COURT)
+    rig.transmitter.run_once()
+    assert rig.transmitter.breakers["fbi"].state is BreakerState.OPEN
+    rig.clock.advance(30)
+    rig.orders(5, "D")
+    assert rig.transmitter.run_once() == 3
