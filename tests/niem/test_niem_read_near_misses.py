@@ -230,3 +230,14 @@ def test_xsi_nil_on_a_core_element_after_nc_activity_is_refused() -> None:
         read_niem(changed(ISSUE, nil_middle))
     assert [(e.path.rsplit("/", 1)[-1], e.reason) for e in exc.value.errors] == [
         ("nc:PersonMiddleName", "xsi:nil is allowed only on nc:Activity references")]
+
+
+def test_an_identifier_the_order_model_refuses_is_reported_at_its_element() -> None:
+    """A 300-character licence number passes the schema (a string) but not the canonical
+    order (64 at most): the refusal names the licence's element, not its person."""
+    licence = ("j:ProtectionOrder/j:ProtectionOrderRestrictedPerson/j:PersonAugmentation/"
+               "j:DriverLicense/j:DriverLicenseIdentification")
+    problems = refusal_paths(changed(ISSUE, set_text(f"{licence}/nc:IdentificationID",
+                                                     "D" * 300)))
+    assert list(problems) == [f"{ROOT}/{licence}"]
+    assert problems[f"{ROOT}/{licence}"].startswith("restrained_persons.0.identifiers.0.value:")
