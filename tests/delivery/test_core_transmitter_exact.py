@@ -134,9 +134,10 @@ class Rig:
         court = changes.get("court", {"ori": "CA019015J"})["ori"]
         return [f"{court}/{i}" for i in ids]
 
-    def row(self, key: str) -> dict[str, Any]:
+    def row(self, key: str, version: int | None = None) -> dict[str, Any]:
+        """The order's live transmission (of ``version``, when the order has several)."""
         [row] = [t for t in self.ledger.transmissions_for(key)
-                 if t["state"] != State.SUPERSEDED]
+                 if t["state"] != State.SUPERSEDED and version in (None, t["version"])]
         return row
 
     def state(self, key: str) -> str:
@@ -593,6 +594,19 @@ class TestBatchPath:
             assert envelope.headers == {"x-engine-mcn": envelope.mcn}
 
 
+class StopAtFirstWait(threading.Event):
+    """A stop event that records the timeout of each wait and is set by the first."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waits: list[float | None] = []
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.waits.append(timeout)
+        self.set()
+        return True
+
+
 class TestRunLoop:
     def test_a_failing_round_does_not_end_the_loop(self, tmp_path: Path) -> None:
         """A round that raises (the ledger down a moment) is logged; the loop goes on and
@@ -615,28 +629,30 @@ class TestRunLoop:
 
     def test_an_idle_round_waits_the_poll_interval_on_stop(self, tmp_path: Path) -> None:
         rig = Rig(tmp_path)
-        waits: list[float | None] = []
-
-        class Stop(threading.Event):
-            def wait(self, timeout: float | None = None) -> bool:
-                waits.append(timeout)
-                self.set()
-                return True
-        rig.transmitter.run(Stop())
-        assert waits == [0.5]
+        stop = StopAtFirstWait()
+        rig.transmitter.run(stop)
+        assert stop.waits == [0.5]
 
     def test_a_busy_round_goes_again_without_waiting(self, tmp_path: Path) -> None:
         rig = Rig(tmp_path)
         rig.orders(1)
-        waits: list[float | None] = []
+        stop = StopAtFirstWait()
+        rig.transmitter.run(stop, poll_interval=7.0)
+        assert stop.waits == [7.0]  # one busy round (no wait), then one idle round's wait
 
-        class Stop(threading.Event):
-            def wait(self, timeout: float | None = None) -> bool:
-                waits.append(timeout)
-                self.set()
-                return True
-        rig.transmitter.run(Stop(), poll_interval=7.0)
-        assert waits == [7.0]  # one busy round (no wait), then one idle round's wait
+    def test_a_failed_round_waits_the_poll_interval_before_the_next(
+            self, tmp_path: Path) -> None:
+        rig = Rig(tmp_path)
+        rig.orders(1)
+        rounds: list[int] = []
+
+        def failing() -> int:
+            rounds.append(1)
+            raise RuntimeError("ledger down")
+        rig.transmitter.run_once = failing  # type: ignore[method-assign]
+        stop = StopAtFirstWait()
+        rig.transmitter.run(stop, poll_interval=2.0)
+        assert (rounds, stop.waits) == ([1], [2.0])
 
     def test_an_idle_round_with_wake_waits_on_wake_and_clears_it(self, tmp_path: Path) -> None:
         rig = Rig(tmp_path)
@@ -706,16 +722,7 @@ def modifications(rig: Rig, keys: list[str]) -> None:
     """Version 2 of each (accepted) order: rendered at its first send, not at intake (only
     the entry is rendered at intake), so the round renders it."""
     rig.intake(*(order_message(k.split("/", 1)[1], version=2) for k in keys))
-    assert all(rig.row_of(k, 2)["body"] is None for k in keys)
-
-
-def _row_of(self: Rig, key: str, version: int) -> dict[str, Any]:
-    [row] = [t for t in self.ledger.transmissions_for(key)
-             if t["version"] == version and t["state"] != State.SUPERSEDED]
-    return row
-
-
-Rig.row_of = _row_of  # type: ignore[attr-defined]
+    assert all(rig.row(k, 2)["body"] is None for k in keys)
 
 
 def failing_renderer(refuse: dict[str, Exception]):  # type: ignore[no-untyped-def]
@@ -747,7 +754,7 @@ class TestRenderingAtTheSend:
         modifications(rig, keys)
         rig.hooks.sends.clear()
         rig.transmitter.run_once()
-        first, middle, last = (rig.row_of(k, 2) for k in keys)  # type: ignore[attr-defined]
+        first, middle, last = (rig.row(k, 2) for k in keys)
         assert (middle["state"], middle["attempt_count"]) == (State.INVALID, 0)
         assert middle["last_error"] == "cannot render as niem: a.b: too long; c: missing"
         assert (first["state"], last["state"]) == (State.ACKED, State.ACKED)
@@ -768,10 +775,10 @@ class TestRenderingAtTheSend:
             {"R-0": ValueError("Maria Nguyen")})
         modifications(rig, keys)
         rig.transmitter.run_once()
-        crashed = rig.row_of(keys[0], 2)  # type: ignore[attr-defined]
+        crashed = rig.row(keys[0], 2)
         assert (crashed["state"], crashed["last_error"]) == (
             State.INVALID, "(engine): rendering failed with ValueError")
-        assert rig.row_of(keys[1], 2)["state"] == State.ACKED  # type: ignore[attr-defined]
+        assert rig.row(keys[1], 2)["state"] == State.ACKED
 
     def test_a_message_without_the_mode_flag_is_sent_whatever_the_format(
             self, tmp_path: Path) -> None:
@@ -1009,28 +1016,6 @@ class TestProbesAndPullForward:
                   reschedule=RetryPolicy(initial_interval=600, max_interval=600, jitter=0))
         self.recovered(rig, {"doj": 2, "fbi": 4})
         assert [rig.transmitter.run_once() for _ in range(3)] == [3, 3, 0]
-
-
-class TestRunLoopAfterAFailure:
-    def test_a_failed_round_waits_the_poll_interval_before_the_next(
-            self, tmp_path: Path) -> None:
-        rig = Rig(tmp_path)
-        rig.orders(1)
-        rounds: list[int] = []
-        waits: list[float | None] = []
-
-        class Stop(threading.Event):
-            def wait(self, timeout: float | None = None) -> bool:
-                waits.append(timeout)
-                self.set()
-                return True
-
-        def failing() -> int:
-            rounds.append(1)
-            raise RuntimeError("ledger down")
-        rig.transmitter.run_once = failing  # type: ignore[method-assign]
-        rig.transmitter.run(Stop(), poll_interval=2.0)
-        assert (rounds, waits) == ([1], [2.0])
 
 
 def test_an_overdue_retry_waits_the_destinations_probe_interval(tmp_path: Path) -> None:

@@ -19,17 +19,10 @@ import pytest
 
 from engine.errors import LedgerError
 from engine.ledger import Claim, Ledger, State, open_database
+from tests.ledger.test_ledger_transmissions import key, to
 
 LEASE = dt.timedelta(seconds=60)
 AT = dt.datetime(2026, 11, 23, 9, 0, 5, tzinfo=dt.UTC)
-
-
-def key(order_id: str) -> str:
-    return f"CA019015J/{order_id}"
-
-
-def to(rec, destination: str):  # type: ignore[no-untyped-def]
-    return dataclasses.replace(rec, destination=destination)
 
 
 def claim(ledger: Ledger, worker: str, destination: str | None = None) -> Claim:

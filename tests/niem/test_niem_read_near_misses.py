@@ -17,6 +17,7 @@ from engine.errors import OrderInvalid
 from engine.niem import read_niem
 from engine.niem.namespaces import q
 from tests.niem.test_niem_read_no_silent_loss import (
+    GOLDEN,
     ISSUE,
     MODIFY,
     ROOT,
@@ -52,8 +53,6 @@ class TestWrapper:
     def test_every_action_after_the_entry_may_name_the_message_it_follows(
             self, golden: str) -> None:
         """Only an issue refuses a previous MCN (cancel and extend sort before 'issue')."""
-        from tests.niem.test_niem_read_no_silent_loss import GOLDEN
-
         data = (GOLDEN / f"{golden}.xml").read_bytes()
         assert one(etree.fromstring(data), "pox:PreviousMessageControlNumber").text
         assert read_niem(data).action.value == golden.split("_")[2]
