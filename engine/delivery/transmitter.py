@@ -322,7 +322,7 @@ class Transmitter:
             results = [exc] * len(prepared)
         sent = [(c, r) for (c, _), r in zip(prepared, results, strict=True)
                 if isinstance(r, Receipt)]
-        elapsed = (time.monotonic() - started) / max(1, len(prepared))
+        elapsed = (time.monotonic() - started) / len(prepared)  # not empty: returned above
         if sent:
             self._breaker_result(breaker, ok=True)
             self._ledger.mark_sent_many([c for c, _ in sent], self.worker_id)

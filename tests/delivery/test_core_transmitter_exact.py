@@ -594,6 +594,33 @@ class TestBatchPath:
             assert envelope.headers == {"x-engine-mcn": envelope.mcn}
 
 
+    def test_messages_rendered_at_the_send_go_with_their_own_type(
+            self, tmp_path: Path) -> None:
+        """Later actions are rendered at the send (they need the entry's record id): a
+        batch of them goes out with the bytes and content type just rendered and stored."""
+        rig = Rig(tmp_path)
+        transport = BatchTransport(rig.receiver)
+        rig.transmitter._transports["doj"] = transport
+        keys = rig.orders(2, "M")
+        rig.transmitter.run_once()
+        rig.orders(2, "M", version=2)
+        assert [rig.row(k, 2)["body"] for k in keys] == [None, None]
+        seen: list[Envelope] = []
+        real = transport.send_many
+
+        def send_many(envelopes: list[Envelope]) -> list[Receipt | Exception]:
+            seen.extend(envelopes)
+            return real(envelopes)
+        transport.send_many = send_many  # type: ignore[method-assign]
+        rig.transmitter.run_once()
+        assert [e.mcn for e in seen] == [rig.row(k, 2)["mcn"] for k in keys]
+        for envelope, key in zip(seen, keys, strict=True):
+            stored = rig.row(key, 2)
+            assert envelope.body == stored["body"]
+            assert envelope.content_type == stored["content_type"] == (
+                "application/vnd.engine-stand-in+json")
+
+
 class StopAtFirstWait(threading.Event):
     """A stop event that records the timeout of each wait and is set by the first."""
 
