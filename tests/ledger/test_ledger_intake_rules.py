@@ -41,7 +41,7 @@ KEY = "CA019015J/O-1"
 
 def rows(ledger: Ledger, table: sa.Table) -> list[sa.Row]:
     with ledger.engine.connect() as conn:
-        return list(conn.execute(sa.select(table).order_by(table.c.id)))
+        return list(conn.execute(sa.select(table).order_by(*table.primary_key)))
 
 
 def details(ledger: Ledger, key: str = KEY) -> list[tuple[str | None, str | None, str]]:
@@ -166,3 +166,16 @@ class TestAValidRecordNamesItsDestination:
             ledger.record_intake([dataclasses.replace(record(version=2, content="b"),
                                                       format=None)])
         assert len(rows(ledger, intake_messages)) == 1
+
+
+def test_a_version_received_again_leaves_the_order_untouched(ledger, record, clock) -> None:
+    """A duplicate or a conflict changes nothing about the order: not even its last
+    update time (only a newer version moves it)."""
+    ledger.record_intake([record()])
+    [before] = rows(ledger, orders)
+    clock.advance(60)
+    ledger.record_intake([record(), record(content="b")])
+    assert rows(ledger, orders) == [before]
+    ledger.record_intake([record(version=2, content="b")])
+    [after] = rows(ledger, orders)
+    assert after.updated_at.replace(tzinfo=dt.UTC) == clock.now
