@@ -222,6 +222,10 @@ def recheck(result: dict[str, object]) -> dict[str, object]:
         original = (work / module).read_bytes()
         env = {**os.environ, "CI": "1"}
         command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests]
+        # As `cosmic-ray baseline` before a run: tests that fail on the unmutated module
+        # would count every survivor as killed.
+        if subprocess.run(command, cwd=work, env=env, capture_output=True).returncode != 0:
+            raise SystemExit(f"{name}: its tests fail on the unmutated module; fix them first")
         for survivor in result["survivors"]:  # type: ignore[attr-defined]
             subprocess.run([bin_dir / "cosmic-ray", "apply", module, survivor["operator"],
                             str(survivor["occurrence"])], cwd=work, env=env, check=True,
