@@ -14,10 +14,11 @@ The spool is an inbox anyone on the box may drop files into, so it trusts nothin
   under a name the engine skips: a leading ``.``, a ``.tmp`` or ``.part`` suffix, a trailing
   ``~``) and renames it into ``incoming/`` when it is complete: rename is atomic, so the
   engine never sees half a file. Skipped names are never read.
-- **Regular files directly inside it.** Symbolic links (dangling or not), FIFOs, sockets and
-  devices are never opened: they are moved (the link itself, never what it points at) to
-  ``invalid/`` with the reason. Files are opened with ``O_NOFOLLOW | O_NONBLOCK`` and checked
-  again with ``fstat``, so a file swapped for a link between listing and opening is refused.
+- **Regular files directly inside it.** Symbolic links (dangling or not, to a file or to a
+  folder), FIFOs, sockets and devices are never opened: they are moved (the link itself,
+  never what it points at) to ``invalid/`` with the reason. Files are opened with
+  ``O_NOFOLLOW | O_NONBLOCK`` and checked again with ``fstat``, so a file swapped for a link
+  between listing and opening is refused.
 - **A streaming size cap.** At most `MAX_MESSAGE_BYTES` + 1 bytes are read; a larger file is
   refused without reading the rest.
 - **Any file name.** A name is never trusted or shown (it may be a person's name, or not
@@ -27,7 +28,8 @@ The spool is an inbox anyone on the box may drop files into, so it trusts nothin
   ``invalid/`` with its reason (or leaves it for the next round, when the ledger is down),
   and the next file is taken.
 - **Private and not forever.** Folders are 0700, filed files 0600; files in ``done/`` and
-  ``invalid/`` older than the retention (default 30 days) are deleted.
+  ``invalid/`` older than the retention (default 30 days) are deleted, a reason file with
+  its file.
 
 Files move out of ``incoming/`` only after the ledger commit (invariant 1): a crash before
 the move means the file is read again, and the ledger knows it as a duplicate.
@@ -108,15 +110,20 @@ class SpoolIntake:
         self._pipeline = pipeline
         self._batch_size = batch_size
         self._on_pause = on_pause
+        if retention_days is not None and not retention_days > 0:
+            # As the config: 0 would read as "keep for ever", a negative number delete
+            # every file at once.
+            raise ValueError("retention_days must be above 0, or None to keep files")
         self._retention = (dt.timedelta(days=retention_days).total_seconds()
-                           if retention_days else None)
+                           if retention_days is not None else None)
         self._max_bytes = max_bytes
         self._last_sweep: float | None = None
 
     # -- finding files -------------------------------------------------------------------
 
     def _entries(self) -> list[os.DirEntry[str]]:
-        """Candidates directly in incoming/ and in its real (not linked) court folders."""
+        """Candidates directly in incoming/ and in its real court folders; a linked folder
+        is itself a candidate (and refused as a symbolic link), never entered."""
         out: list[os.DirEntry[str]] = []
         with os.scandir(self.incoming) as top:
             for entry in top:
@@ -158,8 +165,9 @@ class SpoolIntake:
     # -- one round -----------------------------------------------------------------------
 
     def run_once(self) -> int:
-        """Take one batch of files; returns how many were taken (0 if the ledger is
-        unavailable: the files stay and are read again next round)."""
+        """Take one batch of files; returns how many were handled: refused or recorded.
+        With the ledger unavailable only the refusals count: the other files stay and are
+        read again next round."""
         self._sweep_if_due()
         taken: list[_Taken] = []
         handled = 0
@@ -192,6 +200,11 @@ class SpoolIntake:
             if self._on_pause is not None:
                 self._on_pause(exc)
             return handled
+        if len(results) != len(taken):
+            # Checked before filing any: the files stay, and the ledger knows them again
+            # as duplicates next round.
+            raise RuntimeError(f"the pipeline gave {len(results)} results for "
+                               f"{len(taken)} spool files")
         for item, result in zip(taken, results, strict=True):
             self._file_away(item.path, result)
         return handled + len(taken)
@@ -245,27 +258,37 @@ class SpoolIntake:
         if info is not None and stat.S_ISREG(info.st_mode) and info.st_nlink == 1:
             with contextlib.suppress(OSError):
                 target.chmod(0o600)
+            with contextlib.suppress(OSError):
                 os.utime(target)  # retention counts from filing, not from writing
         return target
 
-    def _write_reason(self, target: Path, text: str) -> None:
+    def _write_reason(self, target: Path, text: str, *, file_hash: str) -> None:
+        """The reason beside a file in invalid/. Never through a link; a reason that cannot
+        be written is logged (the file's hash and the error's class), never raised: one file
+        must not end the round for the rest of the batch."""
         reason = target.with_name(target.name + REASON_SUFFIX)
-        fd = os.open(reason, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text + "\n")
+        try:
+            fd = os.open(reason, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text + "\n")
+        except OSError as exc:
+            log.error("spool reason file could not be written", file_hash=file_hash,
+                      filed_as=target.name, error_class=type(exc).__name__)
 
     def _refuse(self, path: Path, reason: str) -> None:
         """A file the engine would not read: invalid/ with its reason, nothing recorded."""
         target = self._move(path, self.invalid)
         if target is not None:
-            self._write_reason(target, f"spool file {name_hash(path.name)}: {reason}")
+            self._write_reason(target, f"spool file {name_hash(path.name)}: {reason}",
+                               file_hash=name_hash(path.name))
         log.warning("spool file refused", file_hash=name_hash(path.name), reason=reason)
 
     def _file_away(self, path: Path, result: IntakeResult) -> None:
         bad = result.state is State.INVALID or result.outcome is IntakeOutcome.CONFLICT
         target = self._move(path, self.invalid if bad else self.done)
         if target is not None and bad:
-            self._write_reason(target, f"{result.version_key}: {result.reason or result.state}")
+            self._write_reason(target, f"{result.version_key}: {result.reason or result.state}",
+                               file_hash=name_hash(path.name))
         log.info("spool file recorded", file_hash=name_hash(path.name),
                  order=result.version_key, outcome=str(result.outcome),
                  state=str(result.state))
@@ -281,7 +304,9 @@ class SpoolIntake:
         self.sweep()
 
     def sweep(self, *, now: float | None = None) -> int:
-        """Delete files in done/ and invalid/ filed longer ago than the retention."""
+        """Delete files in done/ and invalid/ filed longer ago than the retention, and the
+        reason file with each (written just after its file, it would outlive it by a
+        sweep). Returns how many were deleted, reason files included."""
         if self._retention is None:
             return 0
         cutoff = (time.time() if now is None else now) - self._retention
@@ -293,6 +318,8 @@ class SpoolIntake:
                         if entry.stat(follow_symlinks=False).st_mtime < cutoff:
                             os.unlink(entry.path)
                             removed += 1
+                            if not entry.name.endswith(REASON_SUFFIX):
+                                removed += _unlink_if_there(entry.path + REASON_SUFFIX)
                     except OSError:
                         continue
         if removed:
@@ -324,3 +351,12 @@ def _lstat(path: Path) -> os.stat_result | None:
         return os.lstat(path)
     except OSError:
         return None
+
+
+def _unlink_if_there(path: str) -> int:
+    """1 if ``path`` was there and is deleted now, else 0."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        return 0
+    return 1
