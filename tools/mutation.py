@@ -52,7 +52,8 @@ TARGETS: dict[str, tuple[str, tuple[str, ...]]] = {
                                               "tests/law/test_legal_deadlines.py")),
     "intake_ack": ("engine/intake/batch.py", ("tests/intake/test_core_intake.py",)),
     # Not tests/faults/test_faults_spool.py: a running engine per mutant, 12 s a run.
-    "intake_spool": ("engine/intake/spool.py", ("tests/intake/test_core_intake.py",
+    "intake_spool": ("engine/intake/spool.py", ("tests/intake/test_spool_rules.py",
+                                                "tests/intake/test_core_intake.py",
                                                 "tests/test_error_texts.py")),
     "transmitter": ("engine/delivery/transmitter.py", ("tests/delivery/",
                                                         "tests/core/test_core_flow.py",

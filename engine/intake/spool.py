@@ -47,8 +47,8 @@ import stat
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import structlog
 
@@ -69,8 +69,9 @@ REASON_SUFFIX = ".reason"
 _SWEEP_EVERY = 3600.0
 #: A court folder is named by the court's ORI (the model's pattern for it).
 _ORI = re.compile(r"[A-Z]{2}[A-Z0-9]{7}")
-_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) \
-    | getattr(os, "O_CLOEXEC", 0)
+#: POSIX flags, named outright: on a system without them the import fails, rather than the
+#: spool quietly following links or blocking on a FIFO.
+_OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
 
 def name_hash(name: str | bytes) -> str:
@@ -84,8 +85,7 @@ def skipped_name(name: str) -> bool:
     return (name.startswith(".") or name.endswith((".tmp", ".part", "~")))
 
 
-@dataclass(frozen=True, slots=True)
-class _Taken:
+class _Taken(NamedTuple):
     """One file read from ``incoming/``: where it is, and its message."""
 
     path: Path

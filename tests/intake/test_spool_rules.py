@@ -440,6 +440,30 @@ def test_the_default_batch_is_100_files(make: Make) -> None:
     assert len(filed(spool.done)) == 100
 
 
+def test_a_batch_of_more_than_256_files_is_filed_whole(make: Make) -> None:
+    """Counts are compared by value (CPython shares int objects only up to 256)."""
+    stub = Stub()
+    spool = make(stub, batch_size=300)
+    for i in range(300):
+        drop(spool.incoming, f"f{i:03}", b"x", at=LONG_AGO + i)
+    assert spool.run_once() == 300
+    assert names_in(spool.incoming) == [] and len(filed(spool.done)) == 300
+
+
+def test_the_options_are_keyword_only(make: Make, tmp_path: Path) -> None:
+    """A stray positional number is never taken as a batch size, a clock or a poll
+    interval."""
+    with pytest.raises(TypeError):
+        SpoolIntake(tmp_path / "spool", Stub(), 5)  # type: ignore[misc]
+    spool = make()
+    with pytest.raises(TypeError):
+        spool.sweep(LONG_AGO)  # type: ignore[misc]
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(TypeError):
+        spool.run(stop, 0.1)  # type: ignore[misc]
+
+
 def test_refusals_count_in_the_batch_and_in_the_result(
         make: Make, tmp_path: Path) -> None:
     stub = Stub()
@@ -721,6 +745,27 @@ def test_refused_files_are_not_recorded_in_the_ledger(core: Core, make: Make,
     assert sorted(reasons(spool).values()) == sorted([
         refused("link", SYMLINK), refused("fifo", NOT_REGULAR), refused("hard", HARD_LINKS),
         refused("big", "file is 101 bytes; the limit is 100"), refused("f", NOT_AN_ORI)])
+
+
+def test_a_file_deleted_once_opened_is_still_read_and_recorded(
+        make: Make, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The writer removed it after the engine opened it (its link count is then 0): what
+    was read is recorded, and the file, gone, is not filed."""
+    stub = Stub()
+    spool = make(stub)
+    drop(spool.incoming, "a", b"order", at=LONG_AGO)
+    real_open = os.open
+
+    def open_then_unlink(path, flags, *args):  # type: ignore[no-untyped-def]
+        fd = real_open(path, flags, *args)
+        if flags == spool_mod._OPEN_FLAGS:
+            os.unlink(path)
+        return fd
+    monkeypatch.setattr(os, "open", open_then_unlink)
+    assert spool.run_once() == 1
+    assert stub.bodies == [[b"order"]]
+    assert names_in(spool.incoming) == [] and names_in(spool.invalid) == []
+    assert names_in(spool.done) == []
 
 
 def test_lstat_of_a_missing_path_is_none(tmp_path: Path) -> None:
