@@ -91,7 +91,10 @@ class TrackingServerMixin:
             conns_copy.clear()
         for sock in open_now:
             with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
+                # The TCP connection only: `ssl.SSLSocket.shutdown` also drops the TLS
+                # state, and a handler still reading would then get the raw encrypted
+                # bytes as a request body (judged INVALID, journaled under the MCN).
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
             with contextlib.suppress(OSError):
                 sock.close()
 

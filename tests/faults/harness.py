@@ -494,9 +494,12 @@ class FaultRun:
             not_terminal=not_terminal, states=self.progress(),
             notes={"receiver": journal.stats(),
                    "held_for_a_person": len(held),
+                   # Also those of messages the receiver could not read (no order key:
+                   # a cut or garbled body), or an unexpected INVALID goes unnamed.
                    "receiver_rejections": [
                        [e.order_key, e.version, e.action, e.code, (e.reason or "")[:120]]
-                       for e in mine if e.outcome == "rejected"],
+                       for e in journal.entries(outcome="rejected")
+                       if not e.order_key or self.prefix in e.order_key],
                    "faults_applied": {str(k): v for k, v in
                                       self.receiver.faults.applied.items()},
                    **notes})
