@@ -143,7 +143,9 @@ def _cut_surname(surname: str, room: int) -> str:
         boundary = max(cut.rfind(" "), cut.rfind("-"))
         if boundary > 0:
             cut = cut[:boundary]
-    return cut.rstrip(" -") or surname[:max(room, 1)]
+    # Never empty: the surname was stripped of blanks and hyphens, so its first character
+    # (kept by every cut above) is neither.
+    return cut.rstrip(" -")
 
 
 def format_ncic_name(name: PersonName, allowed: frozenset[str], drop: str,
@@ -175,7 +177,7 @@ def format_ncic_name(name: PersonName, allowed: frozenset[str], drop: str,
     if too_long() and middle and middle != [middle[0][0]]:
         middle = [middle[0][0]]
         steps.append(NAME_STEPS[0])
-    if too_long() and len(given) > 1 and any(len(w) > 1 for w in given[1:]):
+    if too_long() and any(len(w) > 1 for w in given[1:]):  # a further given name, whole
         given = [given[0]] + [w[0] for w in given[1:]]
         steps.append(NAME_STEPS[1])
     if too_long() and given and given != [given[0][0]]:
