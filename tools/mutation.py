@@ -43,12 +43,17 @@ REPO = Path(__file__).resolve().parents[1]
 
 #: target name -> (module file, the test files that state its behaviour)
 TARGETS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "breaker": ("engine/reliability/breaker.py", ("tests/delivery/test_core_retry_breaker.py",)),
-    "retry": ("engine/reliability/retry.py", ("tests/delivery/test_core_retry_breaker.py",)),
+    # With the deadline-aware delivery tests: probe_due and deadline_capped are theirs.
+    "breaker": ("engine/reliability/breaker.py", ("tests/delivery/test_core_retry_breaker.py",
+                                                  "tests/delivery/test_core_deadline_delivery.py")),
+    "retry": ("engine/reliability/retry.py", ("tests/delivery/test_core_retry_breaker.py",
+                                              "tests/delivery/test_core_deadline_delivery.py")),
     "logging": ("engine/observability/logging.py", ("tests/observability/test_ops_logging.py",)),
     "clets_text": ("engine/clets/text.py", ("tests/clets/test_clets_text.py",
                                             "tests/test_ncic_record_content.py")),
-    "court_calendar": ("engine/law/court_calendar.py", ("tests/law/test_ops_court_calendar.py",)),
+    # With the statute-derived holiday tests (the years AB 855 and AB 1655 changed).
+    "court_calendar": ("engine/law/court_calendar.py", ("tests/law/test_ops_court_calendar.py",
+                                                        "tests/law/test_legal_deadlines.py")),
     "deadlines": ("engine/law/deadlines.py", ("tests/law/test_ops_deadlines.py",
                                               "tests/law/test_legal_deadlines.py")),
     "intake_ack": ("engine/intake/batch.py", ("tests/intake/test_core_intake.py",)),

@@ -103,7 +103,9 @@ class CircuitBreaker:
         says)? True when ``reset_timeout`` has passed since its last failure and no trial is
         out. False for a healthy destination."""
         with self._lock:
-            return (self._failures > 0 and self._failed_at is not None
+            # A last failure is known exactly while failures are counted (both reset on
+            # success), so it alone says the destination is failing.
+            return (self._failed_at is not None
                     and not self._trial_out
                     and self._clock() >= self._failed_at + self.probe_interval)
 

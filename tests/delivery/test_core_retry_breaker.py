@@ -14,6 +14,7 @@ from engine.reliability.retry import (
     DEFAULT_RESCHEDULE,
     DEFAULT_RETRY,
     RetryPolicy,
+    deadline_capped,
     durable_delay,
     in_process_retrying,
     is_transient,
@@ -168,11 +169,87 @@ class TestRetryLimits:
         with pytest.raises(TypeError):
             in_process_retrying(DEFAULT_RETRY, lambda s: None)  # type: ignore[misc]
 
+    def test_the_deadline_cap_takes_its_limits_by_name(self) -> None:
+        """A due time, a margin and a floor are all times: by position one would be taken
+        for another."""
+        now = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.UTC)
+        five = dt.timedelta(minutes=5)
+        with pytest.raises(TypeError):
+            deadline_capped(now, now, now, five, five)  # type: ignore[misc]
+        assert deadline_capped(now, now + five, due_at=None, margin=five, floor=five) == (
+            now + five)
+
     def test_only_faults_that_say_so_are_transient(self) -> None:
         """An exception without a ``transient`` flag (a programming error) is permanent."""
         assert not is_transient(ValueError("bug"))
         assert is_transient(TransportUnavailable("down"))
         assert not is_transient(DestinationRejected("no"))
+
+
+class TestBreakerProbe:
+    """`probe_due`: a failing destination is tried once every ``reset_timeout`` counted
+    from its last failure, whatever each order's backoff says (engine/delivery/transmitter.py
+    asks it every round)."""
+
+    def test_the_probe_interval_is_the_reset_timeout(self) -> None:
+        breaker = CircuitBreaker("doj", BreakerPolicy(failure_threshold=5, reset_timeout=45))
+        assert breaker.probe_interval == dt.timedelta(seconds=45)
+
+    def test_a_healthy_destination_is_never_due(self) -> None:
+        clock = FakeClock()
+        breaker = CircuitBreaker("doj", BreakerPolicy(failure_threshold=5, reset_timeout=30),
+                                 clock=clock)
+        clock.advance(3600)
+        assert not breaker.probe_due()
+
+    def test_one_failure_is_due_at_the_interval_not_before(self) -> None:
+        clock = FakeClock()
+        breaker = CircuitBreaker("doj", BreakerPolicy(failure_threshold=5, reset_timeout=30),
+                                 clock=clock)
+        breaker.record_failure()            # one failure: the breaker is still closed
+        assert breaker.state is BreakerState.CLOSED
+        clock.advance(29.999)
+        assert not breaker.probe_due()
+        clock.advance(0.001)
+        assert breaker.probe_due()          # at the interval exactly
+        clock.advance(100)
+        assert breaker.probe_due()          # and after it
+
+    def test_the_interval_counts_from_the_last_failure(self) -> None:
+        clock = FakeClock()
+        breaker = CircuitBreaker("doj", BreakerPolicy(failure_threshold=5, reset_timeout=30),
+                                 clock=clock)
+        breaker.record_failure()
+        clock.advance(20)
+        breaker.record_failure()
+        clock.advance(10)                   # 30 s after the first, 10 after the last
+        assert not breaker.probe_due()
+        clock.advance(20)
+        assert breaker.probe_due()
+
+    def test_not_due_while_a_trial_is_out_and_again_after_it_fails(self) -> None:
+        clock = FakeClock()
+        breaker = CircuitBreaker("doj", BreakerPolicy(failure_threshold=1, reset_timeout=30),
+                                 clock=clock)
+        breaker.record_failure()
+        clock.advance(30)
+        assert breaker.probe_due()
+        assert breaker.allow()              # the half-open trial goes out
+        assert not breaker.probe_due()
+        breaker.record_failure()            # the trial failed: a new interval
+        assert not breaker.probe_due()
+        clock.advance(30)
+        assert breaker.probe_due()
+
+    def test_a_success_ends_the_probing(self) -> None:
+        clock = FakeClock()
+        breaker = CircuitBreaker("doj", BreakerPolicy(failure_threshold=5, reset_timeout=30),
+                                 clock=clock)
+        breaker.record_failure()
+        clock.advance(30)
+        breaker.record_success()
+        clock.advance(3600)
+        assert not breaker.probe_due()
 
 
 class TestBreaker:

@@ -156,3 +156,12 @@ class TestCaliforniaJudicialHolidays:
             CourtCalendar(time_zone="America/Los_Angles")
         with pytest.raises(ValueError, match="holiday calendar"):
             CourtCalendar(holidays="texas_judicial")
+
+
+def test_the_calendar_knows_the_judicial_holidays_from_2000() -> None:
+    """The holiday class declares its first year (2000): the oldest order a court may send
+    again is dated by it. Martin Luther King Jr. Day 2000 (Monday 17 January) is closed,
+    the Tuesday after open."""
+    calendar = CourtCalendar()
+    assert not calendar.is_business_day(dt.date(2000, 1, 17))
+    assert calendar.is_business_day(dt.date(2000, 1, 18))
