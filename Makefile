@@ -17,12 +17,16 @@ demo: $(STAMP)
 	$(VENV)/bin/engine demo
 
 ## Lint, type-check (mypy strict), check the import contract (pyproject.toml), then every
-## test: unit, property, integration (real RabbitMQ/PostgreSQL), faults.
+## test: unit, property, integration (real RabbitMQ/PostgreSQL), faults. The in-process
+## tests run on every core (pytest-xdist); the `integration` ones (services, engine
+## processes, timed faults) run after them one at a time, so no other test competes with
+## their timers.
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy engine
 	$(VENV)/bin/lint-imports
-	$(PY) -m pytest
+	$(PY) -m pytest -m "not integration" -n auto
+	$(PY) -m pytest -m integration
 
 ## Rewrite the golden NIEM/CLETS files from the renderers (after an intended change only;
 ## review the diff). The golden tests never write them.
