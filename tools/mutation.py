@@ -22,6 +22,11 @@ mutant is marked skipped by cosmic-ray's own line filter (``cr-filter-lines``) o
 line ranges those definitions span, so a large module can be measured where its
 invariants are without paying for the rest.
 
+``--counts`` only makes the mutants (``cosmic-ray init`` and the same filters, seconds) and
+prints how many each target has today: a row of docs/testing.md whose count differs was
+measured on another version of its module and must be measured again (about 3 s a target;
+``ledger_repository`` with the ``--only`` list its row names).
+
 ``--recheck`` applies each survivor of an earlier run again (``cosmic-ray apply``) and runs
 its target's tests: after tests were added for survivors, it gives the new score without
 re-running the mutants that were already killed (adding tests cannot revive them).
@@ -171,6 +176,26 @@ def _config(module: str, tests: tuple[str, ...], timeout: float,
                + ", ".join(f'"{a}-{b}"' for a, b in lines) + "]\n"))
 
 
+def count_mutants(name: str, only: list[str] | None = None) -> int:
+    """How many mutants `run_target` would run for ``name`` today (none is run)."""
+    module, tests = TARGETS[name]
+    lines = (line_ranges((REPO / module).read_text(encoding="utf-8"), only)
+             if only else None)
+    bin_dir = Path(sys.executable).parent
+    with tempfile.TemporaryDirectory(prefix=f"mutation-count-{name}-") as tmp:
+        config, session = Path(tmp) / "cosmic-ray.toml", Path(tmp) / "session.sqlite"
+        config.write_text(_config(module, tests, 60, lines), encoding="utf-8")
+        step = {"cwd": REPO, "check": True, "capture_output": True}
+        subprocess.run([bin_dir / "cosmic-ray", "init", config, session], **step)
+        subprocess.run([bin_dir / "cr-filter-operators", session, config], **step)
+        subprocess.run([bin_dir / "cr-filter-pragma", session], **step)
+        if lines is not None:
+            subprocess.run([bin_dir / "cr-filter-lines", session, "--config", config], **step)
+        dump = subprocess.run([bin_dir / "cosmic-ray", "dump", session], cwd=REPO,
+                              check=True, capture_output=True, text=True).stdout
+    return sum(1 for line in dump.splitlines() if json.loads(line)[1] is None)
+
+
 def run_target(name: str, *, timeout: float, only: list[str] | None = None
                ) -> dict[str, object]:
     module, tests = TARGETS[name]
@@ -264,7 +289,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="+", metavar="NAME",
                         help="mutate only these functions, methods (Class.method), classes "
                              "or module-level assignments of the (one) target")
+    parser.add_argument("--counts", action="store_true",
+                        help="only count each target's mutants today (runs none)")
     args = parser.parse_args(argv)
+    if args.counts:
+        for name in args.targets or list(TARGETS):
+            print(f"{name}: {TARGETS[name][0]}: {count_mutants(name, args.only)} mutants")
+        return 0
     if args.only and (len(args.targets) != 1 or args.recheck):
         parser.error("--only takes exactly one target and no --recheck")
     results = []
