@@ -151,6 +151,7 @@ def test_installed_wheel_runs_every_command_outside_the_checkout(installed: Inst
         (["convert", "--to", "clets", "order.json"], "MKE/"),
         (["schema"], '"$id": "urn:po-engine:schema:canonical-order:'),
         (["mapping", "examples", "examples"], "example mapping(s)"),
+        (["niem", "iepd", "iepd"], "samples (each valid)"),
     ]
     for argv, expected in steps:
         done = installed.engine(*argv)
@@ -159,6 +160,12 @@ def test_installed_wheel_runs_every_command_outside_the_checkout(installed: Inst
     version = installed.engine("--version").stdout
     assert "NIEM: niem-core" in version and "CLETS layout " in version
     assert "unavailable" not in version
+    iepd = installed.work / "iepd"
+    shipped = sorted(p.relative_to(iepd).as_posix() for p in iepd.rglob("*") if p.is_file())
+    source = CHECKOUT / "schemas" / "niem"
+    assert shipped == sorted(p.relative_to(source).as_posix() for p in source.rglob("*")
+                             if p.is_file() and "__pycache__" not in p.parts)
+    assert [n for n in shipped if (iepd / n).read_bytes() != (source / n).read_bytes()] == []
     examples = sorted(p.name for p in (installed.work / "examples").iterdir())
     assert examples == sorted(p.parent.name for p in
                               (CHECKOUT / "config" / "mappings").glob("*/mapping.yaml"))
