@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import time
 from typing import Any
 
 import pika
@@ -188,9 +187,7 @@ class AmqpIntake:
                         body, message_id=props.message_id if props else None,
                         court_ori=str(court) if court is not None else None,
                         source=str(source) if source is not None else None), props, body))
-                full = len(batch.items) >= config.batch_size
-                late = batch.items and time.monotonic() - batch.started >= timeout
-                if method is None or full or late:
+                if method is None or batch.due(size=config.batch_size, wait=timeout):
                     batch.flush()
                 if stop.is_set() and not batch.items:
                     break

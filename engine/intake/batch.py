@@ -17,6 +17,7 @@ only hands each delivery in and gives the channel's operations.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ import structlog
 
 from engine.errors import LedgerError
 from engine.intake.pipeline import UNREADABLE, IntakeMessage, Pipeline
-from engine.ledger import IntakeOutcome, IntakeResult, State
+from engine.ledger import IntakeOutcome, IntakeResult
 from engine.reliability.retry import RetryPolicy, in_process_retrying
 
 __all__ = ["LEDGER_RETRY", "Delivery", "IntakeBatch"]
@@ -60,20 +61,28 @@ class IntakeBatch:
                  reject: Callable[[int], None],
                  dead_letter: Callable[[Delivery, str], bool],
                  sleep: Callable[[float], None], ledger_retry: RetryPolicy = LEDGER_RETRY,
-                 ) -> None:
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._pipeline = pipeline
         self._ack = ack
         self._reject = reject
         self._dead_letter = dead_letter
         self._sleep = sleep
         self._ledger_retry = ledger_retry
+        self._clock = clock
         self.items: list[Delivery] = []
-        self.started = 0.0
+        self.started = math.inf  # the clock reading of the first message held; none yet
 
     def add(self, delivery: Delivery) -> None:
         if not self.items:
-            self.started = time.monotonic()
+            self.started = self._clock()
         self.items.append(delivery)
+
+    def due(self, *, size: int, wait: float) -> bool:
+        """Whether to flush now: ``size`` messages held, or the first one held has waited
+        ``wait`` seconds (an empty batch is never due)."""
+        if not self.items:
+            return False
+        return len(self.items) >= size or self._clock() - self.started >= wait
 
     def _commit(self, deliveries: list[Delivery]) -> list[IntakeResult]:
         results: list[IntakeResult] = []
@@ -85,10 +94,12 @@ class IntakeBatch:
     def _keep_refused_files(self, deliveries: list[Delivery],
                             results: list[IntakeResult]) -> None:
         """Copy each newly recorded message that its court's mapping refused outright to
-        the dead letters, with the recorded reason (it is recorded INVALID either way)."""
-        for delivery, result in zip(deliveries, results, strict=False):
+        the dead letters, with the recorded reason (it is recorded INVALID either way).
+        Outcome INVALID is only given to a version just recorded, in state INVALID; a file
+        seen before is DUPLICATE and is not copied again. One result per message, or this
+        raises before anything is acked."""
+        for delivery, result in zip(deliveries, results, strict=True):
             refused = (delivery.message.court_ori is not None
-                       and result.state is State.INVALID
                        and result.outcome is IntakeOutcome.INVALID
                        and f"/{UNREADABLE}" in result.version_key)
             if not refused:

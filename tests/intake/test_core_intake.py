@@ -27,13 +27,13 @@ class Channel:
         self.dead: list[tuple[int, str]] = []
         self.dead_letter_ok = dead_letter_ok
 
-    def batch(self, pipeline) -> IntakeBatch:  # type: ignore[no-untyped-def]
+    def batch(self, pipeline, clock=lambda: 0.0) -> IntakeBatch:  # type: ignore[no-untyped-def]
         def dead_letter(delivery: Delivery, reason: str) -> bool:
             self.dead.append((delivery.tag, reason))
             return self.dead_letter_ok
         return IntakeBatch(pipeline, ack=lambda t, m: self.acks.append((t, m)),
                            reject=self.rejects.append, dead_letter=dead_letter,
-                           sleep=lambda s: None, ledger_retry=NO_WAIT)
+                           sleep=lambda s: None, ledger_retry=NO_WAIT, clock=clock)
 
 
 def deliveries(*messages: IntakeMessage) -> list[Delivery]:
@@ -70,12 +70,10 @@ class TestIntakeBatch:
         assert channel.acks == [(3, True)]
         assert committed_at_ack == [3]
 
-    def test_the_batch_age_counts_from_its_first_message(self, core: Core,
-                                                         monkeypatch) -> None:
+    def test_the_batch_age_counts_from_its_first_message(self, core: Core) -> None:
         """batch_ms is measured from the first message held, not the latest one."""
         now = [100.0]
-        monkeypatch.setattr("engine.intake.batch.time.monotonic", lambda: now[0])
-        batch = Channel().batch(core.pipeline)
+        batch = Channel().batch(core.pipeline, clock=lambda: now[0])
         batch.add(Delivery(1, order_message("A")))
         now[0] = 105.0
         batch.add(Delivery(2, order_message("B")))
@@ -84,6 +82,60 @@ class TestIntakeBatch:
         now[0] = 200.0
         batch.add(Delivery(3, order_message("C")))
         assert batch.started == 200.0
+
+    def test_a_batch_is_due_when_full_or_when_its_first_message_has_waited(
+            self, core: Core) -> None:
+        """The consumer flushes when `due`: `size` messages held, or the first held
+        `wait` seconds ago (exactly then, not only after); never while empty."""
+        now = [50.0]
+        batch = Channel().batch(core.pipeline, clock=lambda: now[0])
+        assert not batch.due(size=1, wait=0.0)  # empty: nothing to flush, however late
+        batch.add(Delivery(1, order_message("A")))
+        assert not batch.due(size=3, wait=0.5)
+        now[0] = 50.25
+        batch.add(Delivery(2, order_message("B")))
+        assert not batch.due(size=3, wait=0.5)
+        assert batch.due(size=2, wait=0.5)  # full at exactly size
+        now[0] = 50.5
+        assert batch.due(size=3, wait=0.5)  # the first has waited exactly `wait`
+        now[0] = 50.4999
+        assert not batch.due(size=3, wait=0.5)
+        now[0] = 57.0
+        assert batch.due(size=3, wait=0.5)  # and any time after
+        now[0] = 50.0
+        batch.add(Delivery(3, order_message("C")))
+        assert batch.due(size=2, wait=0.5)  # more than `size` (a batch handed back grows)
+        with pytest.raises(TypeError):
+            batch.due(3, 0.5)  # type: ignore[misc]  # by name: size and wait cannot swap
+
+    def test_a_batch_empty_again_is_not_due_until_a_new_message_waits(
+            self, core: Core) -> None:
+        """After a flush the age restarts at the next message: an old start time is not
+        carried over to a new batch."""
+        now = [10.0]
+        batch = Channel().batch(core.pipeline, clock=lambda: now[0])
+        batch.add(Delivery(1, order_message("A")))
+        batch.flush()
+        now[0] = 20.0
+        assert not batch.due(size=5, wait=1.0)
+        batch.add(Delivery(2, order_message("B")))
+        assert not batch.due(size=5, wait=1.0)
+        now[0] = 21.0
+        assert batch.due(size=5, wait=1.0)
+
+    def test_a_pipeline_result_missing_for_a_message_acks_nothing(self, core: Core,
+                                                                monkeypatch) -> None:
+        """One result per message, or the batch stops before its ack: a message with no
+        result may not be in the ledger, and an ack would lose it."""
+        real = core.pipeline.run
+        monkeypatch.setattr(core.pipeline, "run", lambda messages: real(messages)[:-1])
+        channel = Channel()
+        batch = channel.batch(core.pipeline)
+        batch.add(Delivery(1, order_message("A")))
+        batch.add(Delivery(2, order_message("B")))
+        with pytest.raises(ValueError):
+            batch.flush()
+        assert channel.acks == [] and channel.dead == []
 
     def test_the_channel_operations_are_passed_by_name(self, core: Core) -> None:
         """ack, reject and dead_letter are keyword-only: they cannot be swapped by position."""
