@@ -87,10 +87,10 @@ class AcknowledgementLedger(LedgerBase):
 
     def _rows_by_mcn(self, tx: _Tx, acks: Sequence[dict[str, Any]]
                      ) -> dict[str | None, _Row]:
-        """`_SELECT_BY_MCN`'s row (with the order's latest version) for every acceptance's
-        MCN that exists; only acceptances can take the fast path."""
+        """`_SELECT_BY_MCN`'s row (with the order's latest version) for every MCN of the
+        batch that exists (a rejection's row is read too, and left to `_apply_ack`)."""
         mcns = list(dict.fromkeys(ack.get("mcn") for ack in acks
-                                  if ack.get("accepted") and ack.get("mcn") is not None))
+                                  if ack.get("mcn") is not None))
         found: dict[str | None, _Row] = {}
         for i in range(0, len(mcns), _MCN_CHUNK):
             for row in tx.conn.execute(_SELECT_BY_MCNS, {"b_mcns": mcns[i:i + _MCN_CHUNK]}):
@@ -100,9 +100,7 @@ class AcknowledgementLedger(LedgerBase):
     def _ack_fast(self, tx: _Tx, pending: _PendingAcks, rows: dict[str | None, _Row],
                   seen: set[str | None], *, mcn: str | None, accepted: bool | None,
                   record_id: str | None = None, code: str | None = None,
-                  reason: str | None = None, retryable: bool = False,
-                  retry_after: Callable[[int], dt.timedelta] | None = None,
-                  ) -> AckResult | None:
+                  reason: str | None = None, **_retry: object) -> AckResult | None:
         """`_apply_ack` of an acceptance answering a send (SENT, or in flight) of a version
         with no later one, its writes left in ``pending``; None for anything else.
 
@@ -111,7 +109,7 @@ class AcknowledgementLedger(LedgerBase):
         batch is left to `_apply_ack`, which reads the row as the earlier one left it.
         ``rows`` is read before the batch; another MCN's acknowledgement changes only a
         WAITING row (released), which this path leaves alone. The keywords are
-        `_apply_ack`'s (an acceptance has no use for the retry ones).
+        `_apply_ack`'s; an acceptance has no use for the retry ones (``_retry``).
         """
         row = rows.get(mcn) if accepted and mcn not in seen else None
         if row is None or row.latest_version > row.version:

@@ -217,6 +217,24 @@ def test_a_batch_of_plain_accepts_takes_a_few_statements(tmp_path: Path) -> None
     assert ledger.state_counts() == {State.ACKED: 100}
 
 
+def test_accepts_of_sends_in_flight_take_the_fast_path_too(tmp_path: Path) -> None:
+    """An acceptance that overtook its transmitter's mark_sent (the send in flight, under
+    its lease) is as common as one of a SENT row when batches are pipelined: eight of each
+    take one transmission update more (those rows also count the attempt), seven in all.
+    (Built at five clock seconds an order pair, every lease of 60 s is still running.)"""
+    clock = Clock()
+    ledger = _ledger(tmp_path / "ledger.db", clock)
+    mcns = _build(ledger, clock, [("sent", "single"), ("in_flight", "single")] * 8)
+    statements: list[str] = []
+    sa.event.listen(ledger.engine, "before_cursor_execute",
+                    lambda *args: statements.append(args[2]))
+    results = ledger.record_acknowledgements(
+        [_ack("accepted", m, i) for i, m in enumerate(mcns)])
+    assert len([s for s in statements if not s.startswith("BEGIN")]) == 7
+    assert {r.kind for r in results} == {AckKind.ACCEPTED}
+    assert ledger.state_counts() == {State.ACKED: 16}
+
+
 def test_an_empty_batch_records_nothing(tmp_path: Path) -> None:
     ledger = _ledger(tmp_path / "ledger.db", Clock())
     assert ledger.record_acknowledgements([]) == []

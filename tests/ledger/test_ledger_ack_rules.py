@@ -7,6 +7,7 @@ which on SQLite takes its own fast path)."""
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -122,3 +123,15 @@ class TestOrderLockingPath:
         [result] = ledger.record_acknowledgements([{"mcn": mcn, "accepted": True,
                                                     "record_id": "H1"}])
         assert (result.kind, result.state) == (AckKind.ACCEPTED, State.ACKED)
+
+
+def test_an_acknowledgement_is_given_by_name(ledger: Ledger) -> None:
+    """An acknowledgement's fields (MCN, accepted, record id, code, reason) are keyword-only
+    wherever one is applied: the batch hands each one over as a dict of keywords, and a
+    positional slot would let a caller swap the MCN and the DOJ record id unnoticed."""
+    with pytest.raises(TypeError):
+        ledger.record_acknowledgement("M00000000001", True)  # type: ignore[misc]
+    for method in (Ledger.record_acknowledgement, Ledger._ack_fast, Ledger._apply_ack):
+        named = [p.name for p in inspect.signature(method).parameters.values()
+                 if p.kind is inspect.Parameter.KEYWORD_ONLY]
+        assert named[:5] == ["mcn", "accepted", "record_id", "code", "reason"], method
