@@ -80,7 +80,7 @@ def _transliterate(text: str) -> tuple[str, int]:
 _LOST = "\ufffd"
 
 
-@functools.lru_cache(maxsize=64)
+@functools.cache  # one entry per character set and drop list of the layout: a handful
 def _fitting_table(allowed: frozenset[str], drop: str) -> dict[int, str | None]:
     """`str.translate` table over ASCII: ``drop`` characters removed, blanks made spaces,
     characters ``allowed`` kept, every other one made `_LOST` (tested in that order)."""
@@ -114,8 +114,9 @@ def _fit(text: str, allowed: frozenset[str], drop: str) -> tuple[str, int]:
     return (" " if " " in allowed else "").join(kept.split()), lost
 
 
-@functools.lru_cache(maxsize=64)
+@functools.cache  # as `_fitting_table`: one entry per character set of the layout
 def _without_comma(allowed: frozenset[str]) -> frozenset[str]:
+    """A name part's characters: the comma separates the surname from the rest."""
     return allowed - {","}
 
 
