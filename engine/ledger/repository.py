@@ -174,7 +174,7 @@ def _previous_mcn(t: Any, v: Any) -> Any:
 
 @functools.cache
 def _claim_query(*, by_destination: bool, excluding: bool, skip_locked: bool,
-                 waiting: bool = False) -> sa.Select[Any]:
+                 waiting: bool) -> sa.Select[Any]:
     """Due transmissions, oldest first (built once per shape: the transmitter asks every
     round, and building the statement costs more than running it). ``waiting``: every
     sendable one whatever its ``next_attempt_at``, earliest due first (pull-forward)."""
@@ -424,16 +424,17 @@ class LedgerBase:
                           fmt: str, state: State, rec: IntakeRecord | None = None) -> int:
         """A transmission with a fresh MCN; with the message ``rec`` rendered at intake when
         its MCN is still unused (else that message is dropped and rendered at send)."""
+        message: dict[str, Any] = {}  # the columns of the message rendered at intake, if kept
         if rec is None:
-            mcn, prepared = self._unused_mcn(tx), False
+            mcn = self._unused_mcn(tx)
         else:
             [mcn], [prepared] = self._mcns_for(tx, [rec])
+            if prepared:
+                message = _prepared_values(rec)
         tid = _new_id(tx.conn.execute(_INSERT_TRANSMISSION, {
             "mcn": mcn, "version_id": version_id, "destination": destination, "format": fmt,
             "state": state, "attempt_count": 0, "created_at": tx.now, "updated_at": tx.now,
-            "next_attempt_at": tx.now if state is State.READY else None,
-            **(_prepared_values(rec) if prepared and rec is not None else {}),
-        }))
+            "next_attempt_at": tx.now if state is State.READY else None, **message}))
         tx.audit(order_key=order_key, version_id=version_id, transmission_id=tid,
                  from_state=None, to_state=state, detail=f"transmission {mcn} to {destination}")
         return int(tid)
