@@ -26,7 +26,7 @@ from typing import Any
 import structlog
 
 from engine.errors import LedgerError
-from engine.intake.pipeline import UNREADABLE, IntakeMessage, Pipeline
+from engine.intake.pipeline import UNREADABLE, IntakeMessage, Pipeline, one_result_each
 from engine.ledger import IntakeOutcome, IntakeResult
 from engine.reliability.retry import RetryPolicy, in_process_retrying
 
@@ -89,15 +89,14 @@ class IntakeBatch:
         for attempt in in_process_retrying(self._ledger_retry, sleep=self._sleep):
             with attempt:
                 results = self._pipeline.run([d.message for d in deliveries])
-        return results
+        return one_result_each(results, len(deliveries), "messages")  # before any ack or copy
 
     def _keep_refused_files(self, deliveries: list[Delivery],
                             results: list[IntakeResult]) -> None:
         """Copy each newly recorded message that its court's mapping refused outright to
         the dead letters, with the recorded reason (it is recorded INVALID either way).
         Outcome INVALID is only given to a version just recorded, in state INVALID; a file
-        seen before is DUPLICATE and is not copied again. One result per message, or this
-        raises before anything is acked."""
+        seen before is DUPLICATE and is not copied again."""
         for delivery, result in zip(deliveries, results, strict=True):
             refused = (delivery.message.court_ori is not None
                        and result.outcome is IntakeOutcome.INVALID

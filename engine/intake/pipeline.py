@@ -55,6 +55,7 @@ __all__ = [
     "Work",
     "build_steps",
     "canonical_json",
+    "one_result_each",
     "prepare",
 ]
 
@@ -391,6 +392,16 @@ class Pipeline:
             call_hook(self.hooks, "after_intake", result,
                       record.order_type if record.canonical_json else None)
         return results
+
+
+def one_result_each(results: list[IntakeResult], count: int, what: str
+                    ) -> list[IntakeResult]:
+    """``results`` when `Pipeline.run` gave one per message it was handed (``count`` of
+    ``what``); else RuntimeError. Callers check before they ack, file or copy anything:
+    the messages stay, and the ledger knows what it recorded as duplicates next time."""
+    if len(results) != count:
+        raise RuntimeError(f"the pipeline gave {len(results)} results for {count} {what}")
+    return results
 
 
 def _prepared_fields(prepared: Prepared | None) -> dict[str, Any]:

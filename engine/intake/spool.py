@@ -54,7 +54,7 @@ import structlog
 
 from engine.canonical import MAX_MESSAGE_BYTES
 from engine.errors import LedgerError
-from engine.intake.pipeline import IntakeMessage, Pipeline
+from engine.intake.pipeline import IntakeMessage, Pipeline, one_result_each
 from engine.ledger import IntakeOutcome, IntakeResult, State
 
 __all__ = ["DEFAULT_RETENTION_DAYS", "SpoolIntake", "name_hash", "skipped_name"]
@@ -200,11 +200,7 @@ class SpoolIntake:
             if self._on_pause is not None:
                 self._on_pause(exc)
             return handled
-        if len(results) != len(taken):
-            # Checked before filing any: the files stay, and the ledger knows them again
-            # as duplicates next round.
-            raise RuntimeError(f"the pipeline gave {len(results)} results for "
-                               f"{len(taken)} spool files")
+        one_result_each(results, len(taken), "spool files")  # before filing any
         for item, result in zip(taken, results, strict=True):
             self._file_away(item.path, result)
         return handled + len(taken)

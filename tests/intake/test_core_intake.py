@@ -133,7 +133,7 @@ class TestIntakeBatch:
         batch = channel.batch(core.pipeline)
         batch.add(Delivery(1, order_message("A")))
         batch.add(Delivery(2, order_message("B")))
-        with pytest.raises(ValueError):
+        with pytest.raises(RuntimeError, match=r"^the pipeline gave 1 results for 2 messages$"):
             batch.flush()
         assert channel.acks == [] and channel.dead == []
 
@@ -382,6 +382,23 @@ class TestRefusedCourtFiles:
         assert tag == 2
         assert reason.startswith("recorded INVALID as CA054015J/UNREADABLE-")
         assert "line 7:" in reason and "(rule source.structure.last)" in reason
+
+    def test_a_result_missing_copies_no_refused_file_either(self, tmp_path: Path,
+                                                            monkeypatch) -> None:
+        """The result count is checked before the refused files are copied: a batch that
+        stops for a missing result leaves no dead-letter copy behind (it comes back whole)."""
+        pipeline, cases = self._pipeline(tmp_path)
+        real = pipeline.run
+        monkeypatch.setattr(pipeline, "run", lambda messages: real(messages)[:-1])
+        channel = Channel()
+        batch = channel.batch(pipeline)
+        bad = (cases / "truncated_file.input.txt").read_bytes()
+        good = (cases / "ch_tro_issue_not_served.input.txt").read_bytes()
+        batch.add(Delivery(1, IntakeMessage(bad, court_ori="CA054015J")))
+        batch.add(Delivery(2, IntakeMessage(good, court_ori="CA054015J")))
+        with pytest.raises(RuntimeError, match=r"^the pipeline gave 1 results for 2 messages$"):
+            batch.flush()
+        assert channel.dead == [] and channel.acks == []
 
     def test_the_same_refused_file_again_is_not_dead_lettered_twice(self,
                                                                     tmp_path: Path) -> None:
