@@ -200,19 +200,26 @@ def _mcns_by_order(mcns: list[str], plan: list[tuple[str, str]]) -> list[list[st
     return [[next(it) for _ in range(n)] for n in per_order]
 
 
+def _accept_all(ledger: Ledger, mcns: list[str]) -> tuple[int, list[AckResult]]:
+    """Every MCN accepted in one `record_acknowledgements` batch: the SQL statements it
+    ran (BEGIN not counted) and its results."""
+    statements: list[str] = []
+    sa.event.listen(ledger.engine, "before_cursor_execute",
+                    lambda *args: statements.append(args[2]))
+    results = ledger.record_acknowledgements(
+        [_ack("accepted", m, i) for i, m in enumerate(mcns)])
+    return len([s for s in statements if not s.startswith("BEGIN")]), results
+
+
 def test_a_batch_of_plain_accepts_takes_a_few_statements(tmp_path: Path) -> None:
     """A hundred accepts of SENT transmissions: one read and one write per statement kind
     (plus the audit), not six statements each."""
     clock = Clock()
     ledger = _ledger(tmp_path / "ledger.db", clock)
     mcns = _build(ledger, clock, [("sent", "single")] * 100)
-    statements: list[str] = []
-    sa.event.listen(ledger.engine, "before_cursor_execute",
-                    lambda *args: statements.append(args[2]))
-    results = ledger.record_acknowledgements(
-        [_ack("accepted", m, i) for i, m in enumerate(mcns)])
+    statements, results = _accept_all(ledger, mcns)
     # the read, then transmissions, versions, record ids, acknowledgements and the audit
-    assert len([s for s in statements if not s.startswith("BEGIN")]) == 6
+    assert statements == 6
     assert {r.kind for r in results} == {AckKind.ACCEPTED}
     assert ledger.state_counts() == {State.ACKED: 100}
 
@@ -225,12 +232,8 @@ def test_accepts_of_sends_in_flight_take_the_fast_path_too(tmp_path: Path) -> No
     clock = Clock()
     ledger = _ledger(tmp_path / "ledger.db", clock)
     mcns = _build(ledger, clock, [("sent", "single"), ("in_flight", "single")] * 8)
-    statements: list[str] = []
-    sa.event.listen(ledger.engine, "before_cursor_execute",
-                    lambda *args: statements.append(args[2]))
-    results = ledger.record_acknowledgements(
-        [_ack("accepted", m, i) for i, m in enumerate(mcns)])
-    assert len([s for s in statements if not s.startswith("BEGIN")]) == 7
+    statements, results = _accept_all(ledger, mcns)
+    assert statements == 7
     assert {r.kind for r in results} == {AckKind.ACCEPTED}
     assert ledger.state_counts() == {State.ACKED: 16}
 
